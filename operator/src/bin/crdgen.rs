@@ -1,0 +1,2 @@
+//! `crdgen` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The SnapshotTable operator library.

@@ -1,0 +1,2 @@
+//! `snapshot-operator` binary.
+fn main() {}

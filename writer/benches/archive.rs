@@ -1,0 +1,2 @@
+//! Archive benchmark.
+fn main() {}

@@ -1,0 +1,2 @@
+//! `fanout-sim` binary.
+fn main() {}

@@ -1,0 +1,116 @@
+//! Destinations: where artifacts and the manifest live (`local`, `s3`).
+//!
+//! Keys are relative to a destination (an S3 destination prepends its own
+//! prefix; a local one joins the key onto its path). Artifacts are written
+//! with [`Destination::put_file`] from a spool file, so a large snapshot is
+//! never held whole in memory; the manifest is written with the
+//! compare-and-swap [`Destination::put_if`], which is the commit point.
+
+use std::fmt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// The stored revision of an object, as compare-and-swap compares it: the
+/// ETag on S3, a content hash on local disk. Opaque to callers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Revision(pub String);
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An object's content with its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// The object's bytes.
+    pub body: Bytes,
+    /// Its revision, to pass to [`Destination::put_if`].
+    pub revision: Revision,
+}
+
+/// Why a destination operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DestError {
+    /// Compare-and-swap lost: the stored object is not at the expected
+    /// revision (or exists when it was expected not to).
+    #[error("{dest}: compare-and-swap conflict on {key}: the stored object changed")]
+    Conflict {
+        /// Destination name.
+        dest: String,
+        /// The key written.
+        key: String,
+    },
+    /// The object does not exist.
+    #[error("{dest}: {key} not found")]
+    NotFound {
+        /// Destination name.
+        dest: String,
+        /// The key read.
+        key: String,
+    },
+    /// Any other failure. `transient` tells whether retrying may help
+    /// (network, throttling, 5xx) or not (access denied, no such bucket).
+    #[error("{dest}: {operation} {key}: {message}")]
+    Failed {
+        /// Destination name.
+        dest: String,
+        /// `put`, `get`, `delete`, …
+        operation: &'static str,
+        /// The key involved.
+        key: String,
+        /// What went wrong, including the underlying error.
+        message: String,
+        /// Whether a retry may succeed.
+        transient: bool,
+    },
+}
+
+impl DestError {
+    /// Whether this is a compare-and-swap conflict.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, DestError::Conflict { .. })
+    }
+}
+
+/// A place artifacts and manifests are stored.
+#[async_trait]
+pub trait Destination: Send + Sync + fmt::Debug {
+    /// A short, stable name for logs and the `dest` metric label, e.g.
+    /// `local:/var/lib/laredo` or `s3://bucket/prefix/`.
+    fn name(&self) -> &str;
+
+    /// The URI of `key` (`file:///abs/path/key`, `s3://bucket/prefix/key`),
+    /// as recorded in the manifest and in events.
+    fn uri(&self, key: &str) -> String;
+
+    /// Stores the file at `source` under `key`, replacing any object there.
+    /// The object is durable and complete when this returns (never partially
+    /// visible). `source` is left in place.
+    async fn put_file(&self, key: &str, source: &Path) -> Result<(), DestError>;
+
+    /// Reads a whole object with its revision; `None` if it does not exist.
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError>;
+
+    /// Writes `body` under `key` only if the stored object is at `expected`
+    /// (`None`: only if no object exists). Returns the new revision, or
+    /// [`DestError::Conflict`].
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, DestError>;
+
+    /// The size of an object in bytes; `None` if it does not exist.
+    async fn size(&self, key: &str) -> Result<Option<u64>, DestError>;
+
+    /// Deletes an object; deleting a missing object succeeds.
+    async fn delete(&self, key: &str) -> Result<(), DestError>;
+
+    /// Every key that starts with `prefix`, in no particular order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, DestError>;
+}

@@ -1,0 +1,14 @@
+//! The snapshot writer: subscribes to tables on a laredo fan-out server, holds
+//! them in memory, and keeps them on durable storage as a base snapshot plus a
+//! chain of diffs indexed by `manifest.json`. Also the reader that rebuilds a
+//! table from such an archive.
+//!
+//! See `ARCHITECTURE.md` at the repository root for how the modules fit.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod config;
+pub mod dest;
+pub mod metrics;
+pub mod status;
+pub mod table;

@@ -1,0 +1,2 @@
+//! `snapshot-writer` binary.
+fn main() {}

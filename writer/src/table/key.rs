@@ -1,0 +1,379 @@
+//! Row keys, formatted byte for byte as laredo's Go `RowKey` does, so Go
+//! readers of our archives (cold replay, archive source, `reconstruct`) find
+//! the rows our diffs name.
+//!
+//! Go rules (reference/laredo.md §2.6): one key field prints as `%v` of the
+//! value after `structpb.AsMap`, where every number is a `float64`; several
+//! key fields print as a Go slice, `[a b c]`. `%v` of a float64 is
+//! `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits that round-trip,
+//! in exponent form when the decimal exponent is below -4 or at least 6
+//! (`1e+06`, `1.234567e+06`, `1e-05`), with at least two exponent digits.
+//! A missing or null value prints `<nil>`; a nested object prints as a Go map
+//! with sorted keys (`map[a:1 b:x]`); a list as `[a b]`.
+
+use std::fmt::{self, Write};
+
+use super::wire::{StructEntries, ValueRef, WireError, list_items};
+
+/// The formatted key of a row.
+pub type RowKey = Box<str>;
+
+/// The columns that identify a row, in key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    fields: Vec<String>,
+}
+
+impl KeySpec {
+    /// A key made of these columns; laredo's default is `["id"]`.
+    ///
+    /// # Panics
+    /// Never for a validated config; an empty list is replaced by `["id"]`.
+    pub fn new(fields: Vec<String>) -> Self {
+        if fields.is_empty() {
+            Self::default()
+        } else {
+            Self { fields }
+        }
+    }
+
+    /// The key columns.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    /// Whether `name` is one of the key columns.
+    pub fn contains(&self, name: &str) -> bool {
+        self.fields.iter().any(|f| f == name)
+    }
+
+    /// The key of an encoded `Struct` row.
+    pub fn key_of(&self, row: &[u8]) -> Result<RowKey, WireError> {
+        let mut key = String::new();
+        self.write_key(row, &mut key)?;
+        Ok(key.into_boxed_str())
+    }
+
+    /// Appends the key of an encoded `Struct` row to `out`.
+    pub fn write_key(&self, row: &[u8], out: &mut String) -> Result<(), WireError> {
+        if let [field] = self.fields.as_slice() {
+            let value = find_field(row, field)?;
+            return push_go_value(out, &value.unwrap_or(ValueRef::Null));
+        }
+        let mut values = vec![ValueRef::Null; self.fields.len()];
+        for entry in StructEntries::new(row) {
+            let (name, encoded) = entry?;
+            if let Some(slot) = self.fields.iter().position(|f| f == name) {
+                values[slot] = ValueRef::parse(encoded)?;
+            }
+        }
+        out.push('[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            push_go_value(out, value)?;
+        }
+        out.push(']');
+        Ok(())
+    }
+}
+
+impl Default for KeySpec {
+    fn default() -> Self {
+        Self {
+            fields: vec!["id".to_owned()],
+        }
+    }
+}
+
+/// The value of column `name` in an encoded `Struct`, if present (last wins).
+pub fn find_field<'a>(row: &'a [u8], name: &str) -> Result<Option<ValueRef<'a>>, WireError> {
+    let mut found = None;
+    for entry in StructEntries::new(row) {
+        let (field, encoded) = entry?;
+        if field == name {
+            found = Some(encoded);
+        }
+    }
+    found.map(ValueRef::parse).transpose()
+}
+
+/// Appends Go's `%v` of a value, validating nested structs and lists.
+pub fn push_go_value(out: &mut String, value: &ValueRef<'_>) -> Result<(), WireError> {
+    push_go_value_at(out, value, 0)
+}
+
+fn push_go_value_at(out: &mut String, value: &ValueRef<'_>, depth: usize) -> Result<(), WireError> {
+    if depth > super::wire::MAX_DEPTH {
+        return Err(WireError::TooDeep);
+    }
+    match value {
+        ValueRef::Null => out.push_str("<nil>"),
+        ValueRef::Number(n) => push_go_float(out, *n),
+        ValueRef::String(s) => out.push_str(s),
+        ValueRef::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        ValueRef::Struct(bytes) => {
+            let mut entries = StructEntries::new(bytes).collect::<Result<Vec<_>, _>>()?;
+            // Go prints maps sorted by key; later duplicates win, as in AsMap.
+            entries.reverse();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            entries.dedup_by(|later, earlier| later.0 == earlier.0);
+            out.push_str("map[");
+            for (i, (name, encoded)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(name);
+                out.push(':');
+                push_go_value_at(out, &ValueRef::parse(encoded)?, depth + 1)?;
+            }
+            out.push(']');
+        }
+        ValueRef::List(bytes) => {
+            out.push('[');
+            for (i, item) in list_items(bytes).enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                push_go_value_at(out, &ValueRef::parse(item?)?, depth + 1)?;
+            }
+            out.push(']');
+        }
+    }
+    Ok(())
+}
+
+/// Formatter form of [`push_go_value`]; invalid nested bytes print `<invalid>`.
+pub(super) fn write_go_value(f: &mut fmt::Formatter<'_>, value: &ValueRef<'_>) -> fmt::Result {
+    let mut text = String::new();
+    if push_go_value(&mut text, value).is_err() {
+        text = "<invalid>".to_owned();
+    }
+    f.write_str(&text)
+}
+
+/// Appends Go's `strconv.FormatFloat(v, 'g', -1, 64)`.
+pub fn push_go_float(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+        return;
+    }
+    // Fast path for the common integer ids, which print without an exponent.
+    if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
+        let _ = write!(out, "{}", v as i64);
+        return;
+    }
+    // Rust's `{:e}` yields the same shortest round-trip digits as Go.
+    let scientific = format!("{v:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if negative {
+        out.push('-');
+    }
+    if !(-4..6).contains(&exponent) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exponent.unsigned_abs());
+    } else if exponent < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exponent - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let integer_len = exponent as usize + 1;
+        if digits.len() <= integer_len {
+            out.push_str(&digits);
+            for _ in digits.len()..integer_len {
+                out.push('0');
+            }
+        } else {
+            out.push_str(&digits[..integer_len]);
+            out.push('.');
+            out.push_str(&digits[integer_len..]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::wire::{encode_scalar, write_struct_entry};
+    use prost::Message;
+    use prost_types::{ListValue, Struct, Value, value::Kind};
+
+    fn go_float(v: f64) -> String {
+        let mut s = String::new();
+        push_go_float(&mut s, v);
+        s
+    }
+
+    /// Expected strings are what Go's `fmt.Sprint(float64)` prints.
+    #[test]
+    fn floats_format_like_go_percent_v() {
+        let golden: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (42.0, "42"),
+            (-7.0, "-7"),
+            (100_000.0, "100000"),
+            (999_999.0, "999999"),
+            (1e6, "1e+06"),
+            (1_000_001.0, "1.000001e+06"),
+            (1_234_567.0, "1.234567e+06"),
+            (-1_234_567.0, "-1.234567e+06"),
+            (12_345_678.0, "1.2345678e+07"),
+            (1_234_567.891, "1.234567891e+06"),
+            (9_007_199_254_740_992.0, "9.007199254740992e+15"),
+            (1e21, "1e+21"),
+            (1e100, "1e+100"),
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (123_456.789, "123456.789"),
+            (999_999.5, "999999.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-0.000_012_5, "-1.25e-05"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for (value, expected) in golden {
+            assert_eq!(go_float(*value), *expected, "{value:e}");
+        }
+    }
+
+    fn row(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, value) in fields {
+            write_struct_entry(&mut out, name, &encode_scalar(value));
+        }
+        out
+    }
+
+    fn key(fields: &[&str], row: &[u8]) -> String {
+        KeySpec::new(fields.iter().map(|f| (*f).to_owned()).collect())
+            .key_of(row)
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn single_field_keys_match_go() {
+        let golden: &[(ValueRef<'_>, &str)] = &[
+            (ValueRef::Number(42.0), "42"),
+            (ValueRef::Number(1_234_567.0), "1.234567e+06"),
+            (ValueRef::Number(-3.0), "-3"),
+            (ValueRef::Number(2.5), "2.5"),
+            (ValueRef::String("abc"), "abc"),
+            (ValueRef::String("1234567"), "1234567"),
+            (ValueRef::String(""), ""),
+            (ValueRef::Bool(true), "true"),
+            (ValueRef::Bool(false), "false"),
+            (ValueRef::Null, "<nil>"),
+        ];
+        for (value, expected) in golden {
+            let encoded = row(&[("name", ValueRef::String("x")), ("id", *value)]);
+            assert_eq!(key(&["id"], &encoded), *expected, "{value:?}");
+        }
+        assert_eq!(
+            key(&["id"], &row(&[("name", ValueRef::String("x"))])),
+            "<nil>",
+            "missing"
+        );
+    }
+
+    #[test]
+    fn composite_keys_print_as_go_slices() {
+        let encoded = row(&[
+            ("tenant", ValueRef::String("acme")),
+            ("id", ValueRef::Number(1e6)),
+            ("flag", ValueRef::Bool(true)),
+        ]);
+        assert_eq!(key(&["tenant", "id"], &encoded), "[acme 1e+06]");
+        assert_eq!(
+            key(&["id", "tenant", "flag"], &encoded),
+            "[1e+06 acme true]"
+        );
+        assert_eq!(key(&["tenant", "missing"], &encoded), "[acme <nil>]");
+    }
+
+    #[test]
+    fn nested_values_print_as_go_maps_and_slices() {
+        let nested = Struct {
+            fields: [
+                (
+                    "b".to_owned(),
+                    Value {
+                        kind: Some(Kind::NumberValue(1.0)),
+                    },
+                ),
+                (
+                    "a".to_owned(),
+                    Value {
+                        kind: Some(Kind::StringValue("x".into())),
+                    },
+                ),
+            ]
+            .into(),
+        };
+        let list = ListValue {
+            values: vec![
+                Value {
+                    kind: Some(Kind::NumberValue(1.0)),
+                },
+                Value {
+                    kind: Some(Kind::StringValue("a".into())),
+                },
+                Value {
+                    kind: Some(Kind::NullValue(0)),
+                },
+            ],
+        };
+        let encoded = Struct {
+            fields: [
+                (
+                    "m".to_owned(),
+                    Value {
+                        kind: Some(Kind::StructValue(nested)),
+                    },
+                ),
+                (
+                    "l".to_owned(),
+                    Value {
+                        kind: Some(Kind::ListValue(list)),
+                    },
+                ),
+            ]
+            .into(),
+        }
+        .encode_to_vec();
+        assert_eq!(key(&["m"], &encoded), "map[a:x b:1]");
+        assert_eq!(key(&["l"], &encoded), "[1 a <nil>]");
+        assert_eq!(key(&["m", "l"], &encoded), "[map[a:x b:1] [1 a <nil>]]");
+    }
+
+    #[test]
+    fn the_last_duplicate_field_wins_as_in_protobuf_maps() {
+        let encoded = row(&[("id", ValueRef::Number(1.0)), ("id", ValueRef::Number(2.0))]);
+        assert_eq!(key(&["id"], &encoded), "2");
+    }
+}

@@ -1,0 +1,238 @@
+//! Value normalization: one representation per column, whichever path a row
+//! came by.
+//!
+//! laredo-server sends baseline rows with numbers as JSON numbers (float64) and
+//! live changes in pgoutput text form, where every value is a string
+//! (reference/laredo.md §1.5). Unnormalized, a baseline id `1234567` keys as
+//! `1.234567e+06` and the live `"1234567"` as `1234567`: two rows. The rule:
+//!
+//! 1. A column the handshake declares numeric (`integer`, `bigint`, `numeric`,
+//!    `double precision`, … and their `int4`-style aliases) holds numbers: a
+//!    string that parses as a finite decimal number becomes that number.
+//! 2. A column declared `boolean` holds booleans: `t`/`true` and `f`/`false`
+//!    become `true` and `false`.
+//! 3. A key column whose type the handshake does not declare: a string that
+//!    is a plain decimal integer (`-?[1-9][0-9]*` or `0`) within ±2^53 becomes
+//!    that number, which is how the baseline sends integer ids.
+//!
+//! Everything else is kept as received. Numbers therefore carry float64
+//! precision, as the baseline already does; a numeric string that does not
+//! parse (e.g. `NaN`) stays a string.
+
+use std::collections::HashMap;
+
+use laredo_proto::replication::v1::ColumnDefinition;
+
+use super::key::KeySpec;
+use super::wire::{StructEntries, ValueRef, WireError, encode_scalar, write_struct_entry};
+
+/// The kind a column is normalized to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// JSON numbers.
+    Number,
+    /// JSON booleans.
+    Bool,
+}
+
+/// Column kinds from the handshake, keyed by column name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnTypes {
+    kinds: HashMap<String, ColumnKind>,
+}
+
+impl ColumnTypes {
+    /// Kinds of the columns a handshake declares; other types are left alone.
+    pub fn from_columns(columns: &[ColumnDefinition]) -> Self {
+        let kinds = columns
+            .iter()
+            .filter_map(|c| kind_of_type(&c.data_type).map(|kind| (c.column_name.clone(), kind)))
+            .collect();
+        Self { kinds }
+    }
+
+    /// The kind of a column, if it is numeric or boolean.
+    pub fn kind(&self, column: &str) -> Option<ColumnKind> {
+        self.kinds.get(column).copied()
+    }
+}
+
+/// Maps a PostgreSQL type name (as `format_type` or the catalog spells it) to
+/// the kind its values normalize to.
+pub fn kind_of_type(data_type: &str) -> Option<ColumnKind> {
+    let lower = data_type.trim().to_ascii_lowercase();
+    let base = lower.split('(').next().unwrap_or(&lower).trim();
+    match base {
+        "smallint" | "integer" | "int" | "bigint" | "int2" | "int4" | "int8" | "smallserial"
+        | "serial" | "bigserial" | "serial2" | "serial4" | "serial8" | "real" | "float4"
+        | "float8" | "double precision" | "float" | "numeric" | "decimal" | "oid" => {
+            Some(ColumnKind::Number)
+        }
+        "boolean" | "bool" => Some(ColumnKind::Bool),
+        _ => None,
+    }
+}
+
+/// The normalized form of one value, or `None` when it is already normal.
+fn normalized<'a>(
+    column: &str,
+    value: &ValueRef<'a>,
+    types: &ColumnTypes,
+    key: &KeySpec,
+) -> Option<ValueRef<'a>> {
+    let ValueRef::String(text) = value else {
+        return None;
+    };
+    match types.kind(column) {
+        Some(ColumnKind::Number) => {
+            let number: f64 = text.trim().parse().ok()?;
+            number.is_finite().then_some(ValueRef::Number(number))
+        }
+        Some(ColumnKind::Bool) => match *text {
+            "t" | "true" => Some(ValueRef::Bool(true)),
+            "f" | "false" => Some(ValueRef::Bool(false)),
+            _ => None,
+        },
+        None if key.contains(column) && is_plain_integer(text) => {
+            let number: f64 = text.parse().ok()?;
+            (number.abs() <= 9_007_199_254_740_992.0).then_some(ValueRef::Number(number))
+        }
+        None => None,
+    }
+}
+
+fn is_plain_integer(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && digits.len() <= 16
+}
+
+/// Rewrites an encoded `Struct` row with normalized values. Returns `None`
+/// (no allocation) when every value is already normal, which is the case for
+/// baseline rows and for sources that send typed values.
+pub fn normalize_row(
+    row: &[u8],
+    types: &ColumnTypes,
+    key: &KeySpec,
+) -> Result<Option<Vec<u8>>, WireError> {
+    let mut first_change = None;
+    for (index, entry) in StructEntries::new(row).enumerate() {
+        let (name, encoded) = entry?;
+        if !might_need_normalizing(encoded) {
+            continue;
+        }
+        if normalized(name, &ValueRef::parse(encoded)?, types, key).is_some() {
+            first_change = Some(index);
+            break;
+        }
+    }
+    if first_change.is_none() {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(row.len());
+    for entry in StructEntries::new(row) {
+        let (name, encoded) = entry?;
+        match normalized(name, &ValueRef::parse(encoded)?, types, key) {
+            Some(value) => write_struct_entry(&mut out, name, &encode_scalar(&value)),
+            None => write_struct_entry(&mut out, name, encoded),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Only string values (field 3) are ever rewritten, and an encoded string value
+/// always contains its tag byte 0x1a; values without that byte (most numbers,
+/// bools, nulls) are skipped without decoding.
+fn might_need_normalizing(encoded_value: &[u8]) -> bool {
+    encoded_value.contains(&0x1a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(name: &str, data_type: &str) -> ColumnDefinition {
+        ColumnDefinition {
+            column_name: name.into(),
+            data_type: data_type.into(),
+            ..Default::default()
+        }
+    }
+
+    fn row(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, value) in fields {
+            write_struct_entry(&mut out, name, &encode_scalar(value));
+        }
+        out
+    }
+
+    #[test]
+    fn live_text_values_become_the_baseline_types() {
+        let types = ColumnTypes::from_columns(&[
+            column("id", "bigint"),
+            column("price", "numeric(10,2)"),
+            column("active", "boolean"),
+            column("name", "text"),
+        ]);
+        let live = row(&[
+            ("id", ValueRef::String("1234567")),
+            ("price", ValueRef::String("12.50")),
+            ("active", ValueRef::String("t")),
+            ("name", ValueRef::String("42")),
+        ]);
+        let baseline = row(&[
+            ("id", ValueRef::Number(1_234_567.0)),
+            ("price", ValueRef::Number(12.5)),
+            ("active", ValueRef::Bool(true)),
+            ("name", ValueRef::String("42")),
+        ]);
+        let spec = KeySpec::default();
+        assert_eq!(
+            normalize_row(&live, &types, &spec).unwrap(),
+            Some(baseline.clone())
+        );
+        assert_eq!(
+            normalize_row(&baseline, &types, &spec).unwrap(),
+            None,
+            "already normal"
+        );
+        assert_eq!(
+            spec.key_of(&normalize_row(&live, &types, &spec).unwrap().unwrap())
+                .unwrap(),
+            spec.key_of(&baseline).unwrap(),
+            "one row, not two"
+        );
+    }
+
+    #[test]
+    fn untyped_integer_keys_become_numbers_and_nothing_else_does() {
+        let types = ColumnTypes::default();
+        let spec = KeySpec::default();
+        let live = row(&[
+            ("id", ValueRef::String("1234567")),
+            ("code", ValueRef::String("7")),
+        ]);
+        let expected = row(&[
+            ("id", ValueRef::Number(1_234_567.0)),
+            ("code", ValueRef::String("7")),
+        ]);
+        assert_eq!(normalize_row(&live, &types, &spec).unwrap(), Some(expected));
+        for kept in ["007", "1.50", "abc", "", "-", "12345678901234567"] {
+            let r = row(&[("id", ValueRef::String(kept))]);
+            assert_eq!(normalize_row(&r, &types, &spec).unwrap(), None, "{kept:?}");
+        }
+    }
+
+    #[test]
+    fn unparseable_numeric_text_is_kept() {
+        let types = ColumnTypes::from_columns(&[column("n", "numeric")]);
+        let r = row(&[("n", ValueRef::String("NaN")), ("m", ValueRef::String("x"))]);
+        assert_eq!(
+            normalize_row(&r, &types, &KeySpec::default()).unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,131 @@
+use super::wire::{ValueRef, encode_scalar, write_struct_entry};
+use super::*;
+
+fn row(id: ValueRef<'_>, name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_struct_entry(&mut out, "id", &encode_scalar(&id));
+    write_struct_entry(&mut out, "name", &encode_scalar(&ValueRef::String(name)));
+    out
+}
+
+fn apply(table: &mut Table, action: &str, old: Option<&[u8]>, new: Option<&[u8]>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    table
+        .apply(action, old, new, &mut |c| changes.push(c))
+        .unwrap();
+    changes
+}
+
+fn names(table: &Table) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = table
+        .iter()
+        .map(|(k, r)| {
+            let name = key::find_field(r.as_bytes(), "name").unwrap().unwrap();
+            (k.to_string(), name.to_string())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn insert_update_delete_truncate() {
+    let mut table = Table::new(KeySpec::default());
+    let a = row(ValueRef::Number(1.0), "a");
+    let a2 = row(ValueRef::Number(1.0), "a2");
+    let b = row(ValueRef::Number(2.0), "b");
+    assert!(matches!(
+        &apply(&mut table, "INSERT", None, Some(&a))[..],
+        [Change::Upsert { old: None, .. }]
+    ));
+    apply(&mut table, "INSERT", None, Some(&b));
+    let changes = apply(&mut table, "UPDATE", Some(&a), Some(&a2));
+    assert!(matches!(
+        &changes[..],
+        [Change::Upsert { old: Some(_), .. }]
+    ));
+    assert_eq!(
+        names(&table),
+        [("1".into(), "a2".into()), ("2".into(), "b".into())]
+    );
+    let changes = apply(&mut table, "DELETE", Some(&b), None);
+    assert!(matches!(&changes[..], [Change::Delete { key, .. }] if &**key == "2"));
+    assert_eq!(
+        apply(&mut table, "TRUNCATE", None, None),
+        [Change::Truncate]
+    );
+    assert!(table.is_empty());
+}
+
+#[test]
+fn delete_of_a_missing_row_changes_nothing_and_is_not_a_truncate() {
+    let mut table = Table::new(KeySpec::default());
+    let a = row(ValueRef::Number(1.0), "a");
+    apply(&mut table, "INSERT", None, Some(&a));
+    let ghost = row(ValueRef::Number(9.0), "ghost");
+    assert!(apply(&mut table, "DELETE", Some(&ghost), None).is_empty());
+    assert_eq!(table.len(), 1);
+    assert_eq!(table.stats().deletes_of_missing_rows, 1);
+}
+
+#[test]
+fn key_change_deletes_the_old_key() {
+    let mut table = Table::new(KeySpec::default());
+    let before = row(ValueRef::Number(1.0), "a");
+    let after = row(ValueRef::Number(5.0), "a");
+    apply(&mut table, "INSERT", None, Some(&before));
+    let changes = apply(&mut table, "UPDATE", Some(&before), Some(&after));
+    assert!(
+        matches!(&changes[..], [Change::Delete { key: k1, .. }, Change::Upsert { key: k2, old: None, .. }] if &**k1 == "1" && &**k2 == "5")
+    );
+    assert_eq!(names(&table), [("5".into(), "a".into())]);
+    assert_eq!(table.stats().key_changes, 1);
+}
+
+#[test]
+fn baseline_number_and_live_string_ids_are_one_row() {
+    let mut table = Table::new(KeySpec::default());
+    apply(
+        &mut table,
+        "INSERT",
+        None,
+        Some(&row(ValueRef::Number(1_234_567.0), "baseline")),
+    );
+    apply(
+        &mut table,
+        "UPDATE",
+        None,
+        Some(&row(ValueRef::String("1234567"), "live")),
+    );
+    assert_eq!(names(&table), [("1.234567e+06".into(), "live".into())]);
+}
+
+#[test]
+fn malformed_entries_are_errors() {
+    let mut table = Table::new(KeySpec::default());
+    let a = row(ValueRef::Number(1.0), "a");
+    let mut sink = |_| {};
+    assert_eq!(
+        table.apply("UPSERT", None, Some(&a), &mut sink),
+        Err(RowError::UnknownAction("UPSERT".into()))
+    );
+    assert_eq!(
+        table.apply("INSERT", None, None, &mut sink),
+        Err(RowError::MissingRow {
+            action: "INSERT",
+            missing: "new_values"
+        })
+    );
+    assert_eq!(
+        table.apply("DELETE", None, None, &mut sink),
+        Err(RowError::MissingRow {
+            action: "DELETE",
+            missing: "old_values"
+        })
+    );
+    assert!(matches!(
+        table.apply("INSERT", None, Some(&[0x0a, 0x09]), &mut sink),
+        Err(RowError::Malformed(_))
+    ));
+    assert!(table.is_empty());
+}
