@@ -23,6 +23,19 @@ impl fmt::Display for Revision {
     }
 }
 
+/// Whether [`Destination::put_file`] may replace an existing object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Replace whatever is stored under the key.
+    Overwrite,
+    /// Create the object only if no object exists under the key; otherwise
+    /// fail with [`DestError::Conflict`] and leave the stored object untouched.
+    /// Artifacts are written this way: laredo readers derive artifact keys from
+    /// (epoch, positions), so two writers can compute the same key, and a
+    /// committed artifact must never be replaced by different bytes.
+    CreateNew,
+}
+
 /// An object's content with its revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
@@ -87,10 +100,10 @@ pub trait Destination: Send + Sync + fmt::Debug {
     /// as recorded in the manifest and in events.
     fn uri(&self, key: &str) -> String;
 
-    /// Stores the file at `source` under `key`, replacing any object there.
-    /// The object is durable and complete when this returns (never partially
-    /// visible). `source` is left in place.
-    async fn put_file(&self, key: &str, source: &Path) -> Result<(), DestError>;
+    /// Stores the file at `source` under `key` (see [`PutMode`]). The object
+    /// is durable and complete when this returns, and never partially visible.
+    /// `source` is left in place.
+    async fn put_file(&self, key: &str, source: &Path, mode: PutMode) -> Result<(), DestError>;
 
     /// Reads a whole object with its revision; `None` if it does not exist.
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError>;
