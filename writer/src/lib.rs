@@ -12,3 +12,6 @@ pub mod dest;
 pub mod metrics;
 pub mod status;
 pub mod table;
+pub mod http;
+pub mod service;
+pub mod telemetry;

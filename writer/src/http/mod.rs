@@ -1,0 +1,147 @@
+//! The writer's HTTP API: health, status, forced snapshots and metrics.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /health/live` | 200 `{"status":"ok"}` while the process serves requests |
+//! | `GET /health/ready` | 200 `{"ready":true}` once every table's initial base snapshot is durable on all its destinations, else 503 with the tables that are not |
+//! | `GET /status` | 200, a JSON array of [`TableStatus`](crate::status::TableStatus) |
+//! | `POST /snapshot[?table=schema.table]` | forces a snapshot on every (or one) table; 200 `{"schema.table":"ok"}` when all committed, 500 with `"error: …"` per failed table, 404 for an unknown table |
+//! | `GET /metrics` | Prometheus text format |
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::join_all;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::service::handle::TableHandle;
+
+/// How long `POST /snapshot` waits for the snapshots to commit.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the routes read from.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    tables: Arc<Vec<TableHandle>>,
+    metrics: Metrics,
+    snapshot_timeout: Duration,
+}
+
+impl ApiState {
+    /// State over the process's table handles and metrics registry.
+    pub fn new(tables: Vec<TableHandle>, metrics: Metrics) -> Self {
+        Self { tables: Arc::new(tables), metrics, snapshot_timeout: SNAPSHOT_TIMEOUT }
+    }
+
+    /// Overrides how long `POST /snapshot` waits.
+    pub fn with_snapshot_timeout(mut self, timeout: Duration) -> Self {
+        self.snapshot_timeout = timeout;
+        self
+    }
+}
+
+/// The API's routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/status", get(status))
+        .route("/snapshot", get(use_post).post(snapshot))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Binds `addr` and serves the API until `shutdown` completes. Returns the
+/// bound address (useful with port 0) through `on_bound` before serving.
+pub async fn serve(
+    addr: SocketAddr,
+    state: ApiState,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    on_bound(listener.local_addr()?);
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<ApiState>) -> Response {
+    let waiting: Vec<String> =
+        state.tables.iter().map(TableHandle::status).filter(|s| !s.ready).map(|s| s.table).collect();
+    if waiting.is_empty() {
+        (StatusCode::OK, Json(json!({"ready": true}))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "waiting": waiting})))
+            .into_response()
+    }
+}
+
+async fn status(State(state): State<ApiState>) -> Response {
+    let statuses: Vec<_> = state.tables.iter().map(TableHandle::status).collect();
+    Json(statuses).into_response()
+}
+
+async fn use_post() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"error": "use POST"}))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SnapshotQuery {
+    table: Option<String>,
+}
+
+async fn snapshot(State(state): State<ApiState>, Query(query): Query<SnapshotQuery>) -> Response {
+    let targets: Vec<&TableHandle> = match &query.table {
+        None => state.tables.iter().collect(),
+        Some(name) => match state.tables.iter().find(|t| t.name() == name) {
+            Some(table) => vec![table],
+            None => {
+                let known: Vec<&str> = state.tables.iter().map(TableHandle::name).collect();
+                let error = format!("unknown table {name:?}; this writer has: {}", known.join(", "));
+                return (StatusCode::NOT_FOUND, Json(json!({"error": error}))).into_response();
+            }
+        },
+    };
+    let timeout = state.snapshot_timeout;
+    let results = join_all(targets.iter().map(|t| t.force_snapshot(timeout))).await;
+    let mut all_ok = true;
+    let answers: BTreeMap<&str, String> = targets
+        .iter()
+        .zip(results)
+        .map(|(table, result)| {
+            let answer = match result {
+                Ok(_) => "ok".to_owned(),
+                Err(error) => {
+                    all_ok = false;
+                    format!("error: {error}")
+                }
+            };
+            (table.name(), answer)
+        })
+        .collect();
+    let code = if all_ok { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+    (code, Json(answers)).into_response()
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests;
