@@ -7,11 +7,12 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod aws;
 pub mod config;
 pub mod dest;
+pub mod http;
 pub mod metrics;
+pub mod service;
 pub mod status;
 pub mod table;
-pub mod http;
-pub mod service;
 pub mod telemetry;
