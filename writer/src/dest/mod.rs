@@ -6,6 +6,8 @@
 //! never held whole in memory; the manifest is written with the
 //! compare-and-swap [`Destination::put_if`], which is the commit point.
 
+pub mod s3;
+
 use std::fmt;
 use std::path::Path;
 
