@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod config;
 pub mod dest;
+pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod service;

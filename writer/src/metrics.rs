@@ -25,6 +25,7 @@ pub struct Metrics {
     destination_errors: IntCounterVec,
     event_errors: IntCounterVec,
     events_published: IntCounterVec,
+    events_dropped: IntCounterVec,
     manifest_cas_retries: IntCounterVec,
     source_reconnects: IntCounterVec,
     source_changes: IntCounterVec,
@@ -141,6 +142,12 @@ impl Metrics {
                 "Events published, by sink.",
                 &["table", "sink"],
             ),
+            events_dropped: counter(
+                r,
+                "snapshotter_events_dropped_total",
+                "Events dropped undelivered because a sink's queue was full, by sink.",
+                &["table", "sink"],
+            ),
             manifest_cas_retries: counter(
                 r,
                 "snapshotter_manifest_cas_retries_total",
@@ -190,6 +197,7 @@ impl Metrics {
             destination_errors: self.destination_errors.clone(),
             event_errors: self.event_errors.clone(),
             events_published: self.events_published.clone(),
+            events_dropped: self.events_dropped.clone(),
         }
     }
 
@@ -238,6 +246,7 @@ pub struct TableMetrics {
     destination_errors: IntCounterVec,
     event_errors: IntCounterVec,
     events_published: IntCounterVec,
+    events_dropped: IntCounterVec,
 }
 
 impl TableMetrics {
@@ -263,6 +272,13 @@ impl TableMetrics {
     /// Counts a published event on sink `sink`.
     pub fn event_published(&self, sink: &str) {
         self.events_published
+            .with_label_values(&[&self.table, sink])
+            .inc();
+    }
+
+    /// Counts an event dropped undelivered from sink `sink`'s full queue.
+    pub fn event_dropped(&self, sink: &str) {
+        self.events_dropped
             .with_label_values(&[&self.table, sink])
             .inc();
     }
