@@ -1,0 +1,30 @@
+//! Test support shared by the writer's integration tests that need real AWS
+//! services on loopback: a moto server per test ([`moto`]), a TCP proxy that
+//! takes a server away and brings it back with its state ([`outage`]), and
+//! an HTTP client that records what the SDK sends ([`recording`]).
+//!
+//! Include it with `#[path = "../support/mod.rs"] mod support;`.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+pub mod moto;
+pub mod outage;
+pub mod recording;
+
+use std::time::Duration;
+
+/// Polls `check` every 20 ms until it holds, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
