@@ -2,6 +2,8 @@
 //! reproduces, with mocked SDK responses. Everything else is tested against
 //! moto in `writer/tests/aws/`.
 
+use std::time::Duration;
+
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
