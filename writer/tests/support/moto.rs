@@ -47,7 +47,7 @@ impl Moto {
 
     async fn spawn(&mut self) {
         let log = self.log.reopen().expect("moto log");
-        let child = Command::new(&self.binary)
+        let child = launcher(&self.binary)
             .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -195,6 +195,37 @@ impl Moto {
 impl Drop for Moto {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The command that runs moto. moto checks a conditional write and then
+/// stores the object without a lock, relying on no other request thread
+/// running in between; on a busy machine Python's 5 ms thread switch lands
+/// there and two concurrent `If-Match` writers both win. When `moto_server`
+/// is a Python script, run its entry point with a long switch interval so a
+/// request's check and write are not preempted (threads still switch at
+/// every socket wait).
+fn launcher(binary: &Path) -> Command {
+    let interpreter = std::fs::read_to_string(binary)
+        .ok()
+        .and_then(|script| script.lines().next().map(str::to_owned))
+        .and_then(|line| line.strip_prefix("#!").map(|i| i.trim().to_owned()))
+        .filter(|i| {
+            Path::new(i)
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("python"))
+        });
+    match interpreter {
+        Some(python) => {
+            let mut command = Command::new(python);
+            command.args([
+                "-c",
+                "import sys; sys.setswitchinterval(600); \
+                 from moto.server import main; sys.exit(main())",
+            ]);
+            command
+        }
+        None => Command::new(binary),
     }
 }
 
