@@ -125,8 +125,9 @@ impl CredentialResolver {
         }
     }
 
-    /// Fails with [`AwsError::UnknownProfile`] unless `name` is undefined
-    /// (`None`, the ambient chain) or a defined profile.
+    /// Fails with [`AwsError::UnknownProfile`] unless `name` is `None` (the
+    /// ambient chain) or a defined profile; call it at start-up for every
+    /// component so a typo fails before the first write.
     pub fn check_profile(&self, component: &str, name: Option<&str>) -> Result<(), AwsError> {
         match name {
             Some(name) if !self.profiles.contains_key(name) => Err(AwsError::UnknownProfile {
