@@ -39,7 +39,11 @@ pub struct ApiState {
 impl ApiState {
     /// State over the process's table handles and metrics registry.
     pub fn new(tables: Vec<TableHandle>, metrics: Metrics) -> Self {
-        Self { tables: Arc::new(tables), metrics, snapshot_timeout: SNAPSHOT_TIMEOUT }
+        Self {
+            tables: Arc::new(tables),
+            metrics,
+            snapshot_timeout: SNAPSHOT_TIMEOUT,
+        }
     }
 
     /// Overrides how long `POST /snapshot` waits.
@@ -70,7 +74,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     on_bound(listener.local_addr()?);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn live() -> Json<serde_json::Value> {
@@ -78,12 +84,20 @@ async fn live() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {
-    let waiting: Vec<String> =
-        state.tables.iter().map(TableHandle::status).filter(|s| !s.ready).map(|s| s.table).collect();
+    let waiting: Vec<String> = state
+        .tables
+        .iter()
+        .map(TableHandle::status)
+        .filter(|s| !s.ready)
+        .map(|s| s.table)
+        .collect();
     if waiting.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true}))).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "waiting": waiting})))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "waiting": waiting})),
+        )
             .into_response()
     }
 }
@@ -94,7 +108,11 @@ async fn status(State(state): State<ApiState>) -> Response {
 }
 
 async fn use_post() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"error": "use POST"}))).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({"error": "use POST"})),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +127,10 @@ async fn snapshot(State(state): State<ApiState>, Query(query): Query<SnapshotQue
             Some(table) => vec![table],
             None => {
                 let known: Vec<&str> = state.tables.iter().map(TableHandle::name).collect();
-                let error = format!("unknown table {name:?}; this writer has: {}", known.join(", "));
+                let error = format!(
+                    "unknown table {name:?}; this writer has: {}",
+                    known.join(", ")
+                );
                 return (StatusCode::NOT_FOUND, Json(json!({"error": error}))).into_response();
             }
         },
@@ -131,13 +152,20 @@ async fn snapshot(State(state): State<ApiState>, Query(query): Query<SnapshotQue
             (table.name(), answer)
         })
         .collect();
-    let code = if all_ok { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+    let code = if all_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
     (code, Json(answers)).into_response()
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

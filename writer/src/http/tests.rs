@@ -13,7 +13,11 @@ use crate::status::{ArtifactStatus, SourceStatus, TableState, TableStatus};
 fn status(table: &str, ready: bool) -> TableStatus {
     TableStatus {
         table: table.to_owned(),
-        state: if ready { TableState::Live } else { TableState::Syncing },
+        state: if ready {
+            TableState::Live
+        } else {
+            TableState::Syncing
+        },
         ready,
         epoch: u64::from(ready),
         head_position: String::new(),
@@ -32,7 +36,11 @@ fn status(table: &str, ready: bool) -> TableStatus {
 
 /// A table task that answers forced snapshots with `answer`, and the sender
 /// that changes its status.
-fn table(name: &str, ready: bool, answer: Result<(), &'static str>) -> (TableHandle, watch::Sender<TableStatus>) {
+fn table(
+    name: &str,
+    ready: bool,
+    answer: Result<(), &'static str>,
+) -> (TableHandle, watch::Sender<TableStatus>) {
     let (status_tx, status_rx) = watch::channel(status(name, ready));
     let (commands, mut inbox) = mpsc::channel(4);
     tokio::spawn(async move {
@@ -55,7 +63,11 @@ fn table(name: &str, ready: bool, answer: Result<(), &'static str>) -> (TableHan
 }
 
 async fn call(router: &Router, method: &str, uri: &str) -> (StatusCode, String) {
-    let request = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     let code = response.status();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -71,10 +83,19 @@ async fn readiness_waits_for_every_table() {
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body, r#"{"ready":false,"waiting":["public.orders"]}"#);
     orders_status.send_modify(|s| s.ready = true);
-    assert_eq!(call(&router, "GET", "/health/ready").await, (StatusCode::OK, r#"{"ready":true}"#.into()));
+    assert_eq!(
+        call(&router, "GET", "/health/ready").await,
+        (StatusCode::OK, r#"{"ready":true}"#.into())
+    );
     users_status.send_modify(|s| s.ready = false);
-    assert_eq!(call(&router, "GET", "/health/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(call(&router, "GET", "/health/live").await, (StatusCode::OK, r#"{"status":"ok"}"#.into()));
+    assert_eq!(
+        call(&router, "GET", "/health/ready").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        call(&router, "GET", "/health/live").await,
+        (StatusCode::OK, r#"{"status":"ok"}"#.into())
+    );
 }
 
 #[tokio::test]
@@ -85,10 +106,23 @@ async fn status_lists_every_table_in_order() {
     let (code, body) = call(&router, "GET", "/status").await;
     assert_eq!(code, StatusCode::OK);
     let parsed: Vec<TableStatus> = serde_json::from_str(&body).unwrap();
-    assert_eq!(parsed, [status("public.users", true), status("public.orders", false)]);
+    assert_eq!(
+        parsed,
+        [status("public.users", true), status("public.orders", false)]
+    );
     let raw: serde_json::Value = serde_json::from_str(&body).unwrap();
-    for laredo_field in ["table", "epoch", "head_position", "buffer_depth", "churn_records", "last_snapshot_at"] {
-        assert!(raw[0].get(laredo_field).is_some(), "laredo's {laredo_field} is kept");
+    for laredo_field in [
+        "table",
+        "epoch",
+        "head_position",
+        "buffer_depth",
+        "churn_records",
+        "last_snapshot_at",
+    ] {
+        assert!(
+            raw[0].get(laredo_field).is_some(),
+            "laredo's {laredo_field} is kept"
+        );
     }
 }
 
@@ -98,14 +132,23 @@ async fn snapshot_answers_per_table() {
     let (orders, _o) = table("public.orders", true, Err("destination down"));
     let router = router(ApiState::new(vec![users, orders], Metrics::new()));
     let (code, body) = call(&router, "POST", "/snapshot?table=public.users").await;
-    assert_eq!((code, body.as_str()), (StatusCode::OK, r#"{"public.users":"ok"}"#));
+    assert_eq!(
+        (code, body.as_str()),
+        (StatusCode::OK, r#"{"public.users":"ok"}"#)
+    );
     let (code, body) = call(&router, "POST", "/snapshot").await;
     assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body, r#"{"public.orders":"error: destination down","public.users":"ok"}"#);
+    assert_eq!(
+        body,
+        r#"{"public.orders":"error: destination down","public.users":"ok"}"#
+    );
     let (code, body) = call(&router, "POST", "/snapshot?table=public.nope").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert!(body.contains(r#"unknown table \"public.nope\""#), "{body}");
-    assert_eq!(call(&router, "GET", "/snapshot").await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        call(&router, "GET", "/snapshot").await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
 }
 
 #[tokio::test]
@@ -117,7 +160,10 @@ async fn snapshot_of_a_stopped_table_is_an_error_not_a_hang() {
     let router = router(ApiState::new(vec![handle], Metrics::new()));
     let (code, body) = call(&router, "POST", "/snapshot").await;
     assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body, r#"{"public.users":"error: the writer for this table has stopped"}"#);
+    assert_eq!(
+        body,
+        r#"{"public.users":"error: the writer for this table has stopped"}"#
+    );
     drop(status_tx);
 }
 
@@ -126,9 +172,15 @@ async fn metrics_are_prometheus_text() {
     let metrics = Metrics::new();
     metrics.table("public.users").epoch.set(4);
     let router = router(ApiState::new(Vec::new(), metrics));
-    let request = Request::builder().uri("/metrics").body(Body::empty()).unwrap();
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
     let response = router.oneshot(request).await.unwrap();
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("snapshotter_epoch{table=\"public.users\"} 4"));
 }

@@ -48,7 +48,11 @@ impl TableHandle {
         status: watch::Receiver<TableStatus>,
         commands: mpsc::Sender<TableCommand>,
     ) -> Self {
-        Self { name: name.into(), status, commands }
+        Self {
+            name: name.into(),
+            status,
+            commands,
+        }
     }
 
     /// `schema.table`.
