@@ -299,3 +299,29 @@ fn two_writer_processes_on_one_prefix_exactly_one_keeps_committing() {
         assert_eq!(head.rows.len(), 20);
     });
 }
+
+#[tokio::test]
+async fn retention_deletes_dropped_epochs_with_their_orphans_after_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dests = vec![local(dir.path())];
+    let settings = ArchiveSettings { keep_epochs: 2, ..settings() };
+    let mut writer = open_writer(&dests, &settings, "w").await;
+    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
+    for epoch in 1..=2u32 {
+        insert(&mut table, &mut buffer, epoch, "x");
+        writer.write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced).await.unwrap();
+        insert(&mut table, &mut buffer, epoch + 100, "y");
+        writer.write_diff(&mut buffer, &SourceMark::default()).await.unwrap();
+    }
+    // An orphan of a crashed attempt in epoch 1.
+    std::fs::write(dir.path().join("items/epoch=1/diff-0_00000009-0_0000000A.pb"), b"orphan").unwrap();
+    let epoch_dir = |n: u32| dir.path().join(format!("items/epoch={n}"));
+    assert!(epoch_dir(1).exists() && epoch_dir(2).exists());
+    writer.write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced).await.unwrap();
+    assert!(!epoch_dir(1).exists(), "epoch 1 and its orphan are deleted");
+    assert!(epoch_dir(2).exists() && epoch_dir(3).exists());
+    let reader = assert_valid(&dests[0]).await;
+    assert_eq!(reader.manifest().artifacts.iter().map(|a| a.epoch).min(), Some(2));
+    let head = reader.rebuild(None, &KeySpec::default(), &[Format::Protobuf]).await.unwrap();
+    assert_eq!(rebuilt_rows(&head), table_rows(&table));
+}

@@ -34,7 +34,7 @@ impl LocalDestination {
     /// root is made absolute so URIs are `file:///…`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        let root = std::path::absolute(&root).unwrap_or(root);
+        let root = lexically_normal(std::path::absolute(&root).unwrap_or(root));
         let name = format!("local:{}", root.display());
         Self { root, name }
     }
@@ -201,6 +201,22 @@ impl LocalDestination {
         }
         Ok(keys)
     }
+}
+
+/// Drops `.` and resolves `..` without touching the file system (the root
+/// may not exist yet), so URIs read `file:///a/b`, not `file:///a/x/../b`.
+fn lexically_normal(path: PathBuf) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn content_revision(body: &[u8]) -> Revision {
