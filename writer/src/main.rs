@@ -25,7 +25,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: starting the runtime: {error}");
@@ -38,7 +41,12 @@ fn main() -> ExitCode {
                 let mut stdout = std::io::stdout().lock();
                 match run_read(&args, &mut stdout).await {
                     Ok(table) => {
-                        eprintln!("{} rows at position {:?} (epoch {})", table.rows.len(), table.position, table.epoch);
+                        eprintln!(
+                            "{} rows at position {:?} (epoch {})",
+                            table.rows.len(),
+                            table.position,
+                            table.epoch
+                        );
                         ExitCode::SUCCESS
                     }
                     Err(error) => {
@@ -50,7 +58,11 @@ fn main() -> ExitCode {
             Command::Verify(args) => match run_verify(&args).await {
                 Ok(report) => {
                     eprintln!("{report}");
-                    if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                    if report.ok() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
                 }
                 Err(error) => {
                     eprintln!("error: {error}");

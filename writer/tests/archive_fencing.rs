@@ -13,9 +13,13 @@ use archive_support::{local, open_writer, rebuilt_rows, row, table_rows};
 use async_trait::async_trait;
 use bytes::Bytes;
 use snapshot_writer::archive::verify::verify;
-use snapshot_writer::archive::{ArchiveReader, ArchiveSettings, ArchiveWriter, ChangeBuffer, SourceMark, Trigger};
+use snapshot_writer::archive::{
+    ArchiveReader, ArchiveSettings, ArchiveWriter, ChangeBuffer, SourceMark, Trigger,
+};
 use snapshot_writer::config::Format;
-use snapshot_writer::dest::{DestError, Destination, LocalDestination, PutMode, Revision, Versioned};
+use snapshot_writer::dest::{
+    DestError, Destination, LocalDestination, PutMode, Revision, Versioned,
+};
 use snapshot_writer::metrics::TableMetrics;
 use snapshot_writer::table::{KeySpec, Table};
 
@@ -28,7 +32,11 @@ fn settings() -> ArchiveSettings {
 }
 
 fn insert(table: &mut Table, buffer: &mut ChangeBuffer, id: u32, name: &str) {
-    table.apply("INSERT", None, Some(&row(id, name, 1.0)), &mut |c| buffer.record(c)).unwrap();
+    table
+        .apply("INSERT", None, Some(&row(id, name, 1.0)), &mut |c| {
+            buffer.record(c)
+        })
+        .unwrap();
 }
 
 async fn assert_valid(dest: &Arc<dyn Destination>) -> ArchiveReader {
@@ -47,24 +55,56 @@ async fn a_second_writer_on_the_prefix_is_fenced_and_the_first_keeps_committing(
 
     let (mut table_a, mut buffer_a) = (Table::new(KeySpec::default()), ChangeBuffer::new());
     insert(&mut table_a, &mut buffer_a, 1, "a");
-    first.write_snapshot(&table_a, &mut buffer_a, &SourceMark::default(), Trigger::Initial).await.unwrap();
+    first
+        .write_snapshot(
+            &table_a,
+            &mut buffer_a,
+            &SourceMark::default(),
+            Trigger::Initial,
+        )
+        .await
+        .unwrap();
 
     let (mut table_b, mut buffer_b) = (Table::new(KeySpec::default()), ChangeBuffer::new());
     insert(&mut table_b, &mut buffer_b, 2, "b");
-    let error = second.write_snapshot(&table_b, &mut buffer_b, &SourceMark::default(), Trigger::Initial).await.unwrap_err();
+    let error = second
+        .write_snapshot(
+            &table_b,
+            &mut buffer_b,
+            &SourceMark::default(),
+            Trigger::Initial,
+        )
+        .await
+        .unwrap_err();
     assert!(error.is_fenced(), "{error}");
-    assert!(error.to_string().contains("writer-a"), "the log names the other writer: {error}");
+    assert!(
+        error.to_string().contains("writer-a"),
+        "the log names the other writer: {error}"
+    );
     assert!(second.is_fenced());
     // Once fenced, every write fails without touching the destination.
-    assert!(second.write_diff(&mut buffer_b, &SourceMark::default()).await.unwrap_err().is_fenced());
+    assert!(
+        second
+            .write_diff(&mut buffer_b, &SourceMark::default())
+            .await
+            .unwrap_err()
+            .is_fenced()
+    );
 
     for id in 10..15 {
         insert(&mut table_a, &mut buffer_a, id, "more");
-        first.write_diff(&mut buffer_a, &SourceMark::default()).await.unwrap().unwrap();
+        first
+            .write_diff(&mut buffer_a, &SourceMark::default())
+            .await
+            .unwrap()
+            .unwrap();
     }
     let reader = assert_valid(&dests[0]).await;
     assert_eq!(reader.manifest().writer.as_deref(), Some("writer-a"));
-    let head = reader.rebuild(None, &KeySpec::default(), &[Format::Protobuf]).await.unwrap();
+    let head = reader
+        .rebuild(None, &KeySpec::default(), &[Format::Protobuf])
+        .await
+        .unwrap();
     assert_eq!(rebuilt_rows(&head), table_rows(&table_a));
 }
 
@@ -92,11 +132,19 @@ impl Flaky {
 }
 
 fn take(counter: &AtomicUsize) -> bool {
-    counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 fn transient(key: &str) -> DestError {
-    DestError::Failed { dest: "flaky".into(), operation: "put", key: key.into(), message: "injected timeout".into(), transient: true }
+    DestError::Failed {
+        dest: "flaky".into(),
+        operation: "put",
+        key: key.into(),
+        message: "injected timeout".into(),
+        transient: true,
+    }
 }
 
 #[async_trait]
@@ -116,7 +164,12 @@ impl Destination for Flaky {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError> {
         self.inner.get(key).await
     }
-    async fn put_if(&self, key: &str, body: Bytes, expected: Option<&Revision>) -> Result<Revision, DestError> {
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, DestError> {
         if take(&self.manifest_failures) {
             return Err(transient(key));
         }
@@ -143,10 +196,15 @@ async fn failed_writes_lose_nothing_and_lagging_destinations_catch_up() {
     let flaky = Arc::new(Flaky::new(&dir.path().join("b")));
     let dests: Vec<Arc<dyn Destination>> = vec![local(&dir.path().join("a")), flaky.clone()];
     let metrics = TableMetrics::detached("public.items");
-    let mut writer = ArchiveWriter::open(dests.clone(), settings(), "w".into(), metrics.clone()).await.unwrap();
+    let mut writer = ArchiveWriter::open(dests.clone(), settings(), "w".into(), metrics.clone())
+        .await
+        .unwrap();
     let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
     let mark = SourceMark::default();
-    writer.write_snapshot(&table, &mut buffer, &mark, Trigger::Initial).await.unwrap();
+    writer
+        .write_snapshot(&table, &mut buffer, &mark, Trigger::Initial)
+        .await
+        .unwrap();
 
     // An artifact put fails: the write fails and the changes stay buffered.
     insert(&mut table, &mut buffer, 1, "x");
@@ -154,35 +212,61 @@ async fn failed_writes_lose_nothing_and_lagging_destinations_catch_up() {
     assert!(writer.write_diff(&mut buffer, &mark).await.is_err());
     assert_eq!(buffer.depth(), 1);
     insert(&mut table, &mut buffer, 2, "y");
-    let diff = writer.write_diff(&mut buffer, &mark).await.unwrap().unwrap();
+    let diff = writer
+        .write_diff(&mut buffer, &mark)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(diff.records, 2);
 
     // The manifest write to `b` fails: committed on `a`, `b` lags, and the
     // next write brings it up to date first.
     insert(&mut table, &mut buffer, 3, "z");
     flaky.manifest_failures.store(1, Ordering::SeqCst);
-    let committed = writer.write_diff(&mut buffer, &mark).await.unwrap().unwrap();
+    let committed = writer
+        .write_diff(&mut buffer, &mark)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(committed.lagging, vec![flaky.name().to_owned()]);
-    assert_ne!(ArchiveReader::open(dests[0].clone(), "items/").await.unwrap().manifest(),
-               ArchiveReader::open(dests[1].clone(), "items/").await.unwrap().manifest());
+    assert_ne!(
+        ArchiveReader::open(dests[0].clone(), "items/")
+            .await
+            .unwrap()
+            .manifest(),
+        ArchiveReader::open(dests[1].clone(), "items/")
+            .await
+            .unwrap()
+            .manifest()
+    );
     // The manifest write to `b` lands but reports a timeout: the next attempt
     // conflicts with our own write, re-reads it and continues on top.
     flaky.landed_but_failed.store(1, Ordering::SeqCst);
     insert(&mut table, &mut buffer, 4, "w");
     // (bringing `b` up to date lands but "fails"; the commit then conflicts
     // with that write of ours and retries on top of it.)
-    let committed = writer.write_diff(&mut buffer, &mark).await.unwrap().unwrap();
+    let committed = writer
+        .write_diff(&mut buffer, &mark)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(committed.lagging.is_empty(), "{:?}", committed.lagging);
     assert_eq!(metrics.manifest_cas_retries.get(), 1);
     insert(&mut table, &mut buffer, 5, "v");
-    writer.write_diff(&mut buffer, &mark).await.unwrap().unwrap();
+    writer
+        .write_diff(&mut buffer, &mark)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!writer.is_fenced());
 
     // All manifest writes fail: nothing is committed, the candidate is kept
     // and lands on the next attempt, with the changes made meanwhile.
     flaky.manifest_failures.store(1, Ordering::SeqCst);
     let a_only: Vec<Arc<dyn Destination>> = vec![flaky.clone()];
-    let mut solo = ArchiveWriter::open(a_only.clone(), settings(), "w".into(), metrics.clone()).await.unwrap();
+    let mut solo = ArchiveWriter::open(a_only.clone(), settings(), "w".into(), metrics.clone())
+        .await
+        .unwrap();
     let restored = solo.restore().await.unwrap().unwrap();
     assert_eq!(table_rows(&restored.table).len(), 5);
     let (mut solo_table, mut solo_buffer) = (restored.table, ChangeBuffer::new());
@@ -192,14 +276,27 @@ async fn failed_writes_lose_nothing_and_lagging_destinations_catch_up() {
         Err(snapshot_writer::archive::ArchiveError::NotCommitted(_))
     ));
     insert(&mut solo_table, &mut solo_buffer, 7, "t");
-    solo.write_diff(&mut solo_buffer, &mark).await.unwrap().unwrap();
+    solo.write_diff(&mut solo_buffer, &mark)
+        .await
+        .unwrap()
+        .unwrap();
     let reader = assert_valid(&a_only[0]).await;
-    let head = reader.rebuild(None, &KeySpec::default(), &[Format::Protobuf]).await.unwrap();
+    let head = reader
+        .rebuild(None, &KeySpec::default(), &[Format::Protobuf])
+        .await
+        .unwrap();
     assert_eq!(rebuilt_rows(&head), table_rows(&solo_table));
 
     for dest in &dests[..1] {
         let reader = assert_valid(dest).await;
-        let head = reader.rebuild(None, &KeySpec::default(), &[Format::Jsonl, Format::Protobuf]).await.unwrap();
+        let head = reader
+            .rebuild(
+                None,
+                &KeySpec::default(),
+                &[Format::Jsonl, Format::Protobuf],
+            )
+            .await
+            .unwrap();
         assert_eq!(rebuilt_rows(&head), table_rows(&table));
     }
 }
@@ -211,16 +308,34 @@ async fn a_destination_added_later_receives_the_archive_on_open() {
     let mut writer = open_writer(&first, &settings(), "w1").await;
     let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
     insert(&mut table, &mut buffer, 1, "x");
-    writer.write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Initial).await.unwrap();
+    writer
+        .write_snapshot(
+            &table,
+            &mut buffer,
+            &SourceMark::default(),
+            Trigger::Initial,
+        )
+        .await
+        .unwrap();
     insert(&mut table, &mut buffer, 2, "y");
-    writer.write_diff(&mut buffer, &SourceMark::default()).await.unwrap();
+    writer
+        .write_diff(&mut buffer, &SourceMark::default())
+        .await
+        .unwrap();
     drop(writer);
 
     let both = vec![first[0].clone(), local(&dir.path().join("b"))];
     let writer = open_writer(&both, &settings(), "w2").await;
     assert!(writer.lagging_destinations().is_empty());
     let reader = assert_valid(&both[1]).await;
-    let head = reader.rebuild(None, &KeySpec::default(), &[Format::Jsonl, Format::Protobuf]).await.unwrap();
+    let head = reader
+        .rebuild(
+            None,
+            &KeySpec::default(),
+            &[Format::Jsonl, Format::Protobuf],
+        )
+        .await
+        .unwrap();
     assert_eq!(rebuilt_rows(&head), table_rows(&table));
 }
 
@@ -230,7 +345,9 @@ const CHILD_ID: &str = "ARCHIVE_TEST_CHILD_ID";
 /// The child side of the two-process test; does nothing unless started by it.
 #[tokio::test]
 async fn child_writer_process() {
-    let (Ok(dir), Ok(id)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ID)) else { return };
+    let (Ok(dir), Ok(id)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ID)) else {
+        return;
+    };
     let dir = PathBuf::from(dir);
     let dests = vec![local(&dir.join("archive"))];
     let mut writer = open_writer(&dests, &settings(), &id).await;
@@ -243,9 +360,20 @@ async fn child_writer_process() {
     for n in 0..20u32 {
         insert(&mut table, &mut buffer, n, &id);
         let result = if n == 0 {
-            writer.write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Initial).await.map(|_| ())
+            writer
+                .write_snapshot(
+                    &table,
+                    &mut buffer,
+                    &SourceMark::default(),
+                    Trigger::Initial,
+                )
+                .await
+                .map(|_| ())
         } else {
-            writer.write_diff(&mut buffer, &SourceMark::default()).await.map(|_| ())
+            writer
+                .write_diff(&mut buffer, &SourceMark::default())
+                .await
+                .map(|_| ())
         };
         match result {
             Ok(()) => {}
@@ -275,27 +403,42 @@ fn two_writer_processes_on_one_prefix_exactly_one_keeps_committing() {
         })
         .collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !(dir.path().join("proc-a.opened").exists() && dir.path().join("proc-b.opened").exists()) {
-        assert!(std::time::Instant::now() < deadline, "children did not open the archive");
+    while !(dir.path().join("proc-a.opened").exists() && dir.path().join("proc-b.opened").exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children did not open the archive"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     std::fs::write(dir.path().join("go"), b"").unwrap();
     for mut child in children {
         assert!(child.wait().unwrap().success());
     }
-    let outcome = |id: &str| std::fs::read_to_string(dir.path().join(format!("{id}.outcome"))).unwrap();
+    let outcome =
+        |id: &str| std::fs::read_to_string(dir.path().join(format!("{id}.outcome"))).unwrap();
     let mut outcomes = [outcome("proc-a"), outcome("proc-b")];
     outcomes.sort();
     assert_eq!(outcomes, ["committed-all".to_owned(), "fenced".to_owned()]);
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dest = local(&dir.path().join("archive"));
         let reader = assert_valid(&dest).await;
         let winner = reader.manifest().writer.clone().unwrap();
         assert_eq!(outcome(&winner), "committed-all");
         assert_eq!(reader.manifest().artifacts.len(), 20);
-        let head = reader.rebuild(None, &KeySpec::default(), &[Format::Jsonl, Format::Protobuf]).await.unwrap();
+        let head = reader
+            .rebuild(
+                None,
+                &KeySpec::default(),
+                &[Format::Jsonl, Format::Protobuf],
+            )
+            .await
+            .unwrap();
         assert_eq!(head.rows.len(), 20);
     });
 }
@@ -304,24 +447,47 @@ fn two_writer_processes_on_one_prefix_exactly_one_keeps_committing() {
 async fn retention_deletes_dropped_epochs_with_their_orphans_after_the_commit() {
     let dir = tempfile::tempdir().unwrap();
     let dests = vec![local(dir.path())];
-    let settings = ArchiveSettings { keep_epochs: 2, ..settings() };
+    let settings = ArchiveSettings {
+        keep_epochs: 2,
+        ..settings()
+    };
     let mut writer = open_writer(&dests, &settings, "w").await;
     let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
     for epoch in 1..=2u32 {
         insert(&mut table, &mut buffer, epoch, "x");
-        writer.write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced).await.unwrap();
+        writer
+            .write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced)
+            .await
+            .unwrap();
         insert(&mut table, &mut buffer, epoch + 100, "y");
-        writer.write_diff(&mut buffer, &SourceMark::default()).await.unwrap();
+        writer
+            .write_diff(&mut buffer, &SourceMark::default())
+            .await
+            .unwrap();
     }
     // An orphan of a crashed attempt in epoch 1.
-    std::fs::write(dir.path().join("items/epoch=1/diff-0_00000009-0_0000000A.pb"), b"orphan").unwrap();
+    std::fs::write(
+        dir.path()
+            .join("items/epoch=1/diff-0_00000009-0_0000000A.pb"),
+        b"orphan",
+    )
+    .unwrap();
     let epoch_dir = |n: u32| dir.path().join(format!("items/epoch={n}"));
     assert!(epoch_dir(1).exists() && epoch_dir(2).exists());
-    writer.write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced).await.unwrap();
+    writer
+        .write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced)
+        .await
+        .unwrap();
     assert!(!epoch_dir(1).exists(), "epoch 1 and its orphan are deleted");
     assert!(epoch_dir(2).exists() && epoch_dir(3).exists());
     let reader = assert_valid(&dests[0]).await;
-    assert_eq!(reader.manifest().artifacts.iter().map(|a| a.epoch).min(), Some(2));
-    let head = reader.rebuild(None, &KeySpec::default(), &[Format::Protobuf]).await.unwrap();
+    assert_eq!(
+        reader.manifest().artifacts.iter().map(|a| a.epoch).min(),
+        Some(2)
+    );
+    let head = reader
+        .rebuild(None, &KeySpec::default(), &[Format::Protobuf])
+        .await
+        .unwrap();
     assert_eq!(rebuilt_rows(&head), table_rows(&table));
 }

@@ -53,22 +53,41 @@ fn formats() -> impl Strategy<Value = (Vec<Format>, Vec<Format>)> {
 }
 
 fn apply(table: &mut Table, buffer: &mut ChangeBuffer, op: &Op) {
-    let current = |table: &Table, id: u32| table.get(&id.to_string()).map(|r| r.as_bytes().to_vec());
+    let current =
+        |table: &Table, id: u32| table.get(&id.to_string()).map(|r| r.as_bytes().to_vec());
     let mut record = |c| buffer.record(c);
     match op {
-        Op::Insert(id, v) => table.apply("INSERT", None, Some(&row(*id, &format!("r{v}"), f64::from(*v) / 8.0)), &mut record).unwrap(),
+        Op::Insert(id, v) => table
+            .apply(
+                "INSERT",
+                None,
+                Some(&row(*id, &format!("r{v}"), f64::from(*v) / 8.0)),
+                &mut record,
+            )
+            .unwrap(),
         Op::Update(id, v) => {
             if let Some(old) = current(table, *id) {
                 let new = row(*id, &format!("u{v}<&>"), f64::from(*v) * 1e6);
-                table.apply("UPDATE", Some(&old), Some(&new), &mut record).unwrap();
+                table
+                    .apply("UPDATE", Some(&old), Some(&new), &mut record)
+                    .unwrap();
             }
         }
         Op::ChangeKey(from, to) => {
             if let Some(old) = current(table, *from) {
-                table.apply("UPDATE", Some(&old), Some(&row(*to, "moved", -0.5)), &mut record).unwrap();
+                table
+                    .apply(
+                        "UPDATE",
+                        Some(&old),
+                        Some(&row(*to, "moved", -0.5)),
+                        &mut record,
+                    )
+                    .unwrap();
             }
         }
-        Op::Delete(id) => table.apply("DELETE", Some(&row(*id, "", 0.0)), None, &mut record).unwrap(),
+        Op::Delete(id) => table
+            .apply("DELETE", Some(&row(*id, "", 0.0)), None, &mut record)
+            .unwrap(),
         Op::Truncate => table.apply("TRUNCATE", None, None, &mut record).unwrap(),
         _ => {}
     }
@@ -83,7 +102,10 @@ fn run(ops: Vec<Op>, snapshot_formats: Vec<Format>, diff_formats: Vec<Format>, k
         keep_epochs,
         ..ArchiveSettings::new("public.items", "items/")
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mut identity = 0;
         let mut writer = open_writer(&dests, &settings, "w0").await;
@@ -95,10 +117,19 @@ fn run(ops: Vec<Op>, snapshot_formats: Vec<Format>, diff_formats: Vec<Format>, k
         let mut since_commit: Vec<Op> = Vec::new();
         // Table contents at every committed artifact, by archive position.
         let mut boundaries: Vec<(String, u64, BTreeMap<String, String>)> = Vec::new();
-        let commit = |committed: &snapshot_writer::archive::Committed, table: &Table, boundaries: &mut Vec<_>| {
-            boundaries.push((committed.position.clone(), committed.epoch, table_rows(table)));
+        let commit = |committed: &snapshot_writer::archive::Committed,
+                      table: &Table,
+                      boundaries: &mut Vec<_>| {
+            boundaries.push((
+                committed.position.clone(),
+                committed.epoch,
+                table_rows(table),
+            ));
         };
-        let first = writer.write_snapshot(&table, &mut buffer, &mark, Trigger::Initial).await.unwrap();
+        let first = writer
+            .write_snapshot(&table, &mut buffer, &mark, Trigger::Initial)
+            .await
+            .unwrap();
         commit(&first, &table, &mut boundaries);
         for op in ops {
             match &op {
@@ -120,7 +151,10 @@ fn run(ops: Vec<Op>, snapshot_formats: Vec<Format>, diff_formats: Vec<Format>, k
                     since_commit.clear();
                 }
                 Op::Rebase => {
-                    let committed = writer.write_snapshot(&table, &mut buffer, &mark, Trigger::Forced).await.unwrap();
+                    let committed = writer
+                        .write_snapshot(&table, &mut buffer, &mark, Trigger::Forced)
+                        .await
+                        .unwrap();
                     commit(&committed, &table, &mut boundaries);
                     since_commit.clear();
                 }
@@ -129,8 +163,15 @@ fn run(ops: Vec<Op>, snapshot_formats: Vec<Format>, diff_formats: Vec<Format>, k
                     identity += 1;
                     writer = open_writer(&dests, &settings, &format!("w{identity}")).await;
                     let restored = writer.restore().await.unwrap().unwrap();
-                    assert_eq!(table_rows(&restored.table), boundaries.last().unwrap().2, "restored table");
-                    assert_eq!(restored.mark.sequence, writer.manifest().source.as_ref().unwrap().sequence);
+                    assert_eq!(
+                        table_rows(&restored.table),
+                        boundaries.last().unwrap().2,
+                        "restored table"
+                    );
+                    assert_eq!(
+                        restored.mark.sequence,
+                        writer.manifest().source.as_ref().unwrap().sequence
+                    );
                     table = restored.table;
                     buffer = ChangeBuffer::new();
                     for replay in &since_commit {
@@ -152,16 +193,33 @@ fn run(ops: Vec<Op>, snapshot_formats: Vec<Format>, diff_formats: Vec<Format>, k
             let report = verify(&reader).await.unwrap();
             assert!(report.ok(), "{report}");
             let oldest_epoch = reader.manifest().artifacts.first().unwrap().epoch;
-            for preference in [[Format::Jsonl, Format::Protobuf], [Format::Protobuf, Format::Jsonl]] {
-                let head = reader.rebuild(None, &KeySpec::default(), &preference).await.unwrap();
-                assert_eq!(rebuilt_rows(&head), table_rows(&table), "head via {preference:?}");
+            for preference in [
+                [Format::Jsonl, Format::Protobuf],
+                [Format::Protobuf, Format::Jsonl],
+            ] {
+                let head = reader
+                    .rebuild(None, &KeySpec::default(), &preference)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    rebuilt_rows(&head),
+                    table_rows(&table),
+                    "head via {preference:?}"
+                );
                 for (position, epoch, expected) in &boundaries {
                     if *epoch < oldest_epoch {
                         continue;
                     }
-                    let at = reader.rebuild(Some(position), &KeySpec::default(), &preference).await.unwrap();
+                    let at = reader
+                        .rebuild(Some(position), &KeySpec::default(), &preference)
+                        .await
+                        .unwrap();
                     assert_eq!(&at.position, position);
-                    assert_eq!(&rebuilt_rows(&at), expected, "at {position} via {preference:?}");
+                    assert_eq!(
+                        &rebuilt_rows(&at),
+                        expected,
+                        "at {position} via {preference:?}"
+                    );
                 }
             }
         }

@@ -14,7 +14,11 @@ use snapshot_writer::table::{Table, ValueRef};
 /// An encoded row `{id, name, n}`.
 pub fn row(id: u32, name: &str, n: f64) -> Vec<u8> {
     let mut out = Vec::new();
-    write_struct_entry(&mut out, "id", &encode_scalar(&ValueRef::Number(f64::from(id))));
+    write_struct_entry(
+        &mut out,
+        "id",
+        &encode_scalar(&ValueRef::Number(f64::from(id))),
+    );
     write_struct_entry(&mut out, "name", &encode_scalar(&ValueRef::String(name)));
     write_struct_entry(&mut out, "n", &encode_scalar(&ValueRef::Number(n)));
     out
@@ -51,8 +55,17 @@ pub fn local(path: &std::path::Path) -> Arc<dyn Destination> {
 }
 
 /// Opens a writer with a fresh identity.
-pub async fn open_writer(dests: &[Arc<dyn Destination>], settings: &ArchiveSettings, identity: &str) -> ArchiveWriter {
-    ArchiveWriter::open(dests.to_vec(), settings.clone(), identity.to_owned(), TableMetrics::detached(&settings.table))
-        .await
-        .unwrap()
+pub async fn open_writer(
+    dests: &[Arc<dyn Destination>],
+    settings: &ArchiveSettings,
+    identity: &str,
+) -> ArchiveWriter {
+    ArchiveWriter::open(
+        dests.to_vec(),
+        settings.clone(),
+        identity.to_owned(),
+        TableMetrics::detached(&settings.table),
+    )
+    .await
+    .unwrap()
 }

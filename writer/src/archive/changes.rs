@@ -51,13 +51,19 @@ impl ChangeBuffer {
             Change::Upsert { key, old, new } => {
                 self.entries
                     .entry(key)
-                    .or_insert(NetChange { before: old, after: None })
+                    .or_insert(NetChange {
+                        before: old,
+                        after: None,
+                    })
                     .after = Some(new);
             }
             Change::Delete { key, old } => {
                 self.entries
                     .entry(key)
-                    .or_insert(NetChange { before: Some(old), after: None })
+                    .or_insert(NetChange {
+                        before: Some(old),
+                        after: None,
+                    })
                     .after = None;
             }
             Change::Truncate => {
@@ -86,7 +92,12 @@ impl ChangeBuffer {
     pub fn net_changes(&self) -> Vec<DiffEntry<'_>> {
         let mut out = Vec::with_capacity(self.entries.len() + 1);
         if self.truncated {
-            out.push(DiffEntry { action: Action::Truncate, key: "", old: None, new: None });
+            out.push(DiffEntry {
+                action: Action::Truncate,
+                key: "",
+                old: None,
+                new: None,
+            });
         }
         let mut keys: Vec<(&RowKey, &NetChange)> = self.entries.iter().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -137,11 +148,23 @@ mod tests {
     }
 
     fn summary(buffer: &ChangeBuffer) -> Vec<(Action, String)> {
-        buffer.net_changes().iter().map(|e| (e.action, e.key.to_owned())).collect()
+        buffer
+            .net_changes()
+            .iter()
+            .map(|e| (e.action, e.key.to_owned()))
+            .collect()
     }
 
-    fn apply(table: &mut Table, buffer: &mut ChangeBuffer, action: &str, old: Option<&[u8]>, new: Option<&[u8]>) {
-        table.apply(action, old, new, &mut |c| buffer.record(c)).unwrap();
+    fn apply(
+        table: &mut Table,
+        buffer: &mut ChangeBuffer,
+        action: &str,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) {
+        table
+            .apply(action, old, new, &mut |c| buffer.record(c))
+            .unwrap();
     }
 
     #[test]
@@ -150,15 +173,60 @@ mod tests {
         table.upsert_encoded(&row(1.0, "a")).unwrap();
         table.upsert_encoded(&row(2.0, "b")).unwrap();
         let mut buffer = ChangeBuffer::new();
-        apply(&mut table, &mut buffer, "INSERT", None, Some(&row(9.0, "x")));
-        apply(&mut table, &mut buffer, "UPDATE", Some(&row(2.0, "b")), Some(&row(2.0, "c")));
-        apply(&mut table, &mut buffer, "DELETE", Some(&row(1.0, "a")), None);
-        apply(&mut table, &mut buffer, "INSERT", None, Some(&row(3.0, "t")));
-        apply(&mut table, &mut buffer, "DELETE", Some(&row(3.0, "t")), None);
+        apply(
+            &mut table,
+            &mut buffer,
+            "INSERT",
+            None,
+            Some(&row(9.0, "x")),
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "UPDATE",
+            Some(&row(2.0, "b")),
+            Some(&row(2.0, "c")),
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "DELETE",
+            Some(&row(1.0, "a")),
+            None,
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "INSERT",
+            None,
+            Some(&row(3.0, "t")),
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "DELETE",
+            Some(&row(3.0, "t")),
+            None,
+        );
         // An update back to the original row nets to nothing.
-        apply(&mut table, &mut buffer, "UPDATE", Some(&row(2.0, "c")), Some(&row(2.0, "b")));
-        apply(&mut table, &mut buffer, "UPDATE", Some(&row(9.0, "x")), Some(&row(9.0, "y")));
-        assert_eq!(summary(&buffer), [(Action::Delete, "1".into()), (Action::Insert, "9".into())]);
+        apply(
+            &mut table,
+            &mut buffer,
+            "UPDATE",
+            Some(&row(2.0, "c")),
+            Some(&row(2.0, "b")),
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "UPDATE",
+            Some(&row(9.0, "x")),
+            Some(&row(9.0, "y")),
+        );
+        assert_eq!(
+            summary(&buffer),
+            [(Action::Delete, "1".into()), (Action::Insert, "9".into())]
+        );
         assert_eq!(buffer.depth(), 7);
         assert_eq!(buffer.churn(), 7);
     }
@@ -168,13 +236,35 @@ mod tests {
         let mut table = Table::new(KeySpec::default());
         table.upsert_encoded(&row(1.0, "a")).unwrap();
         let mut buffer = ChangeBuffer::new();
-        apply(&mut table, &mut buffer, "INSERT", None, Some(&row(5.0, "x")));
+        apply(
+            &mut table,
+            &mut buffer,
+            "INSERT",
+            None,
+            Some(&row(5.0, "x")),
+        );
         apply(&mut table, &mut buffer, "TRUNCATE", None, None);
-        apply(&mut table, &mut buffer, "INSERT", None, Some(&row(2.0, "y")));
-        apply(&mut table, &mut buffer, "INSERT", None, Some(&row(1.0, "a")));
+        apply(
+            &mut table,
+            &mut buffer,
+            "INSERT",
+            None,
+            Some(&row(2.0, "y")),
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "INSERT",
+            None,
+            Some(&row(1.0, "a")),
+        );
         assert_eq!(
             summary(&buffer),
-            [(Action::Truncate, String::new()), (Action::Insert, "1".into()), (Action::Insert, "2".into())]
+            [
+                (Action::Truncate, String::new()),
+                (Action::Insert, "1".into()),
+                (Action::Insert, "2".into())
+            ]
         );
         assert!(!buffer.is_net_empty());
     }
@@ -184,16 +274,37 @@ mod tests {
         let mut table = Table::new(KeySpec::default());
         table.upsert_encoded(&row(1.0, "a")).unwrap();
         let mut buffer = ChangeBuffer::new();
-        apply(&mut table, &mut buffer, "UPDATE", Some(&row(1.0, "a")), Some(&row(7.0, "a")));
-        assert_eq!(summary(&buffer), [(Action::Delete, "1".into()), (Action::Insert, "7".into())]);
+        apply(
+            &mut table,
+            &mut buffer,
+            "UPDATE",
+            Some(&row(1.0, "a")),
+            Some(&row(7.0, "a")),
+        );
+        assert_eq!(
+            summary(&buffer),
+            [(Action::Delete, "1".into()), (Action::Insert, "7".into())]
+        );
     }
 
     #[test]
     fn windows_and_churn_reset_separately() {
         let mut table = Table::new(KeySpec::default());
         let mut buffer = ChangeBuffer::new();
-        apply(&mut table, &mut buffer, "INSERT", None, Some(&row(1.0, "a")));
-        apply(&mut table, &mut buffer, "DELETE", Some(&row(1.0, "a")), None);
+        apply(
+            &mut table,
+            &mut buffer,
+            "INSERT",
+            None,
+            Some(&row(1.0, "a")),
+        );
+        apply(
+            &mut table,
+            &mut buffer,
+            "DELETE",
+            Some(&row(1.0, "a")),
+            None,
+        );
         assert!(buffer.is_net_empty());
         buffer.clear_window();
         assert_eq!((buffer.depth(), buffer.churn()), (0, 2));

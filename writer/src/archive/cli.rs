@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::ArchiveError;
 use super::reader::{ArchiveReader, RebuiltTable};
 use super::verify::{VerifyReport, verify};
-use super::ArchiveError;
 use crate::config::Format;
 use crate::dest::{Destination, LocalDestination};
 use crate::table::KeySpec;
@@ -82,7 +82,9 @@ pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTa
         reader.manifest().key_fields.clone()
     };
     let key = KeySpec::new(fields);
-    let table = reader.rebuild(args.at.as_deref(), &key, &[Format::Protobuf, Format::Jsonl]).await?;
+    let table = reader
+        .rebuild(args.at.as_deref(), &key, &[Format::Protobuf, Format::Jsonl])
+        .await?;
     table.write_jsonl(out)?;
     out.flush()?;
     Ok(table)

@@ -24,10 +24,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::future::join_all;
 
+use super::ArchiveError;
 use super::keys::manifest_key;
 use super::manifest::Manifest;
 use super::retention::Deletion;
-use super::ArchiveError;
 use crate::dest::{DestError, Destination, Revision};
 use crate::metrics::TableMetrics;
 
@@ -83,15 +83,19 @@ impl ManifestStore {
             let parsed = match read {
                 None => None,
                 Some(versioned) => {
-                    let manifest = Manifest::parse(&versioned.body).map_err(|error| ArchiveError::Manifest {
-                        dest: dest.name().to_owned(),
-                        key: key.clone(),
-                        error,
+                    let manifest = Manifest::parse(&versioned.body).map_err(|error| {
+                        ArchiveError::Manifest {
+                            dest: dest.name().to_owned(),
+                            key: key.clone(),
+                            error,
+                        }
                     })?;
                     if manifest.table != table && !manifest.table.is_empty() {
-                        return Err(ArchiveError::Encode {
-                            what: format!("{}: {key}", dest.name()),
-                            message: format!("the manifest belongs to table {:?}, not {table:?}; check key_prefix", manifest.table),
+                        return Err(ArchiveError::WrongTable {
+                            dest: dest.name().to_owned(),
+                            key: key.clone(),
+                            found: manifest.table,
+                            expected: table.to_owned(),
                         });
                     }
                     Some((manifest, versioned.revision))
@@ -114,7 +118,11 @@ impl ManifestStore {
                     (None, None) => true,
                     _ => false,
                 };
-                DestState { revision: entry.map(|(_, revision)| revision), holds_target, deletions: Vec::new() }
+                DestState {
+                    revision: entry.map(|(_, revision)| revision),
+                    holds_target,
+                    deletions: Vec::new(),
+                }
             })
             .collect();
         Ok(Self {
@@ -153,7 +161,9 @@ impl ManifestStore {
 
     /// Indices of destinations that hold the target manifest.
     pub fn holders(&self) -> Vec<usize> {
-        (0..self.states.len()).filter(|i| self.states[*i].holds_target).collect()
+        (0..self.states.len())
+            .filter(|i| self.states[*i].holds_target)
+            .collect()
     }
 
     /// The destinations, in config order.
@@ -163,17 +173,23 @@ impl ManifestStore {
 
     /// The fencing error, if this writer was fenced.
     pub fn fenced_error(&self) -> Option<ArchiveError> {
-        self.fenced.as_ref().map(|(dest, other)| ArchiveError::Fenced {
-            dest: dest.clone(),
-            other: other.clone(),
-            ours: self.identity.clone(),
-        })
+        self.fenced
+            .as_ref()
+            .map(|(dest, other)| ArchiveError::Fenced {
+                dest: dest.clone(),
+                other: other.clone(),
+                ours: self.identity.clone(),
+            })
     }
 
     /// Makes `candidate` the target and writes it everywhere; deletions run on
     /// each destination once it stores the candidate. Succeeds when at least
     /// one destination stored it.
-    pub async fn commit(&mut self, candidate: Manifest, deletions: Vec<Deletion>) -> Result<(), ArchiveError> {
+    pub async fn commit(
+        &mut self,
+        candidate: Manifest,
+        deletions: Vec<Deletion>,
+    ) -> Result<(), ArchiveError> {
         if let Some(fenced) = self.fenced_error() {
             return Err(fenced);
         }
@@ -193,7 +209,9 @@ impl ManifestStore {
         if let Some(fenced) = self.fenced_error() {
             return Err(fenced);
         }
-        let pending: Vec<usize> = (0..self.states.len()).filter(|i| !self.states[*i].holds_target).collect();
+        let pending: Vec<usize> = (0..self.states.len())
+            .filter(|i| !self.states[*i].holds_target)
+            .collect();
         let puts = join_all(pending.iter().map(|i| self.put_one(*i))).await;
         let mut last_error = None;
         for (i, result) in pending.into_iter().zip(puts) {
@@ -233,14 +251,19 @@ impl ManifestStore {
             }
             return Ok(());
         }
-        Err(ArchiveError::NotCommitted(last_error.map_or_else(String::new, |e| e.to_string())))
+        Err(ArchiveError::NotCommitted(
+            last_error.map_or_else(String::new, |e| e.to_string()),
+        ))
     }
 
     async fn put_one(&self, index: usize) -> Result<Revision, PutFailure> {
         let dest = &self.dests[index];
         let mut expected = self.states[index].revision.clone();
         for _ in 0..=MAX_CAS_RETRIES {
-            match dest.put_if(&self.key, self.target_body.clone(), expected.as_ref()).await {
+            match dest
+                .put_if(&self.key, self.target_body.clone(), expected.as_ref())
+                .await
+            {
                 Ok(revision) => return Ok(revision),
                 Err(DestError::Conflict { .. }) => {}
                 Err(error) => {

@@ -25,7 +25,13 @@ pub fn snapshot_key(key_prefix: &str, epoch: u64, to: &str, format: Format) -> S
 }
 
 /// `<key_prefix>epoch=<N>/diff-<from>-<to>.<ext>` (`from` is `start` when null).
-pub fn diff_key(key_prefix: &str, epoch: u64, from: Option<&str>, to: &str, format: Format) -> String {
+pub fn diff_key(
+    key_prefix: &str,
+    epoch: u64,
+    from: Option<&str>,
+    to: &str,
+    format: Format,
+) -> String {
     let from = from.map_or_else(|| "start".to_owned(), sanitize);
     format!(
         "{}diff-{}-{}.{}",
@@ -79,7 +85,10 @@ mod tests {
 
     #[test]
     fn epochs_are_read_back_from_keys() {
-        assert_eq!(epoch_of_key("users/", "users/epoch=12/diff-0-1.pb"), Some(12));
+        assert_eq!(
+            epoch_of_key("users/", "users/epoch=12/diff-0-1.pb"),
+            Some(12)
+        );
         assert_eq!(epoch_of_key("users/", "users/manifest.json"), None);
         assert_eq!(epoch_of_key("users/", "other/epoch=1/x"), None);
     }

@@ -43,7 +43,11 @@ pub struct Manifest {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub artifacts: Vec<Artifact>,
     /// Table schema, Go-style field names; omitted when unknown.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub columns: Vec<ManifestColumn>,
     /// Additive: identity of the writer that committed this manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +56,11 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceMark>,
     /// Additive: the key columns rows and diff keys are keyed by.
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub key_fields: Vec<String>,
 }
 
@@ -172,7 +180,9 @@ pub enum ManifestError {
         message: String,
     },
     /// Written by a newer laredo format.
-    #[error("manifest.json has manifest_version {0}; this reader supports up to {MANIFEST_VERSION}")]
+    #[error(
+        "manifest.json has manifest_version {0}; this reader supports up to {MANIFEST_VERSION}"
+    )]
     UnsupportedVersion(u32),
 }
 
@@ -215,7 +225,10 @@ impl Manifest {
 
     /// The last snapshot in commit order.
     pub fn last_snapshot(&self) -> Option<&Artifact> {
-        self.artifacts.iter().rev().find(|a| a.kind == ArtifactKind::Snapshot)
+        self.artifacts
+            .iter()
+            .rev()
+            .find(|a| a.kind == ArtifactKind::Snapshot)
     }
 
     /// The last artifact in commit order.
@@ -268,6 +281,32 @@ impl Manifest {
 /// `time.RFC3339Nano`.
 pub fn timestamp(at: jiff::Timestamp) -> String {
     at.to_string()
+}
+
+/// An artifact with one `jsonl` format and no other details, for tests.
+#[cfg(test)]
+pub(crate) fn sample_artifact(
+    kind: ArtifactKind,
+    epoch: u64,
+    from: Option<&str>,
+    to: &str,
+) -> Artifact {
+    let format = FormatRef {
+        uri: String::new(),
+        size_bytes: 0,
+        crc32c: None,
+    };
+    Artifact {
+        kind,
+        epoch,
+        from_position: from.map(str::to_owned),
+        to_position: to.to_owned(),
+        created_at: String::new(),
+        row_count: 0,
+        change_count: 0,
+        formats: [("jsonl".to_owned(), format)].into(),
+        id: None,
+    }
 }
 
 #[cfg(test)]
@@ -345,7 +384,12 @@ mod tests {
         let err = Manifest::parse(bad.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("epoch"), "{err}");
         let null_artifacts = r#"{"manifest_version":1,"table":"t","epoch":0,"updated_at":"","head_position":"","artifacts":null}"#;
-        assert!(Manifest::parse(null_artifacts.as_bytes()).unwrap().artifacts.is_empty());
+        assert!(
+            Manifest::parse(null_artifacts.as_bytes())
+                .unwrap()
+                .artifacts
+                .is_empty()
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ pub struct SourceMark {
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// Another writer committed to this prefix: this writer must stop.
-    #[error("fenced: the manifest on {dest} was committed by writer {other:?}, not by this writer ({ours}); another writer owns the prefix")]
+    #[error(
+        "fenced: the manifest on {dest} was committed by writer {other:?}, not by this writer ({ours}); another writer owns the prefix"
+    )]
     Fenced {
         /// The destination where the conflict was seen.
         dest: String,
@@ -104,6 +106,18 @@ pub enum ArchiveError {
         path: String,
         /// The I/O error.
         error: std::io::Error,
+    },
+    /// The manifest under the key prefix belongs to another table.
+    #[error("{dest}: {key} belongs to table {found:?}, not {expected:?}; check key_prefix")]
+    WrongTable {
+        /// Destination name.
+        dest: String,
+        /// The manifest key.
+        key: String,
+        /// The table the manifest names.
+        found: String,
+        /// The table this writer writes.
+        expected: String,
     },
     /// A diff was requested before any snapshot exists.
     #[error("no base snapshot in the archive yet; write a snapshot first")]

@@ -90,15 +90,27 @@ pub fn decide(config: &SnapshotPolicyConfig, inputs: &PolicyInputs) -> Decision 
     };
     let trigger = if config.max_interval.is_some_and(|max| since >= max.0) {
         Trigger::MaxInterval
-    } else if config.max_diff_bytes.is_some_and(|max| inputs.diff_bytes > 0 && inputs.diff_bytes >= max.0) {
+    } else if config
+        .max_diff_bytes
+        .is_some_and(|max| inputs.diff_bytes > 0 && inputs.diff_bytes >= max.0)
+    {
         Trigger::MaxDiffBytes
     } else if inputs.diff_bytes > 0
-        && reached_fraction(inputs.diff_bytes, config.max_diff_fraction, inputs.last_snapshot_bytes)
+        && reached_fraction(
+            inputs.diff_bytes,
+            config.max_diff_fraction,
+            inputs.last_snapshot_bytes,
+        )
     {
         Trigger::MaxDiffFraction
-    } else if config.max_churn_records.is_some_and(|max| inputs.churn > 0 && inputs.churn >= max) {
+    } else if config
+        .max_churn_records
+        .is_some_and(|max| inputs.churn > 0 && inputs.churn >= max)
+    {
         Trigger::MaxChurnRecords
-    } else if inputs.churn > 0 && reached_fraction(inputs.churn, config.max_churn_fraction, inputs.row_count) {
+    } else if inputs.churn > 0
+        && reached_fraction(inputs.churn, config.max_churn_fraction, inputs.row_count)
+    {
         Trigger::MaxChurnFraction
     } else {
         return Decision::Diff;
@@ -147,34 +159,90 @@ mod tests {
     #[test]
     fn omitted_keys_disable_their_trigger() {
         let config = SnapshotPolicyConfig::default();
-        let huge = PolicyInputs { diff_bytes: u64::MAX, churn: u64::MAX, ..inputs(u64::MAX / 2) };
+        let huge = PolicyInputs {
+            diff_bytes: u64::MAX,
+            churn: u64::MAX,
+            ..inputs(u64::MAX / 2)
+        };
         assert_eq!(decide(&config, &huge), Decision::Diff);
     }
 
     #[test]
     fn each_trigger_fires_at_its_threshold() {
         let cases: Vec<(SnapshotPolicyConfig, Trigger)> = vec![
-            (SnapshotPolicyConfig { max_interval: Some(GoDuration(MIN)), ..Default::default() }, Trigger::MaxInterval),
-            (SnapshotPolicyConfig { max_diff_bytes: Some(ByteSize(100)), ..Default::default() }, Trigger::MaxDiffBytes),
-            (SnapshotPolicyConfig { max_diff_fraction: Some(0.1), ..Default::default() }, Trigger::MaxDiffFraction),
-            (SnapshotPolicyConfig { max_churn_records: Some(10), ..Default::default() }, Trigger::MaxChurnRecords),
-            (SnapshotPolicyConfig { max_churn_fraction: Some(0.1), ..Default::default() }, Trigger::MaxChurnFraction),
+            (
+                SnapshotPolicyConfig {
+                    max_interval: Some(GoDuration(MIN)),
+                    ..Default::default()
+                },
+                Trigger::MaxInterval,
+            ),
+            (
+                SnapshotPolicyConfig {
+                    max_diff_bytes: Some(ByteSize(100)),
+                    ..Default::default()
+                },
+                Trigger::MaxDiffBytes,
+            ),
+            (
+                SnapshotPolicyConfig {
+                    max_diff_fraction: Some(0.1),
+                    ..Default::default()
+                },
+                Trigger::MaxDiffFraction,
+            ),
+            (
+                SnapshotPolicyConfig {
+                    max_churn_records: Some(10),
+                    ..Default::default()
+                },
+                Trigger::MaxChurnRecords,
+            ),
+            (
+                SnapshotPolicyConfig {
+                    max_churn_fraction: Some(0.1),
+                    ..Default::default()
+                },
+                Trigger::MaxChurnFraction,
+            ),
         ];
         for (config, trigger) in cases {
-            assert_eq!(decide(&config, &inputs(60)), Decision::Snapshot(trigger), "{trigger}");
+            assert_eq!(
+                decide(&config, &inputs(60)),
+                Decision::Snapshot(trigger),
+                "{trigger}"
+            );
             // Just below the threshold nothing fires.
-            let below = PolicyInputs { diff_bytes: 99, churn: 9, ..inputs(59) };
+            let below = PolicyInputs {
+                diff_bytes: 99,
+                churn: 9,
+                ..inputs(59)
+            };
             assert_eq!(decide(&config, &below), Decision::Diff, "{trigger}");
         }
     }
 
     #[test]
     fn max_interval_fires_on_a_quiet_table() {
-        let config = SnapshotPolicyConfig { max_interval: Some(GoDuration(MIN)), ..Default::default() };
-        let quiet = PolicyInputs { diff_bytes: 0, churn: 0, ..inputs(61) };
-        assert_eq!(decide(&config, &quiet), Decision::Snapshot(Trigger::MaxInterval));
+        let config = SnapshotPolicyConfig {
+            max_interval: Some(GoDuration(MIN)),
+            ..Default::default()
+        };
+        let quiet = PolicyInputs {
+            diff_bytes: 0,
+            churn: 0,
+            ..inputs(61)
+        };
+        assert_eq!(
+            decide(&config, &quiet),
+            Decision::Snapshot(Trigger::MaxInterval)
+        );
         // Size and churn triggers need something to have changed.
-        let config = SnapshotPolicyConfig { max_churn_records: Some(0), max_diff_bytes: Some(ByteSize(0)), ..Default::default() };
+        let config = SnapshotPolicyConfig {
+            max_churn_records: Some(0),
+            max_diff_bytes: Some(ByteSize(0)),
+            ..Default::default()
+        };
         assert_eq!(decide(&config, &quiet), Decision::Diff);
     }
 
@@ -187,21 +255,46 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(decide(&config, &inputs(59)), Decision::Diff);
-        assert_eq!(decide(&config, &inputs(60)), Decision::Snapshot(Trigger::MaxInterval));
+        assert_eq!(
+            decide(&config, &inputs(60)),
+            Decision::Snapshot(Trigger::MaxInterval)
+        );
     }
 
     #[test]
     fn fractions_need_a_base() {
-        let config = SnapshotPolicyConfig { max_diff_fraction: Some(0.1), max_churn_fraction: Some(0.1), ..Default::default() };
-        let no_base = PolicyInputs { last_snapshot_bytes: 0, row_count: 0, ..inputs(60) };
+        let config = SnapshotPolicyConfig {
+            max_diff_fraction: Some(0.1),
+            max_churn_fraction: Some(0.1),
+            ..Default::default()
+        };
+        let no_base = PolicyInputs {
+            last_snapshot_bytes: 0,
+            row_count: 0,
+            ..inputs(60)
+        };
         assert_eq!(decide(&config, &no_base), Decision::Diff);
     }
 
     #[test]
     fn the_timer_wakes_for_max_interval() {
-        let config = SnapshotPolicyConfig { max_interval: Some(GoDuration(MIN)), ..Default::default() };
+        let config = SnapshotPolicyConfig {
+            max_interval: Some(GoDuration(MIN)),
+            ..Default::default()
+        };
         let thirty = Duration::from_secs(30);
-        assert_eq!(next_tick_in(&config, thirty, Duration::from_secs(10), Some(Duration::from_secs(55))), Duration::from_secs(5));
-        assert_eq!(next_tick_in(&config, thirty, Duration::from_secs(10), None), Duration::from_secs(20));
+        assert_eq!(
+            next_tick_in(
+                &config,
+                thirty,
+                Duration::from_secs(10),
+                Some(Duration::from_secs(55))
+            ),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            next_tick_in(&config, thirty, Duration::from_secs(10), None),
+            Duration::from_secs(20)
+        );
     }
 }

@@ -28,7 +28,8 @@ impl Lsn {
     /// including `""`.
     pub fn parse(text: &str) -> Option<Lsn> {
         let (hi, lo) = text.split_once('/')?;
-        let valid = |s: &str| !s.is_empty() && s.len() <= 8 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid =
+            |s: &str| !s.is_empty() && s.len() <= 8 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !valid(hi) || !valid(lo) {
             return None;
         }
@@ -81,8 +82,20 @@ mod tests {
     fn parses_padded_and_unpadded_forms() {
         assert_eq!(Lsn::parse("0/0019F000"), Some(Lsn(0x19F000)));
         assert_eq!(Lsn::parse("0/19F000"), Some(Lsn(0x19F000)));
-        assert_eq!(Lsn::parse("16/B374D848"), Some(Lsn((0x16 << 32) | 0xB374_D848)));
-        for bad in ["", "<nil>", "0/", "/1", "1/2/3", "x/1", "0/123456789", "shardId-1"] {
+        assert_eq!(
+            Lsn::parse("16/B374D848"),
+            Some(Lsn((0x16 << 32) | 0xB374_D848))
+        );
+        for bad in [
+            "",
+            "<nil>",
+            "0/",
+            "/1",
+            "1/2/3",
+            "x/1",
+            "0/123456789",
+            "shardId-1",
+        ] {
             assert_eq!(Lsn::parse(bad), None, "{bad}");
         }
     }
@@ -109,18 +122,34 @@ mod tests {
         // A fresh full sync reports "": the first artifact is 0/00000001.
         assert_eq!(next_position(None, ""), "0/00000001");
         // A source that advances is taken verbatim.
-        assert_eq!(next_position(Some("0/0019F000"), "0/001A0000"), "0/001A0000");
+        assert_eq!(
+            next_position(Some("0/0019F000"), "0/001A0000"),
+            "0/001A0000"
+        );
         // Not advancing, going back, empty or not an LSN: previous + 1.
-        assert_eq!(next_position(Some("0/0019F000"), "0/0019F000"), "0/0019F001");
-        assert_eq!(next_position(Some("0/0019F000"), "0/00000010"), "0/0019F001");
+        assert_eq!(
+            next_position(Some("0/0019F000"), "0/0019F000"),
+            "0/0019F001"
+        );
+        assert_eq!(
+            next_position(Some("0/0019F000"), "0/00000010"),
+            "0/0019F001"
+        );
         assert_eq!(next_position(Some("0/0019F000"), ""), "0/0019F001");
-        assert_eq!(next_position(Some("0/FFFFFFFF"), "kinesis-42"), "1/00000000");
+        assert_eq!(
+            next_position(Some("0/FFFFFFFF"), "kinesis-42"),
+            "1/00000000"
+        );
         // A Go archive's "" head: counting starts from 0/0.
         assert_eq!(next_position(Some(""), ""), "0/00000001");
         let mut previous = String::new();
         for source in ["", "", "0/5", "0/5", "0/4", "", "0/100"] {
             let next = next_position(Some(&previous), source);
-            assert_eq!(compare(&next, &previous), Ordering::Greater, "{previous} -> {next}");
+            assert_eq!(
+                compare(&next, &previous),
+                Ordering::Greater,
+                "{previous} -> {next}"
+            );
             previous = next;
         }
     }

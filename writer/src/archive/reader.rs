@@ -19,12 +19,12 @@ use bytes::Bytes;
 use futures::StreamExt;
 use hashbrown::HashMap;
 
+use super::ArchiveError;
 use super::format::{self, DiffRecord, StoredRow, json_scan};
 use super::keys::manifest_key;
 use super::manifest::{Artifact, ArtifactKind, Manifest};
 use super::position::compare;
 use super::retention::artifact_key;
-use super::ArchiveError;
 use crate::config::Format;
 use crate::dest::Destination;
 use crate::table::{Action, KeySpec, RowKey};
@@ -49,12 +49,14 @@ pub fn plan(manifest: &Manifest, at: Option<&str>) -> Option<Plan> {
     let is_snapshot = |a: &&Artifact| a.kind == ArtifactKind::Snapshot;
     let snapshot = match at {
         None => artifacts.iter().rposition(|a| is_snapshot(&a))?,
-        Some(at) => artifacts
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| is_snapshot(a) && compare(&a.to_position, at).is_le())
-            .max_by(|(i, a), (j, b)| compare(&a.to_position, &b.to_position).then(i.cmp(j)))?
-            .0,
+        Some(at) => {
+            artifacts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| is_snapshot(a) && compare(&a.to_position, at).is_le())
+                .max_by(|(i, a), (j, b)| compare(&a.to_position, &b.to_position).then(i.cmp(j)))?
+                .0
+        }
     };
     let base = &artifacts[snapshot];
     let mut diffs = Vec::new();
@@ -72,7 +74,11 @@ pub fn plan(manifest: &Manifest, at: Option<&str>) -> Option<Plan> {
         diffs.push(index);
         position.clone_from(&artifact.to_position);
     }
-    Some(Plan { snapshot, diffs, position })
+    Some(Plan {
+        snapshot,
+        diffs,
+        position,
+    })
 }
 
 /// A rebuilt table.
@@ -96,7 +102,8 @@ impl RebuiltTable {
         let mut buffer = Vec::with_capacity(1 << 20);
         for key in keys {
             if let Some(row) = self.rows.get(key) {
-                row.write_json_line(&mut buffer).map_err(std::io::Error::other)?;
+                row.write_json_line(&mut buffer)
+                    .map_err(std::io::Error::other)?;
             }
             if buffer.len() >= 1 << 20 {
                 out.write_all(&buffer)?;
@@ -118,7 +125,11 @@ pub struct ArchiveReader {
 impl ArchiveReader {
     /// A reader over an already loaded manifest.
     pub fn new(dest: Arc<dyn Destination>, key_prefix: &str, manifest: Manifest) -> Self {
-        Self { dest, key_prefix: key_prefix.to_owned(), manifest }
+        Self {
+            dest,
+            key_prefix: key_prefix.to_owned(),
+            manifest,
+        }
     }
 
     /// Loads `<key_prefix>manifest.json` from `dest`.
@@ -127,9 +138,15 @@ impl ArchiveReader {
         let stored = dest
             .get(&key)
             .await?
-            .ok_or_else(|| ArchiveError::MissingObject { dest: dest.name().to_owned(), key: key.clone() })?;
-        let manifest = Manifest::parse(&stored.body)
-            .map_err(|error| ArchiveError::Manifest { dest: dest.name().to_owned(), key, error })?;
+            .ok_or_else(|| ArchiveError::MissingObject {
+                dest: dest.name().to_owned(),
+                key: key.clone(),
+            })?;
+        let manifest = Manifest::parse(&stored.body).map_err(|error| ArchiveError::Manifest {
+            dest: dest.name().to_owned(),
+            key,
+            error,
+        })?;
         Ok(Self::new(dest, key_prefix, manifest))
     }
 
@@ -152,18 +169,27 @@ impl ArchiveReader {
     pub async fn fetch(&self, key: &str) -> Result<Bytes, ArchiveError> {
         match self.dest.get(key).await? {
             Some(object) => Ok(object.body),
-            None => Err(ArchiveError::MissingObject { dest: self.dest.name().to_owned(), key: key.to_owned() }),
+            None => Err(ArchiveError::MissingObject {
+                dest: self.dest.name().to_owned(),
+                key: key.to_owned(),
+            }),
         }
     }
 
     /// The format to read an artifact in: the first of `preference` it lists.
-    pub fn choose_format(artifact: &Artifact, preference: &[Format]) -> Result<Format, ArchiveError> {
+    pub fn choose_format(
+        artifact: &Artifact,
+        preference: &[Format],
+    ) -> Result<Format, ArchiveError> {
         preference
             .iter()
             .copied()
             .find(|f| artifact.formats.contains_key(f.id()))
             .ok_or_else(|| ArchiveError::Encode {
-                what: format!("artifact epoch={} to={:?}", artifact.epoch, artifact.to_position),
+                what: format!(
+                    "artifact epoch={} to={:?}",
+                    artifact.epoch, artifact.to_position
+                ),
                 message: format!(
                     "lists formats {:?}, none of which is readable here ({:?})",
                     artifact.formats.keys().collect::<Vec<_>>(),
@@ -174,7 +200,12 @@ impl ArchiveReader {
 
     /// Rebuilds the table at the head (`at = None`) or as of `at`, keying
     /// snapshot rows by `key`; formats are tried in `preference` order.
-    pub async fn rebuild(&self, at: Option<&str>, key: &KeySpec, preference: &[Format]) -> Result<RebuiltTable, ArchiveError> {
+    pub async fn rebuild(
+        &self,
+        at: Option<&str>,
+        key: &KeySpec,
+        preference: &[Format],
+    ) -> Result<RebuiltTable, ArchiveError> {
         let plan = plan(&self.manifest, at).ok_or_else(|| ArchiveError::Encode {
             what: "rebuild".to_owned(),
             message: match at {
@@ -188,16 +219,25 @@ impl ArchiveReader {
             let format = Self::choose_format(artifact, preference)?;
             objects.push((format, artifact_key(&self.key_prefix, artifact, format)));
         }
-        let mut fetched = futures::stream::iter(objects.into_iter().map(|(format, key)| async move {
-            let body = self.fetch(&key).await;
-            (format, key, body)
-        }))
-        .buffered(FETCH_CONCURRENCY);
+        let mut fetched =
+            futures::stream::iter(objects.into_iter().map(|(format, key)| async move {
+                let body = self.fetch(&key).await;
+                (format, key, body)
+            }))
+            .buffered(FETCH_CONCURRENCY);
 
-        let mut table = RebuiltTable { epoch: self.manifest.artifacts[plan.snapshot].epoch, ..RebuiltTable::default() };
+        let mut table = RebuiltTable {
+            epoch: self.manifest.artifacts[plan.snapshot].epoch,
+            ..RebuiltTable::default()
+        };
         if let Some((format, object_key, body)) = fetched.next().await {
             let body = body?;
-            load_snapshot(&mut table.rows, format, &body, key).map_err(|error| ArchiveError::Artifact { key: object_key, error })?;
+            load_snapshot(&mut table.rows, format, &body, key).map_err(|error| {
+                ArchiveError::Artifact {
+                    key: object_key,
+                    error,
+                }
+            })?;
             table.artifacts_read += 1;
         }
         while let Some((format, object_key, body)) = fetched.next().await {
@@ -206,7 +246,10 @@ impl ArchiveReader {
                 apply(&mut table.rows, record);
                 Ok(())
             })
-            .map_err(|error| ArchiveError::Artifact { key: object_key, error })?;
+            .map_err(|error| ArchiveError::Artifact {
+                key: object_key,
+                error,
+            })?;
             table.artifacts_read += 1;
         }
         table.position = plan.position;
@@ -240,7 +283,9 @@ fn load_snapshot(
         stored.push(row);
         Ok(())
     })?;
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8);
     let chunk = stored.len().div_ceil(workers).max(1);
     let keyed: Vec<Result<Vec<RowKey>, format::FormatError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = stored
@@ -253,10 +298,11 @@ fn load_snapshot(
                         .map(|(i, row)| {
                             let record = n * chunk + i + 1;
                             match row {
-                                StoredRow::Struct(bytes) => key.key_of(bytes).map_err(|e| format::FormatError::at(record, e)),
-                                StoredRow::Json(line) => {
-                                    json_scan::key_of_json(line, key).map_err(|e| format::FormatError::at(record, e))
-                                }
+                                StoredRow::Struct(bytes) => key
+                                    .key_of(bytes)
+                                    .map_err(|e| format::FormatError::at(record, e)),
+                                StoredRow::Json(line) => json_scan::key_of_json(line, key)
+                                    .map_err(|e| format::FormatError::at(record, e)),
                             }
                         })
                         .collect()
@@ -265,7 +311,10 @@ fn load_snapshot(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(format::FormatError::at(0, "key worker panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(format::FormatError::at(0, "key worker panicked")))
+            })
             .collect()
     });
     rows.reserve(stored.len());
@@ -281,20 +330,11 @@ fn load_snapshot(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::manifest::FormatRef;
+    use crate::archive::manifest::sample_artifact;
 
     fn artifact(kind: ArtifactKind, epoch: u64, to: &str) -> Artifact {
-        Artifact {
-            kind,
-            epoch,
-            from_position: (kind == ArtifactKind::Diff).then(|| to.to_owned()),
-            to_position: to.to_owned(),
-            created_at: String::new(),
-            row_count: 0,
-            change_count: 0,
-            formats: [("jsonl".to_owned(), FormatRef { uri: String::new(), size_bytes: 0, crc32c: None })].into(),
-            id: None,
-        }
+        let from = (kind == ArtifactKind::Diff).then_some(to);
+        sample_artifact(kind, epoch, from, to)
     }
 
     #[test]
@@ -308,7 +348,14 @@ mod tests {
             artifact(Snapshot, 2, ""),
             artifact(Diff, 2, ""),
         ];
-        assert_eq!(plan(&manifest, None), Some(Plan { snapshot: 3, diffs: vec![4], position: String::new() }));
+        assert_eq!(
+            plan(&manifest, None),
+            Some(Plan {
+                snapshot: 3,
+                diffs: vec![4],
+                position: String::new()
+            })
+        );
         // Equal positions: the later snapshot wins a tie.
         assert_eq!(plan(&manifest, Some("")).map(|p| p.snapshot), Some(3));
     }

@@ -42,7 +42,9 @@ pub fn artifact_keys(key_prefix: &str, artifact: &Artifact) -> Vec<(Format, Stri
 /// readers do.
 pub fn artifact_key(key_prefix: &str, artifact: &Artifact, format: Format) -> String {
     match artifact.kind {
-        ArtifactKind::Snapshot => snapshot_key(key_prefix, artifact.epoch, &artifact.to_position, format),
+        ArtifactKind::Snapshot => {
+            snapshot_key(key_prefix, artifact.epoch, &artifact.to_position, format)
+        }
         ArtifactKind::Diff => diff_key(
             key_prefix,
             artifact.epoch,
@@ -63,7 +65,10 @@ pub fn plan(key_prefix: &str, dropped: &[Artifact], kept: &[Artifact]) -> Vec<De
             deletions.insert(Deletion::Key(key));
         }
         if !kept_epochs.contains(&artifact.epoch) {
-            deletions.insert(Deletion::EpochPrefix(epoch_prefix(key_prefix, artifact.epoch)));
+            deletions.insert(Deletion::EpochPrefix(epoch_prefix(
+                key_prefix,
+                artifact.epoch,
+            )));
         }
     }
     deletions.into_iter().collect()
@@ -72,21 +77,7 @@ pub fn plan(key_prefix: &str, dropped: &[Artifact], kept: &[Artifact]) -> Vec<De
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::manifest::FormatRef;
-
-    fn artifact(kind: ArtifactKind, epoch: u64, from: Option<&str>, to: &str) -> Artifact {
-        Artifact {
-            kind,
-            epoch,
-            from_position: from.map(str::to_owned),
-            to_position: to.to_owned(),
-            created_at: String::new(),
-            row_count: 0,
-            change_count: 0,
-            formats: [("jsonl".to_owned(), FormatRef { uri: String::new(), size_bytes: 0, crc32c: None })].into(),
-            id: None,
-        }
-    }
+    use crate::archive::manifest::sample_artifact as artifact;
 
     #[test]
     fn dropped_epochs_are_deleted_whole_and_kept_ones_untouched() {

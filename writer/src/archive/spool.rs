@@ -63,11 +63,21 @@ impl SpoolWriter {
     fn create(dir: &Path, id: &str, format: Format) -> Result<Self, ArchiveError> {
         let path = dir.join(format!("{id}.{}.spool", format.extension()));
         let file = File::create(&path).map_err(|error| spool_error(&path, error))?;
-        Ok(Self { file, spool: SpoolFile { path, format, size: 0, crc32c: 0 } })
+        Ok(Self {
+            file,
+            spool: SpoolFile {
+                path,
+                format,
+                size: 0,
+                crc32c: 0,
+            },
+        })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
-        self.file.write_all(bytes).map_err(|error| spool_error(&self.spool.path, error))?;
+        self.file
+            .write_all(bytes)
+            .map_err(|error| spool_error(&self.spool.path, error))?;
         self.spool.size += bytes.len() as u64;
         self.spool.crc32c = crc32c::crc32c_append(self.spool.crc32c, bytes);
         Ok(())
@@ -79,11 +89,17 @@ impl SpoolWriter {
 }
 
 fn spool_error(path: &Path, error: std::io::Error) -> ArchiveError {
-    ArchiveError::Spool { path: path.display().to_string(), error }
+    ArchiveError::Spool {
+        path: path.display().to_string(),
+        error,
+    }
 }
 
 fn encode_error(what: &str, error: WireError) -> ArchiveError {
-    ArchiveError::Encode { what: what.to_owned(), message: error.to_string() }
+    ArchiveError::Encode {
+        what: what.to_owned(),
+        message: error.to_string(),
+    }
 }
 
 /// A spool directory.
@@ -105,23 +121,34 @@ impl Spool {
     }
 
     /// Encodes every row of `table` in each format, in parallel chunks.
-    pub fn snapshot(&self, table: &Table, formats: &[Format], id: &str) -> Result<Vec<SpoolFile>, ArchiveError> {
+    pub fn snapshot(
+        &self,
+        table: &Table,
+        formats: &[Format],
+        id: &str,
+    ) -> Result<Vec<SpoolFile>, ArchiveError> {
         let rows: Vec<&[u8]> = table.iter().map(|(_, row)| row.as_bytes()).collect();
         let mut writers = formats
             .iter()
             .map(|format| SpoolWriter::create(&self.dir, id, *format))
             .collect::<Result<Vec<_>, _>>()?;
         let chunks = rows.len().div_ceil(CHUNK_ROWS);
-        let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 8).min(chunks.max(1));
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 8)
+            .min(chunks.max(1));
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
-            let (sender, receiver) = mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 2);
+            let (sender, receiver) =
+                mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 2);
             for _ in 0..workers {
                 let (sender, rows, next) = (sender.clone(), &rows, &next);
                 scope.spawn(move || {
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = rows.chunks(CHUNK_ROWS).nth(index) else { break };
+                        let Some(chunk) = rows.chunks(CHUNK_ROWS).nth(index) else {
+                            break;
+                        };
                         let encoded = encode_chunk(chunk, formats);
                         if sender.send((index, encoded)).is_err() {
                             break;
@@ -149,13 +176,19 @@ impl Spool {
     }
 
     /// Encodes a diff's entries in each format.
-    pub fn diff(&self, entries: &[DiffEntry<'_>], formats: &[Format], id: &str) -> Result<Vec<SpoolFile>, ArchiveError> {
+    pub fn diff(
+        &self,
+        entries: &[DiffEntry<'_>],
+        formats: &[Format],
+        id: &str,
+    ) -> Result<Vec<SpoolFile>, ArchiveError> {
         let mut files = Vec::with_capacity(formats.len());
         for format in formats {
             let mut writer = SpoolWriter::create(&self.dir, id, *format)?;
             let mut buffer = Vec::with_capacity(WRITE_CHUNK + 4096);
             for entry in entries {
-                encode_diff_entry(*format, &mut buffer, entry).map_err(|e| encode_error(&format!("diff entry {:?}", entry.key), e))?;
+                encode_diff_entry(*format, &mut buffer, entry)
+                    .map_err(|e| encode_error(&format!("diff entry {:?}", entry.key), e))?;
                 if buffer.len() >= WRITE_CHUNK {
                     writer.write(&buffer)?;
                     buffer.clear();

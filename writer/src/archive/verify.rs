@@ -8,12 +8,12 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use super::ArchiveError;
 use super::format;
 use super::manifest::ArtifactKind;
 use super::position::compare;
 use super::reader::ArchiveReader;
 use super::retention::artifact_keys;
-use super::ArchiveError;
 
 /// What `verify` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -59,7 +59,10 @@ impl fmt::Display for VerifyReport {
 /// manifest itself cannot be read; everything else lands in the report.
 pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError> {
     let manifest = reader.manifest();
-    let mut report = VerifyReport { artifacts: manifest.artifacts.len(), ..VerifyReport::default() };
+    let mut report = VerifyReport {
+        artifacts: manifest.artifacts.len(),
+        ..VerifyReport::default()
+    };
     let problems = &mut report.problems;
 
     if let Some(last) = manifest.artifacts.last()
@@ -70,9 +73,17 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
             manifest.head_position, last.to_position
         ));
     }
-    let max_epoch = manifest.artifacts.iter().map(|a| a.epoch).max().unwrap_or(0);
+    let max_epoch = manifest
+        .artifacts
+        .iter()
+        .map(|a| a.epoch)
+        .max()
+        .unwrap_or(0);
     if manifest.epoch < max_epoch {
-        problems.push(format!("manifest epoch {} is below the newest artifact epoch {max_epoch}", manifest.epoch));
+        problems.push(format!(
+            "manifest epoch {} is below the newest artifact epoch {max_epoch}",
+            manifest.epoch
+        ));
     }
     let mut ids = HashSet::new();
     let mut missing_ids = 0;
@@ -82,7 +93,11 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
             artifact.kind.as_str(),
             artifact.epoch,
             artifact.to_position,
-            artifact.id.as_deref().map(|id| format!(" id={id}")).unwrap_or_default()
+            artifact
+                .id
+                .as_deref()
+                .map(|id| format!(" id={id}"))
+                .unwrap_or_default()
         );
         match &artifact.id {
             Some(id) if !ids.insert(id.clone()) => problems.push(format!("{name}: duplicate id")),
@@ -115,7 +130,9 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
             ArtifactKind::Diff => {
                 let from = artifact.from_position.as_deref();
                 if from == Some(artifact.to_position.as_str()) {
-                    problems.push(format!("{name}: from_position equals to_position (Go readers loop on it)"));
+                    problems.push(format!(
+                        "{name}: from_position equals to_position (Go readers loop on it)"
+                    ));
                 }
                 match previous.filter(|p| p.epoch == artifact.epoch) {
                     None => problems.push(format!("{name}: a diff with no snapshot before it in its epoch")),
@@ -132,7 +149,9 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
         }
         for (format, key) in artifact_keys(reader.key_prefix(), artifact) {
             report.objects += 1;
-            let Some(recorded) = artifact.formats.get(format.id()) else { continue };
+            let Some(recorded) = artifact.formats.get(format.id()) else {
+                continue;
+            };
             let body = match reader.destination().get(&key).await {
                 Ok(Some(object)) => object.body,
                 Ok(None) => {
@@ -145,16 +164,24 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
                 }
             };
             if body.len() as u64 != recorded.size_bytes {
-                problems.push(format!("{name}: {key} has {} bytes, the manifest records {}", body.len(), recorded.size_bytes));
+                problems.push(format!(
+                    "{name}: {key} has {} bytes, the manifest records {}",
+                    body.len(),
+                    recorded.size_bytes
+                ));
             }
             match &recorded.crc32c {
                 Some(expected) => {
                     let actual = format!("{:08x}", crc32c::crc32c(&body));
                     if !actual.eq_ignore_ascii_case(expected) {
-                        problems.push(format!("{name}: {key} has CRC-32C {actual}, the manifest records {expected}"));
+                        problems.push(format!(
+                            "{name}: {key} has CRC-32C {actual}, the manifest records {expected}"
+                        ));
                     }
                 }
-                None => report.warnings.push(format!("{name}: {key} has no recorded checksum; size checked only")),
+                None => report.warnings.push(format!(
+                    "{name}: {key} has no recorded checksum; size checked only"
+                )),
             }
             let decoded = match artifact.kind {
                 ArtifactKind::Snapshot => format::decode_snapshot(format, &body, |_| Ok(())),
@@ -164,14 +191,21 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
                 problems.push(format!("{name}: {key} does not decode: {error}"));
             }
         }
-        let unknown: Vec<&String> =
-            artifact.formats.keys().filter(|id| crate::config::Format::from_id(id).is_none()).collect();
+        let unknown: Vec<&String> = artifact
+            .formats
+            .keys()
+            .filter(|id| crate::config::Format::from_id(id).is_none())
+            .collect();
         if !unknown.is_empty() {
-            report.warnings.push(format!("{name}: unknown format ids {unknown:?} not checked"));
+            report.warnings.push(format!(
+                "{name}: unknown format ids {unknown:?} not checked"
+            ));
         }
     }
     if missing_ids > 0 {
-        report.warnings.push(format!("{missing_ids} artifacts have no id (written by another writer)"));
+        report.warnings.push(format!(
+            "{missing_ids} artifacts have no id (written by another writer)"
+        ));
     }
     Ok(report)
 }

@@ -47,22 +47,44 @@ impl LocalDestination {
     fn path_of(&self, key: &str) -> Result<PathBuf, DestError> {
         let relative = Path::new(key);
         let safe = !key.is_empty()
-            && relative.components().all(|c| matches!(c, Component::Normal(_)))
+            && relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
             && !key.starts_with(TMP_DIR)
             && !key.starts_with(LOCK_DIR);
         if !safe {
-            return Err(self.failed("resolve", key, "key must be a relative path without '..'".to_owned(), false));
+            return Err(self.failed(
+                "resolve",
+                key,
+                "key must be a relative path without '..'".to_owned(),
+                false,
+            ));
         }
         Ok(self.root.join(relative))
     }
 
-    fn failed(&self, operation: &'static str, key: &str, message: String, transient: bool) -> DestError {
-        DestError::Failed { dest: self.name.clone(), operation, key: key.to_owned(), message, transient }
+    fn failed(
+        &self,
+        operation: &'static str,
+        key: &str,
+        message: String,
+        transient: bool,
+    ) -> DestError {
+        DestError::Failed {
+            dest: self.name.clone(),
+            operation,
+            key: key.to_owned(),
+            message,
+            transient,
+        }
     }
 
     fn io_error(&self, operation: &'static str, key: &str, error: io::Error) -> DestError {
         use io::ErrorKind::*;
-        let transient = !matches!(error.kind(), PermissionDenied | InvalidInput | ReadOnlyFilesystem | NotADirectory | IsADirectory);
+        let transient = !matches!(
+            error.kind(),
+            PermissionDenied | InvalidInput | ReadOnlyFilesystem | NotADirectory | IsADirectory
+        );
         self.failed(operation, key, error.to_string(), transient)
     }
 
@@ -100,7 +122,10 @@ impl LocalDestination {
                 match fs::hard_link(source, &target) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return Err(DestError::Conflict { dest: self.name.clone(), key: key.to_owned() });
+                        return Err(DestError::Conflict {
+                            dest: self.name.clone(),
+                            key: key.to_owned(),
+                        });
                     }
                     // Another file system (or no hard links): stage a copy here.
                     Err(_) => {
@@ -110,7 +135,10 @@ impl LocalDestination {
                         match linked {
                             Ok(()) => {}
                             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                                return Err(DestError::Conflict { dest: self.name.clone(), key: key.to_owned() });
+                                return Err(DestError::Conflict {
+                                    dest: self.name.clone(),
+                                    key: key.to_owned(),
+                                });
                             }
                             Err(e) => return Err(io(e)),
                         }
@@ -131,13 +159,21 @@ impl LocalDestination {
     fn get_blocking(&self, key: &str) -> Result<Option<Versioned>, DestError> {
         let path = self.path_of(key)?;
         match fs::read(&path) {
-            Ok(body) => Ok(Some(Versioned { revision: content_revision(&body), body: Bytes::from(body) })),
+            Ok(body) => Ok(Some(Versioned {
+                revision: content_revision(&body),
+                body: Bytes::from(body),
+            })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io_error("get", key, e)),
         }
     }
 
-    fn put_if_blocking(&self, key: &str, body: &[u8], expected: Option<&Revision>) -> Result<Revision, DestError> {
+    fn put_if_blocking(
+        &self,
+        key: &str,
+        body: &[u8],
+        expected: Option<&Revision>,
+    ) -> Result<Revision, DestError> {
         let target = self.path_of(key)?;
         let io = |e| self.io_error("put_if", key, e);
         let parent = target.parent().unwrap_or(&self.root);
@@ -145,7 +181,12 @@ impl LocalDestination {
         let lock_dir = self.root.join(LOCK_DIR);
         fs::create_dir_all(&lock_dir).map_err(io)?;
         let lock_path = lock_dir.join(format!("{}.lock", key.replace('/', "%2F")));
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
         // Released when `lock` is dropped (closing the descriptor).
         lock.lock().map_err(io)?;
         let current = match fs::read(&target) {
@@ -154,7 +195,10 @@ impl LocalDestination {
             Err(e) => return Err(io(e)),
         };
         if current.as_ref() != expected {
-            return Err(DestError::Conflict { dest: self.name.clone(), key: key.to_owned() });
+            return Err(DestError::Conflict {
+                dest: self.name.clone(),
+                key: key.to_owned(),
+            });
         }
         let temp = self.temp_path().map_err(io)?;
         let written = (|| {
@@ -175,7 +219,11 @@ impl LocalDestination {
     fn list_blocking(&self, prefix: &str) -> Result<Vec<String>, DestError> {
         // Walk only the directory the prefix names, not the whole root.
         let dir_part = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
-        let start = if dir_part.is_empty() { self.root.clone() } else { self.path_of(dir_part)? };
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_of(dir_part)?
+        };
         let mut keys = Vec::new();
         let mut stack = vec![start];
         while let Some(dir) = stack.pop() {
@@ -187,12 +235,20 @@ impl LocalDestination {
             for entry in entries {
                 let entry = entry.map_err(|e| self.io_error("list", prefix, e))?;
                 let path = entry.path();
-                let Ok(relative) = path.strip_prefix(&self.root) else { continue };
-                let key = relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+                let Ok(relative) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let key = relative
+                    .to_string_lossy()
+                    .replace(std::path::MAIN_SEPARATOR, "/");
                 if key == TMP_DIR || key == LOCK_DIR {
                     continue;
                 }
-                if entry.file_type().map_err(|e| self.io_error("list", prefix, e))?.is_dir() {
+                if entry
+                    .file_type()
+                    .map_err(|e| self.io_error("list", prefix, e))?
+                    .is_dir()
+                {
                     stack.push(path);
                 } else if key.starts_with(prefix) {
                     keys.push(key);
@@ -258,7 +314,10 @@ impl Destination for LocalDestination {
 
     async fn put_file(&self, key: &str, source: &Path, mode: PutMode) -> Result<(), DestError> {
         let (this, key_owned, source) = (self.clone(), key.to_owned(), source.to_owned());
-        blocking(self, key, move || this.put_file_blocking(&key_owned, &source, mode)).await
+        blocking(self, key, move || {
+            this.put_file_blocking(&key_owned, &source, mode)
+        })
+        .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError> {
@@ -266,9 +325,17 @@ impl Destination for LocalDestination {
         blocking(self, key, move || this.get_blocking(&key_owned)).await
     }
 
-    async fn put_if(&self, key: &str, body: Bytes, expected: Option<&Revision>) -> Result<Revision, DestError> {
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, DestError> {
         let (this, key_owned, expected) = (self.clone(), key.to_owned(), expected.cloned());
-        blocking(self, key, move || this.put_if_blocking(&key_owned, &body, expected.as_ref())).await
+        blocking(self, key, move || {
+            this.put_if_blocking(&key_owned, &body, expected.as_ref())
+        })
+        .await
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, DestError> {
@@ -311,15 +378,39 @@ mod tests {
         let dest = LocalDestination::new(dir.path().join("root"));
         let source = dir.path().join("a");
         fs::write(&source, b"one").unwrap();
-        dest.put_file("t/epoch=1/x.jsonl", &source, PutMode::CreateNew).await.unwrap();
+        dest.put_file("t/epoch=1/x.jsonl", &source, PutMode::CreateNew)
+            .await
+            .unwrap();
         fs::write(dir.path().join("b"), b"two").unwrap();
-        let err = dest.put_file("t/epoch=1/x.jsonl", &dir.path().join("b"), PutMode::CreateNew).await.unwrap_err();
+        let err = dest
+            .put_file(
+                "t/epoch=1/x.jsonl",
+                &dir.path().join("b"),
+                PutMode::CreateNew,
+            )
+            .await
+            .unwrap_err();
         assert!(err.is_conflict(), "{err}");
-        assert_eq!(&dest.get("t/epoch=1/x.jsonl").await.unwrap().unwrap().body[..], b"one");
-        dest.put_file("t/epoch=1/x.jsonl", &dir.path().join("b"), PutMode::Overwrite).await.unwrap();
-        assert_eq!(&dest.get("t/epoch=1/x.jsonl").await.unwrap().unwrap().body[..], b"two");
+        assert_eq!(
+            &dest.get("t/epoch=1/x.jsonl").await.unwrap().unwrap().body[..],
+            b"one"
+        );
+        dest.put_file(
+            "t/epoch=1/x.jsonl",
+            &dir.path().join("b"),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &dest.get("t/epoch=1/x.jsonl").await.unwrap().unwrap().body[..],
+            b"two"
+        );
         assert_eq!(dest.size("t/epoch=1/x.jsonl").await.unwrap(), Some(3));
-        assert_eq!(dest.list("t/").await.unwrap(), vec!["t/epoch=1/x.jsonl".to_owned()]);
+        assert_eq!(
+            dest.list("t/").await.unwrap(),
+            vec!["t/epoch=1/x.jsonl".to_owned()]
+        );
         dest.delete("t/epoch=1/x.jsonl").await.unwrap();
         dest.delete("t/epoch=1/x.jsonl").await.unwrap();
         assert_eq!(dest.size("t/epoch=1/x.jsonl").await.unwrap(), None);
@@ -330,10 +421,26 @@ mod tests {
     async fn put_if_is_a_compare_and_swap() {
         let dir = tempfile::tempdir().unwrap();
         let dest = LocalDestination::new(dir.path());
-        let first = dest.put_if("m.json", Bytes::from_static(b"1"), None).await.unwrap();
-        assert!(dest.put_if("m.json", Bytes::from_static(b"x"), None).await.unwrap_err().is_conflict());
-        let second = dest.put_if("m.json", Bytes::from_static(b"2"), Some(&first)).await.unwrap();
-        assert!(dest.put_if("m.json", Bytes::from_static(b"3"), Some(&first)).await.unwrap_err().is_conflict());
+        let first = dest
+            .put_if("m.json", Bytes::from_static(b"1"), None)
+            .await
+            .unwrap();
+        assert!(
+            dest.put_if("m.json", Bytes::from_static(b"x"), None)
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        let second = dest
+            .put_if("m.json", Bytes::from_static(b"2"), Some(&first))
+            .await
+            .unwrap();
+        assert!(
+            dest.put_if("m.json", Bytes::from_static(b"3"), Some(&first))
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
         let stored = dest.get("m.json").await.unwrap().unwrap();
         assert_eq!((&stored.body[..], stored.revision), (&b"2"[..], second));
     }
@@ -342,15 +449,23 @@ mod tests {
     async fn concurrent_swaps_from_one_revision_let_exactly_one_win() {
         let dir = tempfile::tempdir().unwrap();
         let dest = LocalDestination::new(dir.path());
-        let base = dest.put_if("m.json", Bytes::from_static(b"base"), None).await.unwrap();
+        let base = dest
+            .put_if("m.json", Bytes::from_static(b"base"), None)
+            .await
+            .unwrap();
         let mut handles = Vec::new();
         for i in 0..8 {
             let (dest, base) = (dest.clone(), base.clone());
             handles.push(std::thread::spawn(move || {
-                dest.put_if_blocking("m.json", format!("w{i}").as_bytes(), Some(&base)).is_ok()
+                dest.put_if_blocking("m.json", format!("w{i}").as_bytes(), Some(&base))
+                    .is_ok()
             }));
         }
-        let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count();
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
         assert_eq!(wins, 1);
     }
 

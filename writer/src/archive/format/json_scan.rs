@@ -23,7 +23,11 @@ pub struct ObjectScanner<'a> {
 impl<'a> ObjectScanner<'a> {
     /// Starts at the object's opening brace.
     pub fn new(buf: &'a [u8]) -> Result<Self, String> {
-        let mut scanner = Self { buf, pos: 0, done: false };
+        let mut scanner = Self {
+            buf,
+            pos: 0,
+            done: false,
+        };
         scanner.skip_ws();
         scanner.expect(b'{')?;
         scanner.skip_ws();
@@ -99,7 +103,10 @@ impl<'a> ObjectScanner<'a> {
                 }
             }
             Some(_) => {
-                while !matches!(self.peek(), None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
                     self.pos += 1;
                 }
                 if self.pos == start {
@@ -150,9 +157,13 @@ pub fn unescape_string(raw: &[u8]) -> Result<Cow<'_, str>, String> {
         .and_then(|r| r.strip_suffix(b"\""))
         .ok_or("expected a string")?;
     if !inner.contains(&b'\\') {
-        return std::str::from_utf8(inner).map(Cow::Borrowed).map_err(|_| "string is not UTF-8".to_owned());
+        return std::str::from_utf8(inner)
+            .map(Cow::Borrowed)
+            .map_err(|_| "string is not UTF-8".to_owned());
     }
-    serde_json::from_slice::<String>(raw).map(Cow::Owned).map_err(|e| e.to_string())
+    serde_json::from_slice::<String>(raw)
+        .map(Cow::Owned)
+        .map_err(|e| e.to_string())
 }
 
 /// The Go `RowKey` of a JSON row, parsing only the key columns.
@@ -197,21 +208,33 @@ fn push_json_value(out: &mut String, raw: Option<&[u8]>) -> Result<(), String> {
     };
     let wire_error = |e: crate::table::WireError| e.to_string();
     match raw.first() {
-        Some(b'"') => push_go_value(out, &ValueRef::String(&unescape_string(raw)?)).map_err(wire_error),
-        Some(b't') if raw == b"true" => push_go_value(out, &ValueRef::Bool(true)).map_err(wire_error),
-        Some(b'f') if raw == b"false" => push_go_value(out, &ValueRef::Bool(false)).map_err(wire_error),
+        Some(b'"') => {
+            push_go_value(out, &ValueRef::String(&unescape_string(raw)?)).map_err(wire_error)
+        }
+        Some(b't') if raw == b"true" => {
+            push_go_value(out, &ValueRef::Bool(true)).map_err(wire_error)
+        }
+        Some(b'f') if raw == b"false" => {
+            push_go_value(out, &ValueRef::Bool(false)).map_err(wire_error)
+        }
         Some(b'n') if raw == b"null" => push_go_value(out, &ValueRef::Null).map_err(wire_error),
         Some(b'-' | b'0'..=b'9') => {
             let text = std::str::from_utf8(raw).map_err(|_| "number is not UTF-8")?;
-            let number: f64 = text.parse().map_err(|_| format!("invalid number {text:?}"))?;
+            let number: f64 = text
+                .parse()
+                .map_err(|_| format!("invalid number {text:?}"))?;
             push_go_value(out, &ValueRef::Number(number)).map_err(wire_error)
         }
         Some(b'{' | b'[') => {
-            let value: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+            let value: serde_json::Value =
+                serde_json::from_slice(raw).map_err(|e| e.to_string())?;
             let encoded = encode_json_value(&value, 0)?;
             push_go_value(out, &ValueRef::parse(&encoded).map_err(wire_error)?).map_err(wire_error)
         }
-        _ => Err(format!("invalid JSON value {:?}", String::from_utf8_lossy(raw))),
+        _ => Err(format!(
+            "invalid JSON value {:?}",
+            String::from_utf8_lossy(raw)
+        )),
     }
 }
 
@@ -225,7 +248,10 @@ pub fn json_to_struct(json: &[u8]) -> Result<Vec<u8>, String> {
     encode_object(map, 0)
 }
 
-fn encode_object(map: &serde_json::Map<String, serde_json::Value>, depth: usize) -> Result<Vec<u8>, String> {
+fn encode_object(
+    map: &serde_json::Map<String, serde_json::Value>,
+    depth: usize,
+) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for (name, value) in map {
         write_struct_entry(&mut out, name, &encode_json_value(value, depth + 1)?);
@@ -247,7 +273,11 @@ fn encode_json_value(value: &serde_json::Value, depth: usize) -> Result<Vec<u8>,
         Value::Array(items) => {
             let mut list = Vec::new();
             for item in items {
-                crate::table::wire::write_bytes_field(&mut list, 1, &encode_json_value(item, depth + 1)?);
+                crate::table::wire::write_bytes_field(
+                    &mut list,
+                    1,
+                    &encode_json_value(item, depth + 1)?,
+                );
             }
             encode_scalar(&ValueRef::List(&list))
         }
@@ -265,7 +295,10 @@ mod tests {
     #[test]
     fn scans_members_without_parsing_values() {
         let line = br#"{"a":{"x":[1,"}"]},"b" : "q\"}" ,"c":-1.5e3,"d":null}"#;
-        let members: Vec<_> = ObjectScanner::new(line).unwrap().map(Result::unwrap).collect();
+        let members: Vec<_> = ObjectScanner::new(line)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
         let names: Vec<&[u8]> = members.iter().map(|m| m.0).collect();
         assert_eq!(names, [&b"a"[..], b"b", b"c", b"d"]);
         assert_eq!(members[0].1, br#"{"x":[1,"}"]}"#);
@@ -280,7 +313,11 @@ mod tests {
             (br#"{"id":1234567,"name":"x"}"#, &["id"], "1.234567e+06"),
             (br#"{"id":"a\u003cb"}"#, &["id"], "a<b"),
             (br#"{"name":"x"}"#, &["id"], "<nil>"),
-            (br#"{"t":"acme","id":7,"f":true}"#, &["t", "id", "f"], "[acme 7 true]"),
+            (
+                br#"{"t":"acme","id":7,"f":true}"#,
+                &["t", "id", "f"],
+                "[acme 7 true]",
+            ),
             (br#"{"m":{"b":1,"a":"x"}}"#, &["m"], "map[a:x b:1]"),
         ];
         for (line, fields, expected) in cases {
@@ -292,7 +329,13 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_errors() {
-        for bad in [&b"[1]"[..], b"{\"a\":}", b"{\"a\":1", b"{\"a\" 1}", b"{\"a\":\"x}"] {
+        for bad in [
+            &b"[1]"[..],
+            b"{\"a\":}",
+            b"{\"a\":1",
+            b"{\"a\" 1}",
+            b"{\"a\":\"x}",
+        ] {
             let result: Result<Vec<_>, _> = ObjectScanner::new(bad).and_then(|s| s.collect());
             assert!(result.is_err(), "{}", String::from_utf8_lossy(bad));
         }

@@ -11,8 +11,8 @@ use memchr::memchr;
 
 use super::json_scan::{ObjectScanner, unescape_string};
 use super::{DiffEntry, DiffRecord, FormatError, StoredRow};
-use crate::table::wire::{MAX_DEPTH, StructEntries, ValueRef, WireError, list_items};
 use crate::table::Action;
+use crate::table::wire::{MAX_DEPTH, StructEntries, ValueRef, WireError, list_items};
 
 /// Appends a row as one JSON object and a newline.
 pub fn encode_snapshot_row(out: &mut Vec<u8>, row: &[u8]) -> Result<(), WireError> {
@@ -128,9 +128,14 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
             }
             2 => {
                 // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
-                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) {
+                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
+                {
                     out.extend_from_slice(&bytes[start..i]);
-                    out.extend_from_slice(if bytes[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+                    out.extend_from_slice(if bytes[i + 2] == 0xA8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
                     i += 3;
                     start = i;
                 } else {
@@ -278,10 +283,14 @@ fn parse_diff_line(line: &Bytes) -> Result<DiffRecord, String> {
         match name {
             b"action" => {
                 let text = unescape_string(value)?;
-                action = Some(Action::parse(&text).ok_or_else(|| format!("unknown diff action {text:?}"))?);
+                action = Some(
+                    Action::parse(&text).ok_or_else(|| format!("unknown diff action {text:?}"))?,
+                );
             }
             b"key" => key = unescape_string(value)?.into_owned(),
-            b"new" if value.first() == Some(&b'{') => new = Some(StoredRow::Json(line.slice_ref(value))),
+            b"new" if value.first() == Some(&b'{') => {
+                new = Some(StoredRow::Json(line.slice_ref(value)))
+            }
             _ => {}
         }
     }
@@ -337,10 +346,14 @@ mod tests {
     #[test]
     fn strings_are_escaped_as_go_does() {
         let mut out = Vec::new();
-        write_string(&mut out, "a<b>&\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é\u{2028}\u{2029}\u{2027}");
+        write_string(
+            &mut out,
+            "a<b>&\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é\u{2028}\u{2029}\u{2027}",
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            r#""a\u003cb\u003e\u0026\"\\\n\r\t\b\f\u0001"#.to_owned() + "\u{7f}é\\u2028\\u2029\u{2027}\""
+            r#""a\u003cb\u003e\u0026\"\\\n\r\t\b\f\u0001"#.to_owned()
+                + "\u{7f}é\\u2028\\u2029\u{2027}\""
         );
     }
 
@@ -360,10 +373,24 @@ mod tests {
         let mut row = Vec::new();
         write_struct_entry(&mut row, "id", &encode_scalar(&ValueRef::Number(7.0)));
         let mut out = Vec::new();
-        let entry = |action, old, new| DiffEntry { action, key: "7", old, new };
+        let entry = |action, old, new| DiffEntry {
+            action,
+            key: "7",
+            old,
+            new,
+        };
         encode_diff_entry(&mut out, &entry(Action::Update, Some(&row), Some(&row))).unwrap();
         encode_diff_entry(&mut out, &entry(Action::Delete, Some(&row), None)).unwrap();
-        encode_diff_entry(&mut out, &DiffEntry { action: Action::Truncate, key: "", old: None, new: None }).unwrap();
+        encode_diff_entry(
+            &mut out,
+            &DiffEntry {
+                action: Action::Truncate,
+                key: "",
+                old: None,
+                new: None,
+            },
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out.clone()).unwrap(),
             "{\"action\":\"UPDATE\",\"key\":\"7\",\"old\":{\"id\":7},\"new\":{\"id\":7}}\n\
@@ -377,14 +404,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(records.len(), 3);
-        assert_eq!(records[0].new, Some(StoredRow::Json(Bytes::from_static(b"{\"id\":7}"))));
+        assert_eq!(
+            records[0].new,
+            Some(StoredRow::Json(Bytes::from_static(b"{\"id\":7}")))
+        );
         assert_eq!(records[1].action, Action::Delete);
         assert_eq!(records[2].action, Action::Truncate);
     }
 
     #[test]
     fn bad_diff_lines_name_the_line() {
-        let object = Bytes::from_static(b"\n{\"action\":\"INSERT\",\"key\":\"1\",\"new\":{}}\n{\"action\":\"MERGE\"}\n");
+        let object = Bytes::from_static(
+            b"\n{\"action\":\"INSERT\",\"key\":\"1\",\"new\":{}}\n{\"action\":\"MERGE\"}\n",
+        );
         let err = decode_diff(&object, |_| Ok(())).unwrap_err();
         assert_eq!(err.record, 3);
         assert!(err.message.contains("MERGE"), "{err}");

@@ -58,7 +58,11 @@ pub fn encode_snapshot_row(format: Format, out: &mut Vec<u8>, row: &[u8]) -> Res
 }
 
 /// Appends one diff record.
-pub fn encode_diff_entry(format: Format, out: &mut Vec<u8>, entry: &DiffEntry<'_>) -> Result<(), WireError> {
+pub fn encode_diff_entry(
+    format: Format,
+    out: &mut Vec<u8>,
+    entry: &DiffEntry<'_>,
+) -> Result<(), WireError> {
     match format {
         Format::Jsonl => jsonl::encode_diff_entry(out, entry),
         Format::Protobuf => {

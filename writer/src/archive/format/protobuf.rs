@@ -18,13 +18,22 @@ pub fn encode_snapshot_row(out: &mut Vec<u8>, row: &[u8]) {
 /// Appends one length-delimited `DiffChange{action,key,old,new}`; empty
 /// fields are left out, as proto3 does.
 pub fn encode_diff_entry(out: &mut Vec<u8>, entry: &DiffEntry<'_>) {
-    let field_len = |len: usize| if len == 0 { 0 } else { 1 + varint_len(len as u64) + len };
+    let field_len = |len: usize| {
+        if len == 0 {
+            0
+        } else {
+            1 + varint_len(len as u64) + len
+        }
+    };
     let action = entry.action.as_str().as_bytes();
     let old = entry.old.unwrap_or_default();
     let new = entry.new.unwrap_or_default();
     // A present but empty row is still written, so INSERT of `{}` keeps its row.
     let row_len = |row: Option<&[u8]>| row.map_or(0, |r| 1 + varint_len(r.len() as u64) + r.len());
-    let message_len = field_len(action.len()) + field_len(entry.key.len()) + row_len(entry.old) + row_len(entry.new);
+    let message_len = field_len(action.len())
+        + field_len(entry.key.len())
+        + row_len(entry.old)
+        + row_len(entry.new);
     write_varint(out, message_len as u64);
     write_bytes_field(out, 1, action);
     if !entry.key.is_empty() {
@@ -54,7 +63,9 @@ fn messages(object: &Bytes) -> impl Iterator<Item = Result<(usize, Bytes), Forma
                     .ok()
                     .and_then(|len| pos.checked_add(len))
                     .filter(|end| *end <= object.len())
-                    .ok_or_else(|| FormatError::at(number, "message length runs past the end of the object"))?;
+                    .ok_or_else(|| {
+                        FormatError::at(number, "message length runs past the end of the object")
+                    })?;
                 let message = object.slice(pos..end);
                 pos = end;
                 Ok((number, message))
@@ -97,18 +108,27 @@ pub fn decode_diff(
         let mut new = None;
         for field in Fields::new(&message) {
             match field.map_err(|e| bad(&e))? {
-                Field::Bytes(1, bytes) => action = std::str::from_utf8(bytes).map_err(|_| bad(&"action is not UTF-8"))?,
-                Field::Bytes(2, bytes) => key = std::str::from_utf8(bytes).map_err(|_| bad(&"key is not UTF-8"))?,
+                Field::Bytes(1, bytes) => {
+                    action = std::str::from_utf8(bytes).map_err(|_| bad(&"action is not UTF-8"))?
+                }
+                Field::Bytes(2, bytes) => {
+                    key = std::str::from_utf8(bytes).map_err(|_| bad(&"key is not UTF-8"))?
+                }
                 Field::Bytes(4, bytes) => new = Some(StoredRow::Struct(message.slice_ref(bytes))),
                 _ => {}
             }
         }
-        let action = Action::parse(action).ok_or_else(|| bad(&format!("unknown diff action {action:?}")))?;
+        let action =
+            Action::parse(action).ok_or_else(|| bad(&format!("unknown diff action {action:?}")))?;
         if matches!(action, Action::Insert | Action::Update) && new.is_none() {
             // proto3 drops an empty message field only if unset; Go always sets it.
             new = Some(StoredRow::Struct(Bytes::new()));
         }
-        change(DiffRecord { action, key: key.to_owned(), new })?;
+        change(DiffRecord {
+            action,
+            key: key.to_owned(),
+            new,
+        })?;
     }
     Ok(())
 }
@@ -122,7 +142,13 @@ mod tests {
 
     fn row() -> Struct {
         Struct {
-            fields: [("id".to_owned(), Value { kind: Some(Kind::NumberValue(5.0)) })].into(),
+            fields: [(
+                "id".to_owned(),
+                Value {
+                    kind: Some(Kind::NumberValue(5.0)),
+                },
+            )]
+            .into(),
         }
     }
 
@@ -131,13 +157,32 @@ mod tests {
         let encoded_row = row().encode_to_vec();
         let mut out = Vec::new();
         encode_snapshot_row(&mut out, &encoded_row);
-        encode_diff_entry(&mut out, &DiffEntry { action: Action::Update, key: "5", old: Some(&encoded_row), new: Some(&encoded_row) });
-        encode_diff_entry(&mut out, &DiffEntry { action: Action::Truncate, key: "", old: None, new: None });
+        encode_diff_entry(
+            &mut out,
+            &DiffEntry {
+                action: Action::Update,
+                key: "5",
+                old: Some(&encoded_row),
+                new: Some(&encoded_row),
+            },
+        );
+        encode_diff_entry(
+            &mut out,
+            &DiffEntry {
+                action: Action::Truncate,
+                key: "",
+                old: None,
+                new: None,
+            },
+        );
         let mut buf = out.as_slice();
         let first = SnapshotRow::decode_length_delimited(&mut buf).unwrap();
         assert_eq!(first.row, Some(row()));
         let second = DiffChange::decode_length_delimited(&mut buf).unwrap();
-        assert_eq!((second.action.as_str(), second.key.as_str()), ("UPDATE", "5"));
+        assert_eq!(
+            (second.action.as_str(), second.key.as_str()),
+            ("UPDATE", "5")
+        );
         assert_eq!(second.old, Some(row()));
         assert_eq!(second.new, Some(row()));
         let third = DiffChange::decode_length_delimited(&mut buf).unwrap();
@@ -148,9 +193,14 @@ mod tests {
     #[test]
     fn reads_what_prost_writes() {
         let mut out = Vec::new();
-        DiffChange { action: "INSERT".into(), key: "5".into(), old: None, new: Some(row()) }
-            .encode_length_delimited(&mut out)
-            .unwrap();
+        DiffChange {
+            action: "INSERT".into(),
+            key: "5".into(),
+            old: None,
+            new: Some(row()),
+        }
+        .encode_length_delimited(&mut out)
+        .unwrap();
         let mut records = Vec::new();
         decode_diff(&Bytes::from(out), |r| {
             records.push(r);
@@ -158,7 +208,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(records[0].key, "5");
-        assert_eq!(records[0].new, Some(StoredRow::Struct(Bytes::from(row().encode_to_vec()))));
+        assert_eq!(
+            records[0].new,
+            Some(StoredRow::Struct(Bytes::from(row().encode_to_vec())))
+        );
     }
 
     #[test]

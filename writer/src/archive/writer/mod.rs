@@ -20,162 +20,28 @@
 //! run (e.g. `host/pid/uuid`): a manifest written under the same identity is
 //! taken as this writer's own.
 
+mod settings;
+mod upload;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
+pub use settings::{ArchiveSettings, Committed, Restored, TickOutcome};
+
 use super::changes::ChangeBuffer;
 use super::commit::ManifestStore;
-use super::keys::{diff_key, snapshot_key};
 use super::manifest::{Artifact, ArtifactKind, FormatRef, Manifest, ManifestColumn, timestamp};
 use super::policy::{self, Decision, PolicyInputs, Trigger};
 use super::reader::ArchiveReader;
 use super::retention;
 use super::spool::{Spool, SpoolFile};
 use super::{ArchiveError, SourceMark, position};
-use crate::config::{Format, SnapshotPolicyConfig, TableConfig};
-use crate::dest::{DestError, Destination, PutMode};
+use crate::config::Format;
+use crate::dest::Destination;
 use crate::metrics::TableMetrics;
-use crate::status::ArtifactStatus;
 use crate::table::{KeySpec, Table};
-
-/// How many times an artifact moves to the next position when its key holds
-/// other content (orphans of failed attempts) before giving up.
-const MAX_POSITION_BUMPS: usize = 16;
-
-/// What the writer needs from a table's config.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArchiveSettings {
-    /// `schema.table`.
-    pub table: String,
-    /// Prefix of every key (e.g. `users/`).
-    pub key_prefix: String,
-    /// Key columns, recorded in the manifest.
-    pub key_fields: Vec<String>,
-    /// Snapshot formats, the first one measured by the policy.
-    pub snapshot_formats: Vec<Format>,
-    /// Diff formats, the first one measured by the policy.
-    pub diff_formats: Vec<Format>,
-    /// Epochs the manifest keeps (0: all).
-    pub keep_epochs: u32,
-    /// Re-base thresholds.
-    pub policy: SnapshotPolicyConfig,
-    /// Diff cadence.
-    pub diff_interval: Duration,
-    /// Schema written to the manifest (empty: keep what it has).
-    pub columns: Vec<ManifestColumn>,
-}
-
-impl ArchiveSettings {
-    /// Defaults for `table` under `key_prefix`: key `id`, JSONL only, no
-    /// retention, no re-base triggers, 30 s diffs.
-    pub fn new(table: &str, key_prefix: &str) -> Self {
-        Self {
-            table: table.to_owned(),
-            key_prefix: key_prefix.to_owned(),
-            key_fields: vec!["id".to_owned()],
-            snapshot_formats: vec![Format::Jsonl],
-            diff_formats: vec![Format::Jsonl],
-            keep_epochs: 0,
-            policy: SnapshotPolicyConfig::default(),
-            diff_interval: Duration::from_secs(30),
-            columns: Vec::new(),
-        }
-    }
-
-    /// The settings of one table of the writer config.
-    pub fn from_table_config(config: &TableConfig) -> Self {
-        Self {
-            table: config.qualified_name(),
-            key_prefix: config.effective_key_prefix(),
-            key_fields: config.key_fields.clone(),
-            snapshot_formats: config.formats.snapshot.clone(),
-            diff_formats: config.formats.diff.clone(),
-            keep_epochs: config.retention.keep_epochs.unwrap_or(0),
-            policy: config.snapshot.clone(),
-            diff_interval: config.diff.interval.0,
-            columns: Vec::new(),
-        }
-    }
-
-    fn key_of(&self, kind: ArtifactKind, epoch: u64, from: Option<&str>, to: &str, format: Format) -> String {
-        match kind {
-            ArtifactKind::Snapshot => snapshot_key(&self.key_prefix, epoch, to, format),
-            ArtifactKind::Diff => diff_key(&self.key_prefix, epoch, from, to, format),
-        }
-    }
-}
-
-/// A committed artifact, with what `/status`, metrics and logs need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Committed {
-    /// Unique artifact id (in the manifest and every log line about it).
-    pub id: String,
-    /// Snapshot or diff.
-    pub kind: ArtifactKind,
-    /// Its epoch.
-    pub epoch: u64,
-    /// A diff's lower bound.
-    pub from_position: Option<String>,
-    /// Its archive position.
-    pub position: String,
-    /// The source cursor it covers.
-    pub source: SourceMark,
-    /// Rows (snapshot) or net changes (diff).
-    pub records: u64,
-    /// Size of the first format.
-    pub bytes: u64,
-    /// Size of all formats.
-    pub total_bytes: u64,
-    /// Creation time (RFC 3339).
-    pub created_at: String,
-    /// Time from start of encoding to the manifest commit.
-    pub duration: Duration,
-    /// Why a snapshot was written.
-    pub trigger: Option<Trigger>,
-    /// Destinations that did not store the manifest yet (retried next time).
-    pub lagging: Vec<String>,
-}
-
-impl Committed {
-    /// The `/status` form.
-    pub fn to_status(&self) -> ArtifactStatus {
-        ArtifactStatus {
-            id: self.id.clone(),
-            epoch: self.epoch,
-            from_position: self.from_position.clone(),
-            position: self.position.clone(),
-            at: self.created_at.clone(),
-            records: self.records,
-            bytes: self.bytes,
-        }
-    }
-}
-
-/// What one [`ArchiveWriter::tick`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TickOutcome {
-    /// Nothing to write.
-    Idle,
-    /// A diff was committed.
-    Diff(Committed),
-    /// A snapshot was committed (the trigger is in it).
-    Snapshot(Committed),
-}
-
-/// The table and source cursor at the manifest head.
-#[derive(Debug)]
-pub struct Restored {
-    /// The rebuilt table.
-    pub table: Table,
-    /// Where the source should resume.
-    pub mark: SourceMark,
-    /// The head epoch.
-    pub epoch: u64,
-    /// The head archive position.
-    pub position: String,
-}
 
 struct Draft {
     id: String,
@@ -213,10 +79,21 @@ impl ArchiveWriter {
             .find_map(|d| d.spool_dir())
             .unwrap_or_else(|| std::env::temp_dir().join("snapshot-writer-spool"));
         let spool = Spool::new(spool_dir)?;
-        let store =
-            ManifestStore::open(dests, &settings.key_prefix, &settings.table, identity.clone(), metrics.clone()).await?;
-        let writer = Self { settings, store, spool, metrics, identity };
-        let mut writer = writer;
+        let store = ManifestStore::open(
+            dests,
+            &settings.key_prefix,
+            &settings.table,
+            identity.clone(),
+            metrics.clone(),
+        )
+        .await?;
+        let mut writer = Self {
+            settings,
+            store,
+            spool,
+            metrics,
+            identity,
+        };
         if !writer.store.lagging().is_empty() && !writer.store.committed().artifacts.is_empty() {
             if let Err(error) = writer.repair_lagging().await {
                 tracing::warn!(table = %writer.settings.table, %error, "could not copy artifacts to a lagging destination; retried on the next write");
@@ -229,7 +106,10 @@ impl ArchiveWriter {
         }
         let manifest = writer.store.committed();
         writer.metrics.epoch.set(manifest.epoch as i64);
-        writer.metrics.diffs_since_snapshot.set(manifest.diffs_since_snapshot() as i64);
+        writer
+            .metrics
+            .diffs_since_snapshot
+            .set(manifest.diffs_since_snapshot() as i64);
         tracing::info!(
             table = %writer.settings.table,
             writer = %writer.identity,
@@ -270,7 +150,12 @@ impl ArchiveWriter {
     /// time since the last one.
     pub fn next_tick_in(&self, since_last_tick: Duration) -> Duration {
         let since_snapshot = self.since_last_snapshot(Timestamp::now());
-        policy::next_tick_in(&self.settings.policy, self.settings.diff_interval, since_last_tick, since_snapshot)
+        policy::next_tick_in(
+            &self.settings.policy,
+            self.settings.diff_interval,
+            since_last_tick,
+            since_snapshot,
+        )
     }
 
     /// Rebuilds the table and the source mark at the manifest head, so a
@@ -284,27 +169,47 @@ impl ArchiveWriter {
         let dest = Arc::clone(&self.store.destinations()[holder]);
         let reader = ArchiveReader::new(dest, &self.settings.key_prefix, manifest.clone());
         let key = KeySpec::new(self.settings.key_fields.clone());
-        let rebuilt = reader.rebuild(None, &key, &[Format::Protobuf, Format::Jsonl]).await?;
+        let rebuilt = reader
+            .rebuild(None, &key, &[Format::Protobuf, Format::Jsonl])
+            .await?;
         let mut table = Table::new(key);
         table.reserve(rebuilt.rows.len());
         for (key, row) in rebuilt.rows {
-            let encoded = row.to_struct_bytes().map_err(|message| ArchiveError::Encode { what: format!("row {key:?}"), message })?;
+            let encoded = row
+                .to_struct_bytes()
+                .map_err(|message| ArchiveError::Encode {
+                    what: format!("row {key:?}"),
+                    message,
+                })?;
             table
                 .upsert_encoded(&encoded)
-                .map_err(|e| ArchiveError::Encode { what: format!("row {key:?}"), message: e.to_string() })?;
+                .map_err(|e| ArchiveError::Encode {
+                    what: format!("row {key:?}"),
+                    message: e.to_string(),
+                })?;
         }
         let mark = manifest.source.clone().unwrap_or_else(|| SourceMark {
             position: manifest.head_position.clone(),
             ..SourceMark::default()
         });
         self.metrics.rows.set(table.len() as i64);
-        Ok(Some(Restored { table, mark, epoch: manifest.epoch, position: manifest.head_position }))
+        Ok(Some(Restored {
+            table,
+            mark,
+            epoch: manifest.epoch,
+            position: manifest.head_position,
+        }))
     }
 
     /// Evaluates the re-base policy now and writes a snapshot, a diff, or
     /// nothing. Call it every [`next_tick_in`](Self::next_tick_in), also when
     /// nothing changed (`max_interval` re-bases a quiet table).
-    pub async fn tick(&mut self, table: &Table, buffer: &mut ChangeBuffer, mark: &SourceMark) -> Result<TickOutcome, ArchiveError> {
+    pub async fn tick(
+        &mut self,
+        table: &Table,
+        buffer: &mut ChangeBuffer,
+        mark: &SourceMark,
+    ) -> Result<TickOutcome, ArchiveError> {
         self.tick_at(Timestamp::now(), table, buffer, mark).await
     }
 
@@ -317,16 +222,34 @@ impl ArchiveWriter {
         mark: &SourceMark,
     ) -> Result<TickOutcome, ArchiveError> {
         self.store.sync().await?;
-        let diff = if buffer.is_net_empty() { None } else { Some(self.encode_diff(buffer)?) };
+        if self.store.target().last_snapshot().is_none() {
+            let committed = self
+                .write_snapshot(table, buffer, mark, Trigger::Initial)
+                .await?;
+            return Ok(TickOutcome::Snapshot(committed));
+        }
+        let diff = if buffer.is_net_empty() {
+            None
+        } else {
+            Some(self.encode_diff(buffer)?)
+        };
         let last_snapshot_bytes = self
             .store
             .target()
             .last_snapshot()
-            .and_then(|s| self.settings.snapshot_formats.first().and_then(|f| s.formats.get(f.id())))
+            .and_then(|s| {
+                self.settings
+                    .snapshot_formats
+                    .first()
+                    .and_then(|f| s.formats.get(f.id()))
+            })
             .map_or(0, |f| f.size_bytes);
         let inputs = PolicyInputs {
             since_snapshot: self.since_last_snapshot(now),
-            diff_bytes: diff.as_ref().and_then(|(_, files)| files.first()).map_or(0, |f| f.size),
+            diff_bytes: diff
+                .as_ref()
+                .and_then(|(_, files)| files.first())
+                .map_or(0, |f| f.size),
             last_snapshot_bytes,
             churn: buffer.churn(),
             row_count: table.len() as u64,
@@ -334,10 +257,14 @@ impl ArchiveWriter {
         match policy::decide(&self.settings.policy, &inputs) {
             Decision::Snapshot(trigger) => {
                 drop(diff);
-                Ok(TickOutcome::Snapshot(self.write_snapshot(table, buffer, mark, trigger).await?))
+                Ok(TickOutcome::Snapshot(
+                    self.write_snapshot(table, buffer, mark, trigger).await?,
+                ))
             }
             Decision::Diff => match diff {
-                Some((draft, files)) => Ok(TickOutcome::Diff(self.commit(draft, files, buffer, mark).await?)),
+                Some((draft, files)) => Ok(TickOutcome::Diff(
+                    self.commit(draft, files, buffer, mark).await?,
+                )),
                 None => {
                     buffer.clear_window();
                     self.metrics.buffer_depth.set(0);
@@ -364,7 +291,10 @@ impl ArchiveWriter {
             kind: ArtifactKind::Snapshot,
             epoch: base.epoch + 1,
             from: None,
-            position: position::next_position(base.head().map(|a| a.to_position.as_str()), &mark.position),
+            position: position::next_position(
+                base.head().map(|a| a.to_position.as_str()),
+                &mark.position,
+            ),
             records: table.len() as u64,
             trigger: Some(trigger),
             started,
@@ -378,7 +308,11 @@ impl ArchiveWriter {
 
     /// Writes the buffered net changes as a diff in the current epoch.
     /// `Ok(None)` when they net to nothing (the window is then cleared).
-    pub async fn write_diff(&mut self, buffer: &mut ChangeBuffer, mark: &SourceMark) -> Result<Option<Committed>, ArchiveError> {
+    pub async fn write_diff(
+        &mut self,
+        buffer: &mut ChangeBuffer,
+        mark: &SourceMark,
+    ) -> Result<Option<Committed>, ArchiveError> {
         self.store.sync().await?;
         if buffer.is_net_empty() {
             buffer.clear_window();
@@ -403,7 +337,9 @@ impl ArchiveWriter {
             trigger: None,
             started,
         };
-        let files = self.spool.diff(&entries, &self.settings.diff_formats, &draft.id)?;
+        let files = self
+            .spool
+            .diff(&entries, &self.settings.diff_formats, &draft.id)?;
         Ok((draft, files))
     }
 
@@ -424,8 +360,18 @@ impl ArchiveWriter {
         let formats = files
             .iter()
             .map(|file| {
-                let key = self.settings.key_of(draft.kind, draft.epoch, draft.from.as_deref(), &draft.position, file.format);
-                let reference = FormatRef { uri: first_dest.uri(&key), size_bytes: file.size, crc32c: Some(file.crc32c_hex()) };
+                let key = self.settings.key_of(
+                    draft.kind,
+                    draft.epoch,
+                    draft.from.as_deref(),
+                    &draft.position,
+                    file.format,
+                );
+                let reference = FormatRef {
+                    uri: first_dest.uri(&key),
+                    size_bytes: file.size,
+                    crc32c: Some(file.crc32c_hex()),
+                };
                 (file.format.id().to_owned(), reference)
             })
             .collect();
@@ -495,7 +441,9 @@ impl ArchiveWriter {
     fn record_metrics(&self, committed: &Committed, dropped: usize) {
         let manifest = self.store.committed();
         self.metrics.epoch.set(manifest.epoch as i64);
-        self.metrics.diffs_since_snapshot.set(manifest.diffs_since_snapshot() as i64);
+        self.metrics
+            .diffs_since_snapshot
+            .set(manifest.diffs_since_snapshot() as i64);
         match committed.kind {
             ArtifactKind::Snapshot => {
                 self.metrics.snapshots_written.inc();
@@ -527,106 +475,12 @@ impl ArchiveWriter {
     }
 
     /// Puts every file on every destination; a key holding different
-    /// content moves the artifact to the next position.
-    async fn upload(&self, draft: &mut Draft, files: &[SpoolFile]) -> Result<(), ArchiveError> {
-        for _ in 0..MAX_POSITION_BUMPS {
-            let keys: Vec<String> = files
-                .iter()
-                .map(|f| self.settings.key_of(draft.kind, draft.epoch, draft.from.as_deref(), &draft.position, f.format))
-                .collect();
-            let results = futures::future::join_all(
-                self.store.destinations().iter().map(|dest| self.upload_to(dest.as_ref(), &keys, files)),
-            )
-            .await;
-            let mut collision = None;
-            for result in results {
-                if let Some(key) = result? {
-                    collision = Some(key);
-                }
-            }
-            let Some(key) = collision else { return Ok(()) };
-            let bumped = position::bump(&draft.position);
-            tracing::warn!(
-                artifact = %draft.id,
-                key = %key,
-                next_position = %bumped,
-                "another object already exists under this key (an orphan of a failed attempt, or another writer); moving the artifact to the next position"
-            );
-            draft.position = bumped;
-        }
-        Err(ArchiveError::Encode {
-            what: format!("artifact {}", draft.id),
-            message: format!("{MAX_POSITION_BUMPS} consecutive positions hold other objects"),
-        })
-    }
-
-    /// Puts the files on one destination; `Some(key)` if a key holds other content.
-    async fn upload_to(&self, dest: &dyn Destination, keys: &[String], files: &[SpoolFile]) -> Result<Option<String>, ArchiveError> {
-        for (key, file) in keys.iter().zip(files) {
-            match dest.put_file(key, file.path(), PutMode::CreateNew).await {
-                Ok(()) => {}
-                Err(DestError::Conflict { .. }) => {
-                    if !same_content(dest, key, file).await.inspect_err(|_| self.metrics.destination_error(dest.name()))? {
-                        return Ok(Some(key.clone()));
-                    }
-                }
-                Err(error) => {
-                    self.metrics.destination_error(dest.name());
-                    return Err(error.into());
-                }
-            }
-        }
-        Ok(None)
-    }
-
-    /// Copies the objects the committed manifest references to destinations
-    /// that lack them (e.g. one added to the config).
-    async fn repair_lagging(&self) -> Result<(), ArchiveError> {
-        let holders = self.store.holders();
-        let Some(&source_index) = holders.first() else { return Ok(()) };
-        let dests = self.store.destinations();
-        let source = &dests[source_index];
-        for (index, dest) in dests.iter().enumerate() {
-            if holders.contains(&index) {
-                continue;
-            }
-            for artifact in &self.store.committed().artifacts {
-                for (_, key) in retention::artifact_keys(&self.settings.key_prefix, artifact) {
-                    if dest.size(&key).await?.is_some() {
-                        continue;
-                    }
-                    let Some(object) = source.get(&key).await? else {
-                        return Err(ArchiveError::MissingObject { dest: source.name().to_owned(), key });
-                    };
-                    let path = self.spool.dir().join(format!("{}.copy", new_id()));
-                    std::fs::write(&path, &object.body)
-                        .map_err(|error| ArchiveError::Spool { path: path.display().to_string(), error })?;
-                    let put = dest.put_file(&key, &path, PutMode::CreateNew).await;
-                    let _ = std::fs::remove_file(&path);
-                    match put {
-                        Ok(()) | Err(DestError::Conflict { .. }) => {}
-                        Err(error) => return Err(error.into()),
-                    }
-                    tracing::info!(dest = %dest.name(), key = %key, "copied a missing artifact to a lagging destination");
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn since_last_snapshot(&self, now: Timestamp) -> Option<Duration> {
         let snapshot = self.store.target().last_snapshot()?;
         // An unreadable time (hand-edited manifest) never forces a re-base.
         let at: Timestamp = snapshot.created_at.parse().ok().unwrap_or(now);
         Some(Duration::try_from(now.duration_since(at)).unwrap_or(Duration::ZERO))
     }
-}
-
-async fn same_content(dest: &dyn Destination, key: &str, file: &SpoolFile) -> Result<bool, ArchiveError> {
-    if dest.size(key).await? != Some(file.size) {
-        return Ok(false);
-    }
-    Ok(dest.get(key).await?.is_some_and(|stored| crc32c::crc32c(&stored.body) == file.crc32c))
 }
 
 /// A new artifact id: a UUIDv7 (time-ordered, unique).
