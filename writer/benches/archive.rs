@@ -202,11 +202,17 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        // `ARCHIVE_BENCH_ONLY=snapshot|rebuild` runs one half (e.g. to profile it).
+        let only = std::env::var("ARCHIVE_BENCH_ONLY").unwrap_or_default();
         for format in [Format::Jsonl, Format::Protobuf] {
-            bench_snapshot(&table, format).await;
+            if only != "rebuild" {
+                bench_snapshot(&table, format).await;
+            }
         }
         for format in [Format::Jsonl, Format::Protobuf] {
-            bench_rebuild(&table, rows, format).await;
+            if only != "snapshot" {
+                bench_rebuild(&table, rows, format).await;
+            }
         }
     });
 }

@@ -7,7 +7,8 @@
 //! committed artifact), then the directory is fsynced. The manifest's
 //! compare-and-swap runs under an exclusive `flock` on a lock file in
 //! `<root>/.locks/`, so it holds between threads and processes; the revision
-//! is the SHA-256 of the content, as laredo's Go destination uses.
+//! is a hash of the content (SHA-256 as laredo's Go destination uses, CRC-32C
+//! for objects above 4 MiB).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -275,8 +276,19 @@ fn lexically_normal(path: PathBuf) -> PathBuf {
     out
 }
 
+/// Objects up to this size get a SHA-256 revision (laredo's); larger ones a
+/// CRC-32C with the length, so reading a 200 MB snapshot does not spend more
+/// time hashing than reading. Only the manifest is ever compared, and a
+/// manifest this large still gets a revision no two versions share by
+/// accident in practice (length and CRC both equal).
+const SHA256_REVISION_LIMIT: usize = 4 << 20;
+
 fn content_revision(body: &[u8]) -> Revision {
-    Revision(hex::encode(Sha256::digest(body)))
+    if body.len() <= SHA256_REVISION_LIMIT {
+        Revision(hex::encode(Sha256::digest(body)))
+    } else {
+        Revision(format!("crc32c-{:08x}-{}", crc32c::crc32c(body), body.len()))
+    }
 }
 
 /// Makes a rename or link in `dir` durable.

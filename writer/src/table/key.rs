@@ -49,7 +49,7 @@ impl KeySpec {
 
     /// The key of an encoded `Struct` row.
     pub fn key_of(&self, row: &[u8]) -> Result<RowKey, WireError> {
-        let mut key = String::new();
+        let mut key = String::with_capacity(24);
         self.write_key(row, &mut key)?;
         Ok(key.into_boxed_str())
     }
@@ -165,7 +165,23 @@ pub fn push_go_float(out: &mut String, v: f64) {
     }
     // Fast path for the common integer ids, which print without an exponent.
     if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
-        let _ = write!(out, "{}", v as i64);
+        // Without `fmt`: this runs once per row when keys are computed.
+        let mut digits = [0u8; 8];
+        let mut n = (v as i64).unsigned_abs();
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0.0 {
+            out.push('-');
+        }
+        // Only ASCII digits were written.
+        out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
         return;
     }
     // Rust's `{:e}` yields the same shortest round-trip digits as Go.

@@ -96,7 +96,7 @@ fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) -> Result<
 
 /// Byte classes for string escaping: 0 copy as is, 1 escape, 2 first byte of
 /// a possible U+2028/U+2029.
-const ESCAPE: [u8; 256] = {
+static ESCAPE: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut b = 0;
     while b < 0x20 {

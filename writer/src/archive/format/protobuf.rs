@@ -48,7 +48,7 @@ pub fn encode_diff_entry(out: &mut Vec<u8>, entry: &DiffEntry<'_>) {
 }
 
 /// The length-delimited messages of an object, as slices of it.
-fn messages(object: &Bytes) -> impl Iterator<Item = Result<(usize, Bytes), FormatError>> + '_ {
+fn messages(object: &[u8]) -> impl Iterator<Item = Result<(usize, &[u8]), FormatError>> + '_ {
     let mut pos = 0;
     let mut number = 0;
     std::iter::from_fn(move || {
@@ -66,7 +66,7 @@ fn messages(object: &Bytes) -> impl Iterator<Item = Result<(usize, Bytes), Forma
                     .ok_or_else(|| {
                         FormatError::at(number, "message length runs past the end of the object")
                     })?;
-                let message = object.slice(pos..end);
+                let message = &object[pos..end];
                 pos = end;
                 Ok((number, message))
             });
@@ -87,7 +87,7 @@ pub fn decode_snapshot(
         let mut found = Bytes::new();
         for field in Fields::new(&message) {
             if let Field::Bytes(1, bytes) = field.map_err(|e| FormatError::at(number, e))? {
-                found = message.slice_ref(bytes);
+                found = object.slice_ref(bytes);
             }
         }
         row(StoredRow::Struct(found))?;
@@ -114,7 +114,7 @@ pub fn decode_diff(
                 Field::Bytes(2, bytes) => {
                     key = std::str::from_utf8(bytes).map_err(|_| bad(&"key is not UTF-8"))?
                 }
-                Field::Bytes(4, bytes) => new = Some(StoredRow::Struct(message.slice_ref(bytes))),
+                Field::Bytes(4, bytes) => new = Some(StoredRow::Struct(object.slice_ref(bytes))),
                 _ => {}
             }
         }
