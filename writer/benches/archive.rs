@@ -42,7 +42,7 @@ fn row(id: u32, version: u32) -> Vec<u8> {
         "balance",
         ValueRef::Number(f64::from(id) * 1.25 + f64::from(version)),
     );
-    put("active", ValueRef::Bool(id % 3 != 0));
+    put("active", ValueRef::Bool(!id.is_multiple_of(3)));
     put(
         "created_at",
         ValueRef::String("2026-08-21T10:15:02.123456Z"),

@@ -287,7 +287,11 @@ fn content_revision(body: &[u8]) -> Revision {
     if body.len() <= SHA256_REVISION_LIMIT {
         Revision(hex::encode(Sha256::digest(body)))
     } else {
-        Revision(format!("crc32c-{:08x}-{}", crc32c::crc32c(body), body.len()))
+        Revision(format!(
+            "crc32c-{:08x}-{}",
+            crc32c::crc32c(body),
+            body.len()
+        ))
     }
 }
 

@@ -85,7 +85,7 @@ pub fn decode_snapshot(
     for message in messages(object) {
         let (number, message) = message?;
         let mut found = Bytes::new();
-        for field in Fields::new(&message) {
+        for field in Fields::new(message) {
             if let Field::Bytes(1, bytes) = field.map_err(|e| FormatError::at(number, e))? {
                 found = object.slice_ref(bytes);
             }
@@ -106,7 +106,7 @@ pub fn decode_diff(
         let mut action = "";
         let mut key = "";
         let mut new = None;
-        for field in Fields::new(&message) {
+        for field in Fields::new(message) {
             match field.map_err(|e| bad(&e))? {
                 Field::Bytes(1, bytes) => {
                     action = std::str::from_utf8(bytes).map_err(|_| bad(&"action is not UTF-8"))?
