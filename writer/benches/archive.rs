@@ -197,6 +197,29 @@ fn main() {
         bytes / rows as usize,
         std::thread::available_parallelism().map_or(1, usize::from)
     );
+    if std::env::var("ARCHIVE_BENCH_ONLY").is_ok_and(|only| only == "encode") {
+        // One core, no I/O: the encoders alone.
+        for format in [Format::Jsonl, Format::Protobuf] {
+            let started = Instant::now();
+            let mut out = Vec::with_capacity(256 << 20);
+            for (_, row) in table.iter() {
+                snapshot_writer::archive::format::encode_snapshot_row(
+                    format,
+                    &mut out,
+                    row.as_bytes(),
+                )
+                .unwrap();
+            }
+            let time = started.elapsed().as_secs_f64();
+            println!(
+                "encode {:<8} one core: {:.0} MB/s, {:.0} ns/row",
+                format.id(),
+                out.len() as f64 / 1e6 / time,
+                time * 1e9 / f64::from(rows)
+            );
+        }
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
