@@ -153,6 +153,21 @@ pub(super) fn write_go_value(f: &mut fmt::Formatter<'_>, value: &ValueRef<'_>) -
     f.write_str(&text)
 }
 
+/// The decimal digits of `n`, written at the end of `buf` (hot paths format
+/// integers this way instead of through `core::fmt`).
+pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[start..]
+}
+
 /// Appends Go's `strconv.FormatFloat(v, 'g', -1, 64)`.
 pub fn push_go_float(out: &mut String, v: f64) {
     if v.is_nan() {
@@ -166,22 +181,13 @@ pub fn push_go_float(out: &mut String, v: f64) {
     // Fast path for the common integer ids, which print without an exponent.
     if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
         // Without `fmt`: this runs once per row when keys are computed.
-        let mut digits = [0u8; 8];
-        let mut n = (v as i64).unsigned_abs();
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        let mut buf = [0u8; 20];
         if v < 0.0 {
             out.push('-');
         }
+        let digits = decimal_digits((v as i64).unsigned_abs(), &mut buf);
         // Only ASCII digits were written.
-        out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+        out.push_str(std::str::from_utf8(digits).unwrap_or_default());
         return;
     }
     // Rust's `{:e}` yields the same shortest round-trip digits as Go.

@@ -12,6 +12,7 @@ use memchr::memchr;
 use super::json_scan::{ObjectScanner, unescape_string};
 use super::{DiffEntry, DiffRecord, FormatError, StoredRow};
 use crate::table::Action;
+use crate::table::key::decimal_digits;
 use crate::table::wire::{MAX_DEPTH, StructEntries, ValueRef, WireError, list_items};
 
 /// Appends a row as one JSON object and a newline.
@@ -212,21 +213,10 @@ pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
 }
 
 fn push_i64(out: &mut Vec<u8>, v: i64) {
-    let mut buf = [0u8; 20];
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
     if v < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(decimal_digits(v.unsigned_abs(), &mut [0u8; 20]));
 }
 
 /// Non-blank lines of an object, as slices of it (Go readers skip blank lines).
