@@ -9,10 +9,14 @@
 pub mod s3;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+
+pub mod local;
+
+pub use local::LocalDestination;
 
 /// The stored revision of an object, as compare-and-swap compares it: the
 /// ETag on S3, a content hash on local disk. Opaque to callers.
@@ -101,6 +105,13 @@ pub trait Destination: Send + Sync + fmt::Debug {
     /// The URI of `key` (`file:///abs/path/key`, `s3://bucket/prefix/key`),
     /// as recorded in the manifest and in events.
     fn uri(&self, key: &str) -> String;
+
+    /// A directory on the destination's own file system where artifacts can
+    /// be encoded before [`put_file`](Self::put_file), so the put is a link
+    /// instead of a copy. `None` (the default) for remote destinations.
+    fn spool_dir(&self) -> Option<PathBuf> {
+        None
+    }
 
     /// Stores the file at `source` under `key` (see [`PutMode`]). The object
     /// is durable and complete when this returns, and never partially visible.

@@ -49,7 +49,7 @@ impl KeySpec {
 
     /// The key of an encoded `Struct` row.
     pub fn key_of(&self, row: &[u8]) -> Result<RowKey, WireError> {
-        let mut key = String::new();
+        let mut key = String::with_capacity(24);
         self.write_key(row, &mut key)?;
         Ok(key.into_boxed_str())
     }
@@ -153,6 +153,21 @@ pub(super) fn write_go_value(f: &mut fmt::Formatter<'_>, value: &ValueRef<'_>) -
     f.write_str(&text)
 }
 
+/// The decimal digits of `n`, written at the end of `buf` (hot paths format
+/// integers this way instead of through `core::fmt`).
+pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[start..]
+}
+
 /// Appends Go's `strconv.FormatFloat(v, 'g', -1, 64)`.
 pub fn push_go_float(out: &mut String, v: f64) {
     if v.is_nan() {
@@ -165,7 +180,14 @@ pub fn push_go_float(out: &mut String, v: f64) {
     }
     // Fast path for the common integer ids, which print without an exponent.
     if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
-        let _ = write!(out, "{}", v as i64);
+        // Without `fmt`: this runs once per row when keys are computed.
+        let mut buf = [0u8; 20];
+        if v < 0.0 {
+            out.push('-');
+        }
+        let digits = decimal_digits((v as i64).unsigned_abs(), &mut buf);
+        // Only ASCII digits were written.
+        out.push_str(std::str::from_utf8(digits).unwrap_or_default());
         return;
     }
     // Rust's `{:e}` yields the same shortest round-trip digits as Go.

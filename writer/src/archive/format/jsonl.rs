@@ -1,0 +1,414 @@
+//! The `jsonl` format: one JSON object per line, byte-compatible with Go's
+//! `encoding/json` (map keys sorted, `<`, `>`, `&`, U+2028 and U+2029
+//! escaped, float64 formatted as Go does). serde_json differs on all three, so
+//! rows are transcoded here straight from their encoded `Struct` bytes.
+//!
+//! Go cannot encode NaN or ±Inf at all (its encoder fails the whole row); we
+//! write them as `null` so one odd value does not block the archive.
+
+use bytes::Bytes;
+use memchr::memchr;
+
+use super::json_scan::{ObjectScanner, unescape_string};
+use super::{DiffEntry, DiffRecord, FormatError, StoredRow};
+use crate::table::Action;
+use crate::table::key::decimal_digits;
+use crate::table::wire::{MAX_DEPTH, StructEntries, ValueRef, WireError, list_items};
+
+/// Appends a row as one JSON object and a newline.
+pub fn encode_snapshot_row(out: &mut Vec<u8>, row: &[u8]) -> Result<(), WireError> {
+    write_object(out, row, 0)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Appends `{"action","key","old","new"}` and a newline; `old`/`new` are
+/// omitted when absent or empty, as Go's `omitempty` does.
+pub fn encode_diff_entry(out: &mut Vec<u8>, entry: &DiffEntry<'_>) -> Result<(), WireError> {
+    out.extend_from_slice(b"{\"action\":\"");
+    out.extend_from_slice(entry.action.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"key\":");
+    write_string(out, entry.key);
+    if let Some(old) = entry.old.filter(|row| !row.is_empty()) {
+        out.extend_from_slice(b",\"old\":");
+        write_object(out, old, 0)?;
+    }
+    if let Some(new) = entry.new.filter(|row| !row.is_empty()) {
+        out.extend_from_slice(b",\"new\":");
+        write_object(out, new, 0)?;
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(())
+}
+
+/// Appends an encoded `Struct` as a JSON object with sorted keys.
+pub fn write_object(out: &mut Vec<u8>, row: &[u8], depth: usize) -> Result<(), WireError> {
+    if depth > MAX_DEPTH {
+        return Err(WireError::TooDeep);
+    }
+    let mut entries: Vec<(&str, &[u8])> = Vec::with_capacity(16);
+    for entry in StructEntries::new(row) {
+        entries.push(entry?);
+    }
+    if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+        // Protobuf map semantics: the last duplicate wins. Reversing first
+        // makes the stable sort keep it ahead of earlier ones.
+        entries.reverse();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+    }
+    out.push(b'{');
+    for (i, (name, value)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(out, name);
+        out.push(b':');
+        write_value(out, &ValueRef::parse(value)?, depth)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) -> Result<(), WireError> {
+    match value {
+        ValueRef::Null => out.extend_from_slice(b"null"),
+        ValueRef::Number(n) => write_go_float(out, *n),
+        ValueRef::String(s) => write_string(out, s),
+        ValueRef::Bool(true) => out.extend_from_slice(b"true"),
+        ValueRef::Bool(false) => out.extend_from_slice(b"false"),
+        ValueRef::Struct(bytes) => write_object(out, bytes, depth + 1)?,
+        ValueRef::List(bytes) => {
+            if depth + 1 > MAX_DEPTH {
+                return Err(WireError::TooDeep);
+            }
+            out.push(b'[');
+            for (i, item) in list_items(bytes).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, &ValueRef::parse(item?)?, depth + 1)?;
+            }
+            out.push(b']');
+        }
+    }
+    Ok(())
+}
+
+/// Byte classes for string escaping: 0 copy as is, 1 escape, 2 first byte of
+/// a possible U+2028/U+2029.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = 1;
+        b += 1;
+    }
+    table[b'"' as usize] = 1;
+    table[b'\\' as usize] = 1;
+    table[b'<' as usize] = 1;
+    table[b'>' as usize] = 1;
+    table[b'&' as usize] = 1;
+    table[0xE2] = 2;
+    table
+};
+
+/// Appends a JSON string escaped as Go's `encoding/json` does (HTML-safe).
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match ESCAPE[b as usize] {
+            0 => {
+                i += 1;
+                continue;
+            }
+            2 => {
+                // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
+                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
+                {
+                    out.extend_from_slice(&bytes[start..i]);
+                    out.extend_from_slice(if bytes[i + 2] == 0xA8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
+                    i += 3;
+                    start = i;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0C => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xF) as usize]);
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
+/// shortest round-trip digits, or `'e'` when the magnitude is below 1e-6 or
+/// at least 1e21, with `e-07` shortened to `e-7`.
+pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    if !v.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let abs = v.abs();
+    if v.fract() == 0.0 && abs < 1e15 {
+        if v == 0.0 && v.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            push_i64(out, v as i64);
+        }
+        return;
+    }
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust's `{:e}` has the same shortest digits as Go's 'e' with -1.
+        let text = format!("{v:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        out.extend_from_slice(mantissa.as_bytes());
+        out.push(b'e');
+        match exponent.strip_prefix('-') {
+            Some(digits) => {
+                out.push(b'-');
+                out.extend_from_slice(digits.as_bytes());
+            }
+            None => {
+                out.push(b'+');
+                if exponent.len() < 2 {
+                    out.push(b'0');
+                }
+                out.extend_from_slice(exponent.as_bytes());
+            }
+        }
+        return;
+    }
+    // Rust's `Display` for f64 is the shortest round-trip digits without an
+    // exponent: Go's 'f' with precision -1.
+    let _ = write!(out, "{v}");
+}
+
+fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(decimal_digits(v.unsigned_abs(), &mut [0u8; 20]));
+}
+
+/// Non-blank lines of an object, as slices of it (Go readers skip blank lines).
+pub fn lines(object: &Bytes) -> impl Iterator<Item = (usize, Bytes)> + '_ {
+    let mut pos = 0;
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        while pos < object.len() {
+            number += 1;
+            let end = memchr(b'\n', &object[pos..]).map_or(object.len(), |i| pos + i);
+            let start = pos;
+            pos = end + 1;
+            let line = object[start..end].trim_ascii();
+            if !line.is_empty() {
+                return Some((number, object.slice_ref(line)));
+            }
+        }
+        None
+    })
+}
+
+/// Calls `row` for every line of a JSONL snapshot.
+pub fn decode_snapshot(
+    object: &Bytes,
+    mut row: impl FnMut(StoredRow) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    for (number, line) in lines(object) {
+        if line.first() != Some(&b'{') {
+            return Err(FormatError::at(number, "not a JSON object"));
+        }
+        row(StoredRow::Json(line))?;
+    }
+    Ok(())
+}
+
+/// Calls `change` for every line of a JSONL diff.
+pub fn decode_diff(
+    object: &Bytes,
+    mut change: impl FnMut(DiffRecord) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    for (number, line) in lines(object) {
+        let record = parse_diff_line(&line).map_err(|e| FormatError::at(number, e))?;
+        change(record)?;
+    }
+    Ok(())
+}
+
+fn parse_diff_line(line: &Bytes) -> Result<DiffRecord, String> {
+    let mut action = None;
+    let mut key = String::new();
+    let mut new = None;
+    for field in ObjectScanner::new(line)? {
+        let (name, value) = field?;
+        match name {
+            b"action" => {
+                let text = unescape_string(value)?;
+                action = Some(
+                    Action::parse(&text).ok_or_else(|| format!("unknown diff action {text:?}"))?,
+                );
+            }
+            b"key" => key = unescape_string(value)?.into_owned(),
+            b"new" if value.first() == Some(&b'{') => {
+                new = Some(StoredRow::Json(line.slice_ref(value)))
+            }
+            _ => {}
+        }
+    }
+    let action = action.ok_or("diff line without \"action\"")?;
+    if matches!(action, Action::Insert | Action::Update) && new.is_none() {
+        return Err(format!("{} without \"new\"", action.as_str()));
+    }
+    Ok(DiffRecord { action, key, new })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::wire::{encode_scalar, write_struct_entry};
+
+    fn go_float(v: f64) -> String {
+        let mut out = Vec::new();
+        write_go_float(&mut out, v);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Expected strings are what Go's `json.Marshal(float64)` produces.
+    #[test]
+    fn floats_match_go_encoding_json() {
+        let golden: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (-42.0, "-42"),
+            (1e6, "1000000"),
+            (1_234_567.0, "1234567"),
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (1.5e21, "1.5e+21"),
+            (123_456_789_012_345_680.0, "123456789012345680"),
+            (0.000001, "0.000001"),
+            (0.0000001, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (-2.5e-10, "-2.5e-10"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (9_007_199_254_740_993.0, "9007199254740992"),
+            (0.30000000000000004, "0.30000000000000004"),
+        ];
+        for (v, expected) in golden {
+            assert_eq!(go_float(*v), *expected, "{v:e}");
+        }
+        assert_eq!(go_float(f64::NAN), "null");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_go_does() {
+        let mut out = Vec::new();
+        write_string(
+            &mut out,
+            "a<b>&\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é\u{2028}\u{2029}\u{2027}",
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a\u003cb\u003e\u0026\"\\\n\r\t\b\f\u0001"#.to_owned()
+                + "\u{7f}é\\u2028\\u2029\u{2027}\""
+        );
+    }
+
+    #[test]
+    fn rows_have_sorted_keys_and_the_last_duplicate_wins() {
+        let mut row = Vec::new();
+        write_struct_entry(&mut row, "z", &encode_scalar(&ValueRef::Number(1.0)));
+        write_struct_entry(&mut row, "a", &encode_scalar(&ValueRef::String("x")));
+        write_struct_entry(&mut row, "z", &encode_scalar(&ValueRef::Bool(true)));
+        let mut out = Vec::new();
+        encode_snapshot_row(&mut out, &row).unwrap();
+        assert_eq!(out, b"{\"a\":\"x\",\"z\":true}\n");
+    }
+
+    #[test]
+    fn diff_lines_keep_go_field_order_and_omit_absent_rows() {
+        let mut row = Vec::new();
+        write_struct_entry(&mut row, "id", &encode_scalar(&ValueRef::Number(7.0)));
+        let mut out = Vec::new();
+        let entry = |action, old, new| DiffEntry {
+            action,
+            key: "7",
+            old,
+            new,
+        };
+        encode_diff_entry(&mut out, &entry(Action::Update, Some(&row), Some(&row))).unwrap();
+        encode_diff_entry(&mut out, &entry(Action::Delete, Some(&row), None)).unwrap();
+        encode_diff_entry(
+            &mut out,
+            &DiffEntry {
+                action: Action::Truncate,
+                key: "",
+                old: None,
+                new: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            "{\"action\":\"UPDATE\",\"key\":\"7\",\"old\":{\"id\":7},\"new\":{\"id\":7}}\n\
+             {\"action\":\"DELETE\",\"key\":\"7\",\"old\":{\"id\":7}}\n\
+             {\"action\":\"TRUNCATE\",\"key\":\"\"}\n"
+        );
+        let mut records = Vec::new();
+        decode_diff(&Bytes::from(out), |r| {
+            records.push(r);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(
+            records[0].new,
+            Some(StoredRow::Json(Bytes::from_static(b"{\"id\":7}")))
+        );
+        assert_eq!(records[1].action, Action::Delete);
+        assert_eq!(records[2].action, Action::Truncate);
+    }
+
+    #[test]
+    fn bad_diff_lines_name_the_line() {
+        let object = Bytes::from_static(
+            b"\n{\"action\":\"INSERT\",\"key\":\"1\",\"new\":{}}\n{\"action\":\"MERGE\"}\n",
+        );
+        let err = decode_diff(&object, |_| Ok(())).unwrap_err();
+        assert_eq!(err.record, 3);
+        assert!(err.message.contains("MERGE"), "{err}");
+    }
+}

@@ -1,0 +1,382 @@
+//! Rebuilding a table from an archive, at its head or as of a position.
+//!
+//! The plan links artifacts by epoch and manifest (commit) order, the robust
+//! linkage of reference/laredo.md §4.1, never by following `from → to`
+//! strings, so Go-written archives (`""` positions, `from == to` diffs,
+//! snapshots whose position went backwards) are read without looping:
+//!
+//! - head: the last snapshot in manifest order, then every later diff of its
+//!   epoch;
+//! - `at P`: the snapshot with the greatest position `≤ P` (LSN order; on a
+//!   tie the later one), then the diffs of its epoch after it while their
+//!   `to_position ≤ P` (a diff straddling `P` ends the plan).
+//!
+//! Rows stay slices of the fetched objects; only key columns are parsed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use hashbrown::HashMap;
+
+use super::ArchiveError;
+use super::format::{self, DiffRecord, StoredRow, json_scan};
+use super::keys::manifest_key;
+use super::manifest::{Artifact, ArtifactKind, Manifest};
+use super::position::compare;
+use super::retention::artifact_key;
+use crate::config::Format;
+use crate::dest::Destination;
+use crate::table::{Action, KeySpec, RowKey};
+
+/// Objects fetched concurrently while rebuilding.
+const FETCH_CONCURRENCY: usize = 8;
+
+/// Which artifacts a rebuild reads: indices into `manifest.artifacts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The base snapshot.
+    pub snapshot: usize,
+    /// The diffs, in the order to apply them.
+    pub diffs: Vec<usize>,
+    /// The position the rebuilt table is at.
+    pub position: String,
+}
+
+/// Plans a rebuild (module docs); `None` when no snapshot qualifies.
+pub fn plan(manifest: &Manifest, at: Option<&str>) -> Option<Plan> {
+    let artifacts = &manifest.artifacts;
+    let is_snapshot = |a: &&Artifact| a.kind == ArtifactKind::Snapshot;
+    let snapshot = match at {
+        None => artifacts.iter().rposition(|a| is_snapshot(&a))?,
+        Some(at) => {
+            artifacts
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| is_snapshot(a) && compare(&a.to_position, at).is_le())
+                .max_by(|(i, a), (j, b)| compare(&a.to_position, &b.to_position).then(i.cmp(j)))?
+                .0
+        }
+    };
+    let base = &artifacts[snapshot];
+    let mut diffs = Vec::new();
+    let mut position = base.to_position.clone();
+    for (index, artifact) in artifacts.iter().enumerate().skip(snapshot + 1) {
+        if artifact.epoch != base.epoch {
+            continue;
+        }
+        if artifact.kind == ArtifactKind::Snapshot {
+            break;
+        }
+        if at.is_some_and(|at| compare(&artifact.to_position, at).is_gt()) {
+            break;
+        }
+        diffs.push(index);
+        position.clone_from(&artifact.to_position);
+    }
+    Some(Plan {
+        snapshot,
+        diffs,
+        position,
+    })
+}
+
+/// A rebuilt table.
+#[derive(Debug, Default)]
+pub struct RebuiltTable {
+    /// Rows by key, as stored in the artifacts.
+    pub rows: HashMap<RowKey, StoredRow>,
+    /// The position the table is at (last artifact applied).
+    pub position: String,
+    /// The epoch read.
+    pub epoch: u64,
+    /// Artifacts read (1 snapshot + diffs).
+    pub artifacts_read: usize,
+}
+
+impl RebuiltTable {
+    /// Writes every row as a JSONL line, sorted by key.
+    pub fn write_jsonl(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut keys: Vec<&RowKey> = self.rows.keys().collect();
+        keys.sort_unstable();
+        let mut buffer = Vec::with_capacity(1 << 20);
+        for key in keys {
+            if let Some(row) = self.rows.get(key) {
+                row.write_json_line(&mut buffer)
+                    .map_err(std::io::Error::other)?;
+            }
+            if buffer.len() >= 1 << 20 {
+                out.write_all(&buffer)?;
+                buffer.clear();
+            }
+        }
+        out.write_all(&buffer)
+    }
+}
+
+/// Reads one archive.
+#[derive(Debug, Clone)]
+pub struct ArchiveReader {
+    dest: Arc<dyn Destination>,
+    key_prefix: String,
+    manifest: Manifest,
+}
+
+impl ArchiveReader {
+    /// A reader over an already loaded manifest.
+    pub fn new(dest: Arc<dyn Destination>, key_prefix: &str, manifest: Manifest) -> Self {
+        Self {
+            dest,
+            key_prefix: key_prefix.to_owned(),
+            manifest,
+        }
+    }
+
+    /// Loads `<key_prefix>manifest.json` from `dest`.
+    pub async fn open(dest: Arc<dyn Destination>, key_prefix: &str) -> Result<Self, ArchiveError> {
+        let key = manifest_key(key_prefix);
+        let stored = dest
+            .get(&key)
+            .await?
+            .ok_or_else(|| ArchiveError::MissingObject {
+                dest: dest.name().to_owned(),
+                key: key.clone(),
+            })?;
+        let manifest = Manifest::parse(&stored.body).map_err(|error| ArchiveError::Manifest {
+            dest: dest.name().to_owned(),
+            key,
+            error,
+        })?;
+        Ok(Self::new(dest, key_prefix, manifest))
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The destination read from.
+    pub fn destination(&self) -> &Arc<dyn Destination> {
+        &self.dest
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// Fetches one object, failing if it is missing.
+    pub async fn fetch(&self, key: &str) -> Result<Bytes, ArchiveError> {
+        match self.dest.get(key).await? {
+            Some(object) => Ok(object.body),
+            None => Err(ArchiveError::MissingObject {
+                dest: self.dest.name().to_owned(),
+                key: key.to_owned(),
+            }),
+        }
+    }
+
+    /// The format to read an artifact in: the first of `preference` it lists.
+    pub fn choose_format(
+        artifact: &Artifact,
+        preference: &[Format],
+    ) -> Result<Format, ArchiveError> {
+        preference
+            .iter()
+            .copied()
+            .find(|f| artifact.formats.contains_key(f.id()))
+            .ok_or_else(|| ArchiveError::Encode {
+                what: format!(
+                    "artifact epoch={} to={:?}",
+                    artifact.epoch, artifact.to_position
+                ),
+                message: format!(
+                    "lists formats {:?}, none of which is readable here ({:?})",
+                    artifact.formats.keys().collect::<Vec<_>>(),
+                    preference.iter().map(|f| f.id()).collect::<Vec<_>>()
+                ),
+            })
+    }
+
+    /// Rebuilds the table at the head (`at = None`) or as of `at`, keying
+    /// snapshot rows by `key`; formats are tried in `preference` order.
+    pub async fn rebuild(
+        &self,
+        at: Option<&str>,
+        key: &KeySpec,
+        preference: &[Format],
+    ) -> Result<RebuiltTable, ArchiveError> {
+        let plan = plan(&self.manifest, at).ok_or_else(|| ArchiveError::Encode {
+            what: "rebuild".to_owned(),
+            message: match at {
+                Some(at) => format!("no snapshot at or before position {at:?}"),
+                None => "the manifest lists no snapshot".to_owned(),
+            },
+        })?;
+        let mut objects = Vec::with_capacity(plan.diffs.len() + 1);
+        for index in std::iter::once(plan.snapshot).chain(plan.diffs.iter().copied()) {
+            let artifact = &self.manifest.artifacts[index];
+            let format = Self::choose_format(artifact, preference)?;
+            objects.push((format, artifact_key(&self.key_prefix, artifact, format)));
+        }
+        let mut fetched =
+            futures::stream::iter(objects.into_iter().map(|(format, key)| async move {
+                let body = self.fetch(&key).await;
+                (format, key, body)
+            }))
+            .buffered(FETCH_CONCURRENCY);
+
+        let mut table = RebuiltTable {
+            epoch: self.manifest.artifacts[plan.snapshot].epoch,
+            ..RebuiltTable::default()
+        };
+        if let Some((format, object_key, body)) = fetched.next().await {
+            let body = body?;
+            load_snapshot(&mut table.rows, format, &body, key).map_err(|error| {
+                ArchiveError::Artifact {
+                    key: object_key,
+                    error,
+                }
+            })?;
+            table.artifacts_read += 1;
+        }
+        while let Some((format, object_key, body)) = fetched.next().await {
+            let body = body?;
+            format::decode_diff(format, &body, |record| {
+                apply(&mut table.rows, record);
+                Ok(())
+            })
+            .map_err(|error| ArchiveError::Artifact {
+                key: object_key,
+                error,
+            })?;
+            table.artifacts_read += 1;
+        }
+        table.position = plan.position;
+        Ok(table)
+    }
+}
+
+fn apply(rows: &mut HashMap<RowKey, StoredRow>, record: DiffRecord) {
+    match record.action {
+        Action::Truncate => rows.clear(),
+        Action::Delete => {
+            rows.remove(record.key.as_str());
+        }
+        Action::Insert | Action::Update => {
+            if let Some(new) = record.new {
+                rows.insert(record.key.into_boxed_str(), new);
+            }
+        }
+    }
+}
+
+/// Decodes a snapshot and keys its rows, computing keys on every core.
+fn load_snapshot(
+    rows: &mut HashMap<RowKey, StoredRow>,
+    format: Format,
+    body: &Bytes,
+    key: &KeySpec,
+) -> Result<(), format::FormatError> {
+    let mut stored = Vec::new();
+    format::decode_snapshot(format, body, |row| {
+        stored.push(row);
+        Ok(())
+    })?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8);
+    let chunk = stored.len().div_ceil(workers).max(1);
+    let keyed: Vec<Result<Vec<RowKey>, format::FormatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stored
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, rows)| {
+                scope.spawn(move || {
+                    rows.iter()
+                        .enumerate()
+                        .map(|(i, row)| {
+                            let record = n * chunk + i + 1;
+                            match row {
+                                StoredRow::Struct(bytes) => key
+                                    .key_of(bytes)
+                                    .map_err(|e| format::FormatError::at(record, e)),
+                                StoredRow::Json(line) => json_scan::key_of_json(line, key)
+                                    .map_err(|e| format::FormatError::at(record, e)),
+                            }
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(format::FormatError::at(0, "key worker panicked")))
+            })
+            .collect()
+    });
+    rows.reserve(stored.len());
+    let mut stored = stored.into_iter();
+    for keys in keyed {
+        for (key, row) in keys?.into_iter().zip(stored.by_ref()) {
+            rows.insert(key, row);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::manifest::sample_artifact;
+
+    fn artifact(kind: ArtifactKind, epoch: u64, to: &str) -> Artifact {
+        let from = (kind == ArtifactKind::Diff).then_some(to);
+        sample_artifact(kind, epoch, from, to)
+    }
+
+    #[test]
+    fn plans_by_epoch_and_order_even_with_go_positions() {
+        use ArtifactKind::*;
+        let mut manifest = Manifest::new("t");
+        manifest.artifacts = vec![
+            artifact(Snapshot, 1, ""),
+            artifact(Diff, 1, ""),
+            artifact(Diff, 1, ""),
+            artifact(Snapshot, 2, ""),
+            artifact(Diff, 2, ""),
+        ];
+        assert_eq!(
+            plan(&manifest, None),
+            Some(Plan {
+                snapshot: 3,
+                diffs: vec![4],
+                position: String::new()
+            })
+        );
+        // Equal positions: the later snapshot wins a tie.
+        assert_eq!(plan(&manifest, Some("")).map(|p| p.snapshot), Some(3));
+    }
+
+    #[test]
+    fn plans_as_of_a_position() {
+        use ArtifactKind::*;
+        let mut manifest = Manifest::new("t");
+        manifest.artifacts = vec![
+            artifact(Snapshot, 1, "0/10"),
+            artifact(Diff, 1, "0/20"),
+            artifact(Diff, 1, "0/30"),
+            artifact(Snapshot, 2, "0/40"),
+            artifact(Diff, 2, "0/50"),
+        ];
+        let at = |p: &str| plan(&manifest, Some(p)).map(|p| (p.snapshot, p.diffs, p.position));
+        assert_eq!(at("0/25"), Some((0, vec![1], "0/20".into())));
+        assert_eq!(at("0/30"), Some((0, vec![1, 2], "0/30".into())));
+        assert_eq!(at("0/45"), Some((3, vec![], "0/40".into())));
+        assert_eq!(at("0/FF"), Some((3, vec![4], "0/50".into())));
+        assert_eq!(at("0/5"), None);
+        assert_eq!(at(""), None);
+    }
+}

@@ -1,0 +1,216 @@
+//! Encoding artifacts into spool files: each format is encoded once, its size
+//! and CRC-32C computed while it is written, and the same file is then put to
+//! every destination. The spool lives on the first local destination's file
+//! system when there is one, so the local put is a hard link, not a copy.
+//!
+//! Snapshots are encoded in parallel chunks (one scoped thread per core) and
+//! written sequentially in chunk order: encoding, not the disk, is the limit
+//! (DESIGN.md, "Performance").
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use super::ArchiveError;
+use super::format::{DiffEntry, encode_diff_entry, encode_snapshot_row};
+use crate::config::Format;
+use crate::table::{Table, WireError};
+
+/// Rows per parallel encoding chunk.
+const CHUNK_ROWS: usize = 4096;
+/// Bytes buffered before a write when encoding sequentially.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// An encoded artifact object waiting to be put; removed when dropped.
+#[derive(Debug)]
+pub struct SpoolFile {
+    path: PathBuf,
+    /// The format it is encoded in.
+    pub format: Format,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its CRC-32C.
+    pub crc32c: u32,
+}
+
+impl SpoolFile {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The checksum as recorded in the manifest (8 lowercase hex digits).
+    pub fn crc32c_hex(&self) -> String {
+        format!("{:08x}", self.crc32c)
+    }
+}
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+struct SpoolWriter {
+    file: File,
+    spool: SpoolFile,
+}
+
+impl SpoolWriter {
+    fn create(dir: &Path, id: &str, format: Format) -> Result<Self, ArchiveError> {
+        let path = dir.join(format!("{id}.{}.spool", format.extension()));
+        let file = File::create(&path).map_err(|error| spool_error(&path, error))?;
+        Ok(Self {
+            file,
+            spool: SpoolFile {
+                path,
+                format,
+                size: 0,
+                crc32c: 0,
+            },
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
+        self.file
+            .write_all(bytes)
+            .map_err(|error| spool_error(&self.spool.path, error))?;
+        self.spool.size += bytes.len() as u64;
+        self.spool.crc32c = crc32c::crc32c_append(self.spool.crc32c, bytes);
+        Ok(())
+    }
+
+    fn finish(self) -> SpoolFile {
+        self.spool
+    }
+}
+
+fn spool_error(path: &Path, error: std::io::Error) -> ArchiveError {
+    ArchiveError::Spool {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
+fn encode_error(what: &str, error: WireError) -> ArchiveError {
+    ArchiveError::Encode {
+        what: what.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// A spool directory.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+impl Spool {
+    /// Uses (and creates) `dir`.
+    pub fn new(dir: PathBuf) -> Result<Self, ArchiveError> {
+        std::fs::create_dir_all(&dir).map_err(|error| spool_error(&dir, error))?;
+        Ok(Self { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Encodes every row of `table` in each format, in parallel chunks.
+    pub fn snapshot(
+        &self,
+        table: &Table,
+        formats: &[Format],
+        id: &str,
+    ) -> Result<Vec<SpoolFile>, ArchiveError> {
+        let rows: Vec<&[u8]> = table.iter().map(|(_, row)| row.as_bytes()).collect();
+        let mut writers = formats
+            .iter()
+            .map(|format| SpoolWriter::create(&self.dir, id, *format))
+            .collect::<Result<Vec<_>, _>>()?;
+        let chunks = rows.len().div_ceil(CHUNK_ROWS);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 8)
+            .min(chunks.max(1));
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let (sender, receiver) =
+                mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 2);
+            for _ in 0..workers {
+                let (sender, rows, next) = (sender.clone(), &rows, &next);
+                scope.spawn(move || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = rows.chunks(CHUNK_ROWS).nth(index) else {
+                            break;
+                        };
+                        let encoded = encode_chunk(chunk, formats);
+                        if sender.send((index, encoded)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            // Chunks arrive out of order; write them in order.
+            let mut waiting = BTreeMap::new();
+            let mut expected = 0;
+            for (index, encoded) in receiver {
+                waiting.insert(index, encoded);
+                while let Some(encoded) = waiting.remove(&expected) {
+                    let buffers = encoded.map_err(|e| encode_error("snapshot row", e))?;
+                    for (writer, buffer) in writers.iter_mut().zip(&buffers) {
+                        writer.write(buffer)?;
+                    }
+                    expected += 1;
+                }
+            }
+            Ok::<(), ArchiveError>(())
+        })?;
+        Ok(writers.into_iter().map(SpoolWriter::finish).collect())
+    }
+
+    /// Encodes a diff's entries in each format.
+    pub fn diff(
+        &self,
+        entries: &[DiffEntry<'_>],
+        formats: &[Format],
+        id: &str,
+    ) -> Result<Vec<SpoolFile>, ArchiveError> {
+        let mut files = Vec::with_capacity(formats.len());
+        for format in formats {
+            let mut writer = SpoolWriter::create(&self.dir, id, *format)?;
+            let mut buffer = Vec::with_capacity(WRITE_CHUNK + 4096);
+            for entry in entries {
+                encode_diff_entry(*format, &mut buffer, entry)
+                    .map_err(|e| encode_error(&format!("diff entry {:?}", entry.key), e))?;
+                if buffer.len() >= WRITE_CHUNK {
+                    writer.write(&buffer)?;
+                    buffer.clear();
+                }
+            }
+            writer.write(&buffer)?;
+            files.push(writer.finish());
+        }
+        Ok(files)
+    }
+}
+
+fn encode_chunk(rows: &[&[u8]], formats: &[Format]) -> Result<Vec<Vec<u8>>, WireError> {
+    let raw: usize = rows.iter().map(|r| r.len()).sum();
+    formats
+        .iter()
+        .map(|format| {
+            let mut out = Vec::with_capacity(raw + raw / 4 + 64);
+            for row in rows {
+                encode_snapshot_row(*format, &mut out, row)?;
+            }
+            Ok(out)
+        })
+        .collect()
+}

@@ -1,0 +1,495 @@
+//! The `local` destination: a directory on a local (or shared POSIX) file
+//! system.
+//!
+//! Objects are written to a temp file in `<root>/.tmp/`, fsynced, and moved
+//! into place atomically: `rename` to overwrite, `hard_link` to create (which
+//! fails if the target exists, so [`PutMode::CreateNew`] cannot replace a
+//! committed artifact), then the directory is fsynced. The manifest's
+//! compare-and-swap runs under an exclusive `flock` on a lock file in
+//! `<root>/.locks/`, so it holds between threads and processes; the revision
+//! is a hash of the content (SHA-256 as laredo's Go destination uses, CRC-32C
+//! for objects above 4 MiB).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::{DestError, Destination, PutMode, Revision, Versioned};
+
+const TMP_DIR: &str = ".tmp";
+const LOCK_DIR: &str = ".locks";
+
+/// A directory destination.
+#[derive(Debug, Clone)]
+pub struct LocalDestination {
+    root: PathBuf,
+    name: String,
+}
+
+impl LocalDestination {
+    /// A destination rooted at `root` (created on first write). A relative
+    /// root is made absolute so URIs are `file:///…`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let root = lexically_normal(std::path::absolute(&root).unwrap_or(root));
+        let name = format!("local:{}", root.display());
+        Self { root, name }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf, DestError> {
+        let relative = Path::new(key);
+        let safe = !key.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+            && !key.starts_with(TMP_DIR)
+            && !key.starts_with(LOCK_DIR);
+        if !safe {
+            return Err(self.failed(
+                "resolve",
+                key,
+                "key must be a relative path without '..'".to_owned(),
+                false,
+            ));
+        }
+        Ok(self.root.join(relative))
+    }
+
+    fn failed(
+        &self,
+        operation: &'static str,
+        key: &str,
+        message: String,
+        transient: bool,
+    ) -> DestError {
+        DestError::Failed {
+            dest: self.name.clone(),
+            operation,
+            key: key.to_owned(),
+            message,
+            transient,
+        }
+    }
+
+    fn io_error(&self, operation: &'static str, key: &str, error: io::Error) -> DestError {
+        use io::ErrorKind::*;
+        let transient = !matches!(
+            error.kind(),
+            PermissionDenied | InvalidInput | ReadOnlyFilesystem | NotADirectory | IsADirectory
+        );
+        self.failed(operation, key, error.to_string(), transient)
+    }
+
+    fn temp_path(&self) -> io::Result<PathBuf> {
+        let dir = self.root.join(TMP_DIR);
+        fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!("{}.part", uuid::Uuid::new_v4().simple())))
+    }
+
+    /// Copies `source` into a fresh fsynced temp file under the root (used
+    /// when the source is on another file system or must be renamed over).
+    fn stage_copy(&self, source: &Path) -> io::Result<PathBuf> {
+        let temp = self.temp_path()?;
+        let result = (|| {
+            fs::copy(source, &temp)?;
+            File::open(&temp)?.sync_all()
+        })();
+        match result {
+            Ok(()) => Ok(temp),
+            Err(e) => {
+                let _ = fs::remove_file(&temp);
+                Err(e)
+            }
+        }
+    }
+
+    fn put_file_blocking(&self, key: &str, source: &Path, mode: PutMode) -> Result<(), DestError> {
+        let target = self.path_of(key)?;
+        let io = |e| self.io_error("put", key, e);
+        let parent = target.parent().unwrap_or(&self.root);
+        fs::create_dir_all(parent).map_err(io)?;
+        match mode {
+            PutMode::CreateNew => {
+                File::open(source).and_then(|f| f.sync_all()).map_err(io)?;
+                match fs::hard_link(source, &target) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        return Err(DestError::Conflict {
+                            dest: self.name.clone(),
+                            key: key.to_owned(),
+                        });
+                    }
+                    // Another file system (or no hard links): stage a copy here.
+                    Err(_) => {
+                        let temp = self.stage_copy(source).map_err(io)?;
+                        let linked = fs::hard_link(&temp, &target);
+                        let _ = fs::remove_file(&temp);
+                        match linked {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                                return Err(DestError::Conflict {
+                                    dest: self.name.clone(),
+                                    key: key.to_owned(),
+                                });
+                            }
+                            Err(e) => return Err(io(e)),
+                        }
+                    }
+                }
+            }
+            PutMode::Overwrite => {
+                let temp = self.stage_copy(source).map_err(io)?;
+                fs::rename(&temp, &target).map_err(|e| {
+                    let _ = fs::remove_file(&temp);
+                    io(e)
+                })?;
+            }
+        }
+        sync_dir(parent).map_err(io)
+    }
+
+    fn get_blocking(&self, key: &str) -> Result<Option<Versioned>, DestError> {
+        let path = self.path_of(key)?;
+        match fs::read(&path) {
+            Ok(body) => Ok(Some(Versioned {
+                revision: content_revision(&body),
+                body: Bytes::from(body),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_error("get", key, e)),
+        }
+    }
+
+    fn put_if_blocking(
+        &self,
+        key: &str,
+        body: &[u8],
+        expected: Option<&Revision>,
+    ) -> Result<Revision, DestError> {
+        let target = self.path_of(key)?;
+        let io = |e| self.io_error("put_if", key, e);
+        let parent = target.parent().unwrap_or(&self.root);
+        fs::create_dir_all(parent).map_err(io)?;
+        let lock_dir = self.root.join(LOCK_DIR);
+        fs::create_dir_all(&lock_dir).map_err(io)?;
+        let lock_path = lock_dir.join(format!("{}.lock", key.replace('/', "%2F")));
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        // Released when `lock` is dropped (closing the descriptor).
+        lock.lock().map_err(io)?;
+        let current = match fs::read(&target) {
+            Ok(bytes) => Some(content_revision(&bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(e)),
+        };
+        if current.as_ref() != expected {
+            return Err(DestError::Conflict {
+                dest: self.name.clone(),
+                key: key.to_owned(),
+            });
+        }
+        let temp = self.temp_path().map_err(io)?;
+        let written = (|| {
+            let mut file = File::create(&temp)?;
+            file.write_all(body)?;
+            file.sync_all()?;
+            fs::rename(&temp, &target)?;
+            sync_dir(parent)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(io(e));
+        }
+        drop(lock);
+        Ok(content_revision(body))
+    }
+
+    fn list_blocking(&self, prefix: &str) -> Result<Vec<String>, DestError> {
+        // Walk only the directory the prefix names, not the whole root.
+        let dir_part = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let start = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_of(dir_part)?
+        };
+        let mut keys = Vec::new();
+        let mut stack = vec![start];
+        while let Some(dir) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(self.io_error("list", prefix, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| self.io_error("list", prefix, e))?;
+                let path = entry.path();
+                let Ok(relative) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let key = relative
+                    .to_string_lossy()
+                    .replace(std::path::MAIN_SEPARATOR, "/");
+                if key == TMP_DIR || key == LOCK_DIR {
+                    continue;
+                }
+                if entry
+                    .file_type()
+                    .map_err(|e| self.io_error("list", prefix, e))?
+                    .is_dir()
+                {
+                    stack.push(path);
+                } else if key.starts_with(prefix) {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// Drops `.` and resolves `..` without touching the file system (the root
+/// may not exist yet), so URIs read `file:///a/b`, not `file:///a/x/../b`.
+fn lexically_normal(path: PathBuf) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Objects up to this size get a SHA-256 revision (laredo's); larger ones a
+/// CRC-32C with the length, so reading a 200 MB snapshot does not spend more
+/// time hashing than reading. Only the manifest is ever compared, and a
+/// manifest this large still gets a revision no two versions share by
+/// accident in practice (length and CRC both equal).
+const SHA256_REVISION_LIMIT: usize = 4 << 20;
+
+fn content_revision(body: &[u8]) -> Revision {
+    if body.len() <= SHA256_REVISION_LIMIT {
+        Revision(hex::encode(Sha256::digest(body)))
+    } else {
+        Revision(format!(
+            "crc32c-{:08x}-{}",
+            crc32c::crc32c(body),
+            body.len()
+        ))
+    }
+}
+
+/// Makes a rename or link in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Runs blocking file-system work off the async runtime's worker threads.
+async fn blocking<T: Send + 'static>(
+    dest: &LocalDestination,
+    key: &str,
+    work: impl FnOnce() -> Result<T, DestError> + Send + 'static,
+) -> Result<T, DestError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(_) => tokio::task::spawn_blocking(work)
+            .await
+            .unwrap_or_else(|e| Err(dest.failed("run", key, e.to_string(), true))),
+        Err(_) => work(),
+    }
+}
+
+#[async_trait]
+impl Destination for LocalDestination {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn uri(&self, key: &str) -> String {
+        format!("file://{}", self.root.join(key).display())
+    }
+
+    fn spool_dir(&self) -> Option<PathBuf> {
+        Some(self.root.join(TMP_DIR))
+    }
+
+    async fn put_file(&self, key: &str, source: &Path, mode: PutMode) -> Result<(), DestError> {
+        let (this, key_owned, source) = (self.clone(), key.to_owned(), source.to_owned());
+        blocking(self, key, move || {
+            this.put_file_blocking(&key_owned, &source, mode)
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError> {
+        let (this, key_owned) = (self.clone(), key.to_owned());
+        blocking(self, key, move || this.get_blocking(&key_owned)).await
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: Bytes,
+        expected: Option<&Revision>,
+    ) -> Result<Revision, DestError> {
+        let (this, key_owned, expected) = (self.clone(), key.to_owned(), expected.cloned());
+        blocking(self, key, move || {
+            this.put_if_blocking(&key_owned, &body, expected.as_ref())
+        })
+        .await
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, DestError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_error("size", key, e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), DestError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io_error("delete", key, e)),
+        }
+        // Drop the epoch directory once its last object is gone; failing
+        // (not empty, already gone) is expected.
+        if let Some(parent) = path.parent().filter(|p| *p != self.root) {
+            let _ = tokio::fs::remove_dir(parent).await;
+        }
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, DestError> {
+        let (this, prefix_owned) = (self.clone(), prefix.to_owned());
+        blocking(self, prefix, move || this.list_blocking(&prefix_owned)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_new_never_replaces_and_overwrite_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDestination::new(dir.path().join("root"));
+        let source = dir.path().join("a");
+        fs::write(&source, b"one").unwrap();
+        dest.put_file("t/epoch=1/x.jsonl", &source, PutMode::CreateNew)
+            .await
+            .unwrap();
+        fs::write(dir.path().join("b"), b"two").unwrap();
+        let err = dest
+            .put_file(
+                "t/epoch=1/x.jsonl",
+                &dir.path().join("b"),
+                PutMode::CreateNew,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(
+            &dest.get("t/epoch=1/x.jsonl").await.unwrap().unwrap().body[..],
+            b"one"
+        );
+        dest.put_file(
+            "t/epoch=1/x.jsonl",
+            &dir.path().join("b"),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            &dest.get("t/epoch=1/x.jsonl").await.unwrap().unwrap().body[..],
+            b"two"
+        );
+        assert_eq!(dest.size("t/epoch=1/x.jsonl").await.unwrap(), Some(3));
+        assert_eq!(
+            dest.list("t/").await.unwrap(),
+            vec!["t/epoch=1/x.jsonl".to_owned()]
+        );
+        dest.delete("t/epoch=1/x.jsonl").await.unwrap();
+        dest.delete("t/epoch=1/x.jsonl").await.unwrap();
+        assert_eq!(dest.size("t/epoch=1/x.jsonl").await.unwrap(), None);
+        assert!(dest.list("t/").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn put_if_is_a_compare_and_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDestination::new(dir.path());
+        let first = dest
+            .put_if("m.json", Bytes::from_static(b"1"), None)
+            .await
+            .unwrap();
+        assert!(
+            dest.put_if("m.json", Bytes::from_static(b"x"), None)
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        let second = dest
+            .put_if("m.json", Bytes::from_static(b"2"), Some(&first))
+            .await
+            .unwrap();
+        assert!(
+            dest.put_if("m.json", Bytes::from_static(b"3"), Some(&first))
+                .await
+                .unwrap_err()
+                .is_conflict()
+        );
+        let stored = dest.get("m.json").await.unwrap().unwrap();
+        assert_eq!((&stored.body[..], stored.revision), (&b"2"[..], second));
+    }
+
+    #[tokio::test]
+    async fn concurrent_swaps_from_one_revision_let_exactly_one_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDestination::new(dir.path());
+        let base = dest
+            .put_if("m.json", Bytes::from_static(b"base"), None)
+            .await
+            .unwrap();
+        let mut handles = Vec::new();
+        for i in 0..8 {
+            let (dest, base) = (dest.clone(), base.clone());
+            handles.push(std::thread::spawn(move || {
+                dest.put_if_blocking("m.json", format!("w{i}").as_bytes(), Some(&base))
+                    .is_ok()
+            }));
+        }
+        let wins = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(wins, 1);
+    }
+
+    #[tokio::test]
+    async fn keys_cannot_escape_the_root() {
+        let dest = LocalDestination::new("/tmp/never-used");
+        for key in ["../x", "/etc/passwd", "a/../../b", "", ".tmp/x"] {
+            assert!(dest.get(key).await.is_err(), "{key}");
+        }
+    }
+}
