@@ -228,3 +228,6 @@ impl SnapshotTable {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod cel_tests;
