@@ -37,6 +37,38 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed API call on the object `namespace/name` of `kind`.
+    pub(crate) fn kube(
+        action: &'static str,
+        kind: impl Into<String>,
+        namespace: &str,
+        name: &str,
+        source: kube::Error,
+    ) -> Self {
+        Error::Kube {
+            action,
+            kind: kind.into(),
+            name: format!("{namespace}/{name}"),
+            source: Box::new(source),
+        }
+    }
+
+    /// A failed API call on a SnapshotTable.
+    pub(crate) fn on_table(
+        action: &'static str,
+        table: &crate::crd::SnapshotTable,
+        source: kube::Error,
+    ) -> Self {
+        use kube::ResourceExt;
+        Self::kube(
+            action,
+            "SnapshotTable",
+            &table.namespace().unwrap_or_default(),
+            &table.name_any(),
+            source,
+        )
+    }
+
     /// The `reason` label of the errors metric: one stable word per variant.
     pub fn metric_label(&self) -> &'static str {
         match self {

@@ -21,7 +21,8 @@ use kube::{Client, Resource};
 use serde_json::{Value, json};
 
 use crate::crd::{
-    DestinationSpec, LocalDestination, S3Destination, SnapshotTable, SnapshotTableSpec, SourceSpec,
+    CredentialProfileSpec, DestinationSpec, IrsaProfile, LocalDestination, S3Destination,
+    SnapshotTable, SnapshotTableSpec, SourceSpec,
 };
 use crate::metrics::Metrics;
 use crate::reconcile::build::BuildSettings;
@@ -108,6 +109,38 @@ pub fn with_age(mut table: SnapshotTable, seconds: i64, uid: &str) -> SnapshotTa
     ));
     table.metadata.uid = Some(uid.into());
     table
+}
+
+/// An `irsa` credential profile with `role`.
+pub fn irsa_profile(role: &str) -> CredentialProfileSpec {
+    CredentialProfileSpec {
+        irsa: Some(IrsaProfile {
+            role_arn: role.into(),
+            region: Some("eu-west-1".into()),
+        }),
+        assume_role: None,
+        ambient: None,
+    }
+}
+
+/// `table` with one `irsa` profile, `archive`, which its S3 destinations use.
+pub fn with_irsa(mut table: SnapshotTable, role: &str) -> SnapshotTable {
+    table.spec.credentials = Some(BTreeMap::from([("archive".to_owned(), irsa_profile(role))]));
+    for s3 in table
+        .spec
+        .destinations
+        .iter_mut()
+        .filter_map(|d| d.s3.as_mut())
+    {
+        s3.credentials = Some("archive".into());
+    }
+    table
+}
+
+/// An `http://` URL on 127.0.0.1 where nothing listens.
+pub async fn closed_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
 }
 
 /// A writer's `/status` entry.

@@ -73,6 +73,19 @@ pub struct EventSinkSpec {
     pub kinesis: Option<KinesisSink>,
 }
 
+impl EventSinkSpec {
+    /// The one sink this entry names: its kind, its required key and that
+    /// key's value, and the common fields; `None` unless exactly one is set.
+    pub fn target(&self) -> Option<(&'static str, &'static str, &str, &SinkCommon)> {
+        match (&self.sns, &self.sqs, &self.kinesis) {
+            (Some(s), None, None) => Some(("sns", "topicArn", &s.topic_arn, &s.common)),
+            (None, Some(s), None) => Some(("sqs", "queueUrl", &s.queue_url, &s.common)),
+            (None, None, Some(s)) => Some(("kinesis", "stream", &s.stream, &s.common)),
+            _ => None,
+        }
+    }
+}
+
 /// An SNS topic.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -80,18 +93,9 @@ pub struct SnsSink {
     /// Topic ARN.
     #[schemars(length(min = 1, max = 2048))]
     pub topic_arn: String,
-    /// Region (default: the profile's, then the SDK chain's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
-    pub region: Option<String>,
-    /// Endpoint URL override (VPC endpoints, tests).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = "^https?://.+"), length(max = 2048))]
-    pub endpoint: Option<String>,
-    /// Name of a profile in `spec.credentials`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub credentials: Option<String>,
+    /// Region, endpoint and credentials.
+    #[serde(flatten)]
+    pub common: SinkCommon,
 }
 
 /// An SQS queue.
@@ -105,18 +109,9 @@ pub struct SqsSink {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub message_group_id: Option<String>,
-    /// Region (default: the profile's, then the SDK chain's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
-    pub region: Option<String>,
-    /// Endpoint URL override (VPC endpoints, tests).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = "^https?://.+"), length(max = 2048))]
-    pub endpoint: Option<String>,
-    /// Name of a profile in `spec.credentials`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub credentials: Option<String>,
+    /// Region, endpoint and credentials.
+    #[serde(flatten)]
+    pub common: SinkCommon,
 }
 
 /// A Kinesis data stream.
@@ -126,6 +121,15 @@ pub struct KinesisSink {
     /// Stream name.
     #[schemars(length(min = 1, max = 128))]
     pub stream: String,
+    /// Region, endpoint and credentials.
+    #[serde(flatten)]
+    pub common: SinkCommon,
+}
+
+/// The fields every event sink has.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SinkCommon {
     /// Region (default: the profile's, then the SDK chain's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]

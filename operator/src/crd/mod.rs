@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 pub use credentials::{AmbientProfile, AssumeRoleProfile, CredentialProfileSpec, IrsaProfile};
 pub use destination::{
-    DestinationSpec, EventSinkSpec, KinesisSink, LocalDestination, S3Destination, SnsSink, SqsSink,
+    DestinationSpec, EventSinkSpec, KinesisSink, LocalDestination, S3Destination, SinkCommon,
+    SnsSink, SqsSink,
 };
 pub use schema::{
     CHART_CRD_PATH, CRD_PATH, DURATION_PATTERN, SIZE_PATTERN, chart_crd_template, crd_yaml,

@@ -58,12 +58,7 @@ where
         &Patch::Apply(&body),
     )
     .await
-    .map_err(|source| Error::Kube {
-        action: "apply",
-        kind: K::kind(&()).into_owned(),
-        name: format!("{namespace}/{name}"),
-        source: Box::new(source),
-    })?;
+    .map_err(|source| Error::kube("apply", K::kind(&()), namespace, &name, source))?;
     Ok(())
 }
 
@@ -98,11 +93,6 @@ where
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),
-        Err(source) => Err(Error::Kube {
-            action: "delete",
-            kind: K::kind(&()).into_owned(),
-            name: format!("{namespace}/{name}"),
-            source: Box::new(source),
-        }),
+        Err(source) => Err(Error::kube("delete", K::kind(&()), namespace, name, source)),
     }
 }

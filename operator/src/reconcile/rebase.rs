@@ -79,16 +79,11 @@ pub async fn remove_annotations(
             // The test failed: the annotation changed or went away.
             Err(kube::Error::Api(status)) if status.is_invalid() => {}
             Err(source) => {
-                return Err(Error::Kube {
-                    action: "remove the rebase annotation of",
-                    kind: "SnapshotTable".into(),
-                    name: format!(
-                        "{}/{}",
-                        table.namespace().unwrap_or_default(),
-                        table.name_any()
-                    ),
-                    source: Box::new(source),
-                });
+                return Err(Error::on_table(
+                    "remove the rebase annotation of",
+                    table,
+                    source,
+                ));
             }
         }
     }

@@ -256,16 +256,7 @@ pub async fn patch(
         &Patch::Apply(&body),
     )
     .await
-    .map_err(|source| Error::Kube {
-        action: "patch status of",
-        kind: "SnapshotTable".into(),
-        name: format!(
-            "{}/{}",
-            table.namespace().unwrap_or_default(),
-            table.name_any()
-        ),
-        source: Box::new(source),
-    })?;
+    .map_err(|source| Error::on_table("patch status of", table, source))?;
     Ok(true)
 }
 

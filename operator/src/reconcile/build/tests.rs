@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::crd::{CredentialProfileSpec, IrsaProfile, StorageSpec, WriterSpec};
-use crate::fixtures::{local_table, s3_table};
+use crate::crd::{StorageSpec, WriterSpec};
+use crate::fixtures::{local_table, s3_table, with_irsa};
 use crate::reconcile::validate::validate;
 
 fn settings() -> BuildSettings {
@@ -13,22 +13,6 @@ fn settings() -> BuildSettings {
 
 fn children(table: &SnapshotTable) -> Children {
     build(table, &validate(table).unwrap(), &settings()).unwrap()
-}
-
-fn with_irsa(mut table: SnapshotTable, role: &str) -> SnapshotTable {
-    table.spec.credentials = Some(BTreeMap::from([(
-        "archive".to_owned(),
-        CredentialProfileSpec {
-            irsa: Some(IrsaProfile {
-                role_arn: role.into(),
-                region: Some("eu-west-1".into()),
-            }),
-            assume_role: None,
-            ambient: None,
-        },
-    )]));
-    table.spec.destinations[0].s3.as_mut().unwrap().credentials = Some("archive".into());
-    table
 }
 
 fn pod_annotation(children: &Children) -> String {

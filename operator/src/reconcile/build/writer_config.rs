@@ -325,33 +325,27 @@ fn destination_of(destination: &DestinationSpec) -> Option<Destination<'_>> {
 }
 
 fn event_of(sink: &EventSinkSpec) -> Option<EventSink<'_>> {
+    let (_, _, _, common) = sink.target()?;
+    let common = SinkCommon {
+        region: common.region.as_deref(),
+        endpoint: common.endpoint.as_deref(),
+        credentials: common.credentials.as_deref(),
+    };
     if let Some(sns) = &sink.sns {
         return Some(EventSink::Sns {
             topic_arn: &sns.topic_arn,
-            common: SinkCommon {
-                region: sns.region.as_deref(),
-                endpoint: sns.endpoint.as_deref(),
-                credentials: sns.credentials.as_deref(),
-            },
+            common,
         });
     }
     if let Some(sqs) = &sink.sqs {
         return Some(EventSink::Sqs {
             queue_url: &sqs.queue_url,
             message_group_id: sqs.message_group_id.as_deref(),
-            common: SinkCommon {
-                region: sqs.region.as_deref(),
-                endpoint: sqs.endpoint.as_deref(),
-                credentials: sqs.credentials.as_deref(),
-            },
+            common,
         });
     }
     sink.kinesis.as_ref().map(|kinesis| EventSink::Kinesis {
         stream: &kinesis.stream,
-        common: SinkCommon {
-            region: kinesis.region.as_deref(),
-            endpoint: kinesis.endpoint.as_deref(),
-            credentials: kinesis.credentials.as_deref(),
-        },
+        common,
     })
 }

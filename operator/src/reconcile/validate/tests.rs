@@ -2,20 +2,10 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::crd::{
-    AssumeRoleProfile, IrsaProfile, LocalDestination, SnapshotPolicySpec, StorageSpec, WriterSpec,
+    AssumeRoleProfile, LocalDestination, SnapshotPolicySpec, StorageSpec, WriterSpec,
 };
-use crate::fixtures::{local_table, s3_table};
-
-fn irsa(role: &str) -> CredentialProfileSpec {
-    CredentialProfileSpec {
-        irsa: Some(IrsaProfile {
-            role_arn: role.into(),
-            region: None,
-        }),
-        assume_role: None,
-        ambient: None,
-    }
-}
+use crate::crd::{CredentialProfileSpec, DestinationSpec};
+use crate::fixtures::{irsa_profile, local_table, s3_table};
 
 fn paths(error: &InvalidSpec) -> Vec<&str> {
     error.0.iter().map(|e| e.path.as_str()).collect()
@@ -81,8 +71,8 @@ fn every_problem_is_listed_with_its_path() {
 fn at_most_one_irsa_profile() {
     let mut table = s3_table("orders", "bucket", "p/");
     table.spec.credentials = Some(BTreeMap::from([
-        ("a".into(), irsa("arn:aws:iam::123456789012:role/a")),
-        ("b".into(), irsa("arn:aws:iam::123456789012:role/b")),
+        ("a".into(), irsa_profile("arn:aws:iam::123456789012:role/a")),
+        ("b".into(), irsa_profile("arn:aws:iam::123456789012:role/b")),
     ]));
     let error = validate(&table).unwrap_err();
     assert_eq!(paths(&error), ["spec.credentials"]);
@@ -98,7 +88,7 @@ fn the_irsa_role_is_extracted_and_checked() {
     let mut table = s3_table("orders", "bucket", "p/");
     table.spec.credentials = Some(BTreeMap::from([(
         "archive".into(),
-        irsa("arn:aws:iam::123456789012:role/writer"),
+        irsa_profile("arn:aws:iam::123456789012:role/writer"),
     )]));
     let validated = validate(&table).unwrap();
     assert_eq!(
@@ -110,7 +100,7 @@ fn the_irsa_role_is_extracted_and_checked() {
     );
     table.spec.credentials = Some(BTreeMap::from([(
         "archive".into(),
-        irsa("arn:aws:s3:::bucket"),
+        irsa_profile("arn:aws:s3:::bucket"),
     )]));
     assert_eq!(
         paths(&validate(&table).unwrap_err()),
@@ -123,7 +113,7 @@ fn irsa_needs_the_operators_service_account() {
     let mut table = s3_table("orders", "bucket", "p/");
     table.spec.credentials = Some(BTreeMap::from([(
         "archive".into(),
-        irsa("arn:aws:iam::123456789012:role/w"),
+        irsa_profile("arn:aws:iam::123456789012:role/w"),
     )]));
     table.spec.writer = Some(WriterSpec {
         service_account_name: Some("mine".into()),
@@ -142,7 +132,7 @@ fn irsa_needs_the_operators_service_account() {
 #[test]
 fn a_profile_needs_exactly_one_kind() {
     let mut table = s3_table("orders", "bucket", "p/");
-    let mut both = irsa("arn:aws:iam::123456789012:role/w");
+    let mut both = irsa_profile("arn:aws:iam::123456789012:role/w");
     both.assume_role = Some(AssumeRoleProfile {
         role_arn: "arn:aws:iam::123456789012:role/x".into(),
         external_id: None,
