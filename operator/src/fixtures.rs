@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::crd::{
     CredentialProfileSpec, DestinationSpec, IrsaProfile, LocalDestination, S3Destination,
-    SnapshotTable, SnapshotTableSpec, SourceSpec,
+    SnapshotTable, SnapshotTableSpec, SourceSpec, StorageSpec, WriterSpec,
 };
 use crate::metrics::Metrics;
 use crate::reconcile::build::BuildSettings;
@@ -134,6 +134,18 @@ pub fn with_irsa(mut table: SnapshotTable, role: &str) -> SnapshotTable {
     {
         s3.credentials = Some("archive".into());
     }
+    table
+}
+
+/// `table` with its data volume on the existing claim `claim`.
+pub fn with_shared_claim(mut table: SnapshotTable, claim: &str) -> SnapshotTable {
+    table.spec.writer = Some(WriterSpec {
+        storage: Some(StorageSpec {
+            existing_claim: Some(claim.into()),
+            ..StorageSpec::default()
+        }),
+        ..WriterSpec::default()
+    });
     table
 }
 

@@ -100,8 +100,8 @@ impl Context {
 const BACKOFF_BASE: Duration = Duration::from_secs(5);
 /// Longest retry delay after errors.
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
-/// Requeue while the writer is not ready yet or a re-base was just made,
-/// capped by the regular interval.
+/// Requeue while the writer is not ready yet, a re-base was just made, or a
+/// conflict waits to resolve; capped by the regular interval.
 const SHORT_REQUEUE: Duration = Duration::from_secs(5);
 
 /// Reconciles one SnapshotTable; records metrics, and an Event on failure.
@@ -205,9 +205,12 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         }
         let next = status::desired(table, &Observation::Conflict(&blocker), None, &now);
         status::patch(&api, table, &next).await?;
-        // The winner's deletion triggers this resource (see
-        // `controller`); the requeue is the safety net.
-        return Ok(Action::requeue(ctx.settings.requeue_interval));
+        // The winner's deletion triggers this resource (see `controller`),
+        // but that trigger can race the store's own update; a short requeue
+        // bounds the wait, and costs nothing while the status is unchanged.
+        return Ok(Action::requeue(
+            ctx.settings.requeue_interval.min(SHORT_REQUEUE),
+        ));
     }
     if was_in_conflict {
         ctx.publish(

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::crd::{StorageSpec, WriterSpec};
-use crate::fixtures::{local_table, s3_table, with_irsa};
+use crate::crd::WriterSpec;
+use crate::fixtures::{local_table, s3_table, with_irsa, with_shared_claim};
 use crate::reconcile::validate::validate;
 
 fn settings() -> BuildSettings {
@@ -222,14 +222,7 @@ fn a_service_account_override_replaces_the_operators_one() {
 
 #[test]
 fn an_existing_claim_is_mounted_instead_of_a_claim_template() {
-    let mut table = local_table("orders");
-    table.spec.writer = Some(WriterSpec {
-        storage: Some(StorageSpec {
-            existing_claim: Some("shared".into()),
-            ..StorageSpec::default()
-        }),
-        ..WriterSpec::default()
-    });
+    let table = with_shared_claim(local_table("orders"), "shared");
     let spec = children(&table).stateful_set.spec.unwrap();
     assert!(spec.volume_claim_templates.is_none());
     let volumes = spec.template.spec.unwrap().volumes.unwrap();

@@ -3,6 +3,26 @@
 
 use super::*;
 
+/// Two resources on one location, the younger already reporting `Conflict`.
+fn reported_conflict() -> (SnapshotTable, SnapshotTable) {
+    let first = with_age(s3_table("first", "bucket", "archive/"), 100, "uid-first");
+    let mut second = with_age(s3_table("second", "bucket", "archive/"), 10, "uid-second");
+    let blocker = claims::blocker(
+        &second,
+        &validate::validate(&second).unwrap().locations,
+        &[Arc::new(first.clone())],
+    )
+    .unwrap();
+    let at = Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_100).unwrap());
+    second.status = Some(status::desired(
+        &second,
+        &Observation::Conflict(&blocker),
+        None,
+        &at,
+    ));
+    (first, second)
+}
+
 #[tokio::test]
 async fn a_younger_resource_on_a_claimed_prefix_gets_a_conflict_and_no_writer() {
     let writer = FakeWriter::start(json!([])).await;
@@ -39,7 +59,7 @@ async fn a_younger_resource_on_a_claimed_prefix_gets_a_conflict_and_no_writer() 
         assert!(status["writerUrl"].is_null());
     }));
     let (result, _, _) = run(&second, &[&first, &second], &writer.url, expected).await;
-    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(30)));
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(5)));
 
     // The older one is unaffected: it runs its writer.
     let (result, _, _) = run(&first, &[&first, &second], &writer.url, {
@@ -55,21 +75,7 @@ async fn a_younger_resource_on_a_claimed_prefix_gets_a_conflict_and_no_writer() 
 #[tokio::test]
 async fn a_conflict_already_reported_makes_no_requests() {
     let writer = FakeWriter::start(json!([])).await;
-    let first = with_age(s3_table("first", "bucket", "archive/"), 100, "uid-first");
-    let mut second = with_age(s3_table("second", "bucket", "archive/"), 10, "uid-second");
-    let blocker = claims::blocker(
-        &second,
-        &validate::validate(&second).unwrap().locations,
-        &[Arc::new(first.clone())],
-    )
-    .unwrap();
-    let at = Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_100).unwrap());
-    second.status = Some(status::desired(
-        &second,
-        &Observation::Conflict(&blocker),
-        None,
-        &at,
-    ));
+    let (first, second) = reported_conflict();
     let (result, bodies, _) = run(&second, &[&first, &second], &writer.url, vec![]).await;
     result.unwrap();
     assert!(bodies.is_empty());
@@ -78,21 +84,8 @@ async fn a_conflict_already_reported_makes_no_requests() {
 #[tokio::test]
 async fn a_conflict_resolves_when_the_winner_is_deleted() {
     let writer = FakeWriter::start(json!([writer_status_json("public.orders", false, 0)])).await;
-    let mut first = with_age(s3_table("first", "bucket", "archive/"), 100, "uid-first");
-    let mut second = with_age(s3_table("second", "bucket", "archive/"), 10, "uid-second");
-    let blocker = claims::blocker(
-        &second,
-        &validate::validate(&second).unwrap().locations,
-        &[Arc::new(first.clone())],
-    )
-    .unwrap();
+    let (mut first, second) = reported_conflict();
     let at = Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_100).unwrap());
-    second.status = Some(status::desired(
-        &second,
-        &Observation::Conflict(&blocker),
-        None,
-        &at,
-    ));
 
     // The winner's deletion event triggers the loser right away.
     first.metadata.deletion_timestamp = Some(at.clone());

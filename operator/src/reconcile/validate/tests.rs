@@ -1,11 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::crd::{
-    AssumeRoleProfile, LocalDestination, SnapshotPolicySpec, StorageSpec, WriterSpec,
-};
+use crate::crd::{AssumeRoleProfile, LocalDestination, SnapshotPolicySpec, WriterSpec};
 use crate::crd::{CredentialProfileSpec, DestinationSpec};
-use crate::fixtures::{irsa_profile, local_table, s3_table};
+use crate::fixtures::{irsa_profile, local_table, s3_table, with_shared_claim};
 
 fn paths(error: &InvalidSpec) -> Vec<&str> {
     error.0.iter().map(|e| e.path.as_str()).collect()
@@ -173,14 +171,7 @@ fn local_paths_must_lie_on_the_data_volume() {
 
 #[test]
 fn a_shared_claim_is_a_location_others_can_conflict_on() {
-    let mut table = local_table("orders");
-    table.spec.writer = Some(WriterSpec {
-        storage: Some(StorageSpec {
-            existing_claim: Some("shared".into()),
-            ..StorageSpec::default()
-        }),
-        ..WriterSpec::default()
-    });
+    let table = with_shared_claim(local_table("orders"), "shared");
     assert_eq!(
         validate(&table).unwrap().locations,
         ["pvc://default/shared/archive/orders/"]
