@@ -26,7 +26,7 @@ use tracing::{info, warn};
 use crate::Error;
 use crate::crd::{CONDITION_CONFLICT, HandledRebase, SnapshotTable};
 use crate::metrics::Metrics;
-use crate::writer_client::{WriterClient, writer_url};
+use crate::writer_client::{WriterClient, WriterTableStatus, writer_url};
 use build::BuildSettings;
 use status::Observation;
 
@@ -191,50 +191,25 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         .as_ref()
         .is_some_and(|s| s.is_true(CONDITION_CONFLICT));
     if let Some(blocker) = claims::blocker(table, &validated.locations, &ctx.store.state()) {
-        if !was_in_conflict {
-            // It may have run before the winner appeared in the store (or
-            // before a restore): stop its writer.
-            apply::delete_children(&ctx.client, &namespace, &build::child_name(table)).await?;
-            let note = format!(
-                "{} is already written by SnapshotTable {}; no writer runs for this one until that is deleted",
-                blocker.location,
-                blocker.reference()
-            );
-            ctx.publish(table, EventType::Warning, "Conflict", note)
-                .await;
-        }
-        let next = status::desired(table, &Observation::Conflict(&blocker), None, &now);
-        status::patch(&api, table, &next).await?;
-        // The winner's deletion triggers this resource (see `controller`),
-        // but that trigger can race the store's own update; a short requeue
-        // bounds the wait, and costs nothing while the status is unchanged.
-        return Ok(Action::requeue(
-            ctx.settings.requeue_interval.min(SHORT_REQUEUE),
-        ));
+        return wait_for_winner(table, ctx, &api, &blocker, was_in_conflict, &now).await;
     }
     if was_in_conflict {
-        ctx.publish(
-            table,
-            EventType::Normal,
-            "ConflictResolved",
-            "no other SnapshotTable claims this resource's destinations; starting its writer"
-                .into(),
-        )
-        .await;
+        let note =
+            "no other SnapshotTable claims this resource's destinations; starting its writer";
+        ctx.publish(table, EventType::Normal, "ConflictResolved", note.into())
+            .await;
     }
 
     let children = build::build(table, &validated, &ctx.settings.build)?;
     apply::apply_children(&ctx.client, &namespace, &children).await?;
-    if let (Some(account), true) = (
-        table
-            .spec
-            .writer
-            .as_ref()
-            .and_then(|w| w.service_account_name.as_deref()),
-        new_generation,
-    ) && account != build::child_name(table)
-    {
-        apply::delete_service_account(&ctx.client, &namespace, &build::child_name(table)).await?;
+    let writer_name = build::child_name(table);
+    let own_account = table
+        .spec
+        .writer
+        .as_ref()
+        .and_then(|w| w.service_account_name.as_deref());
+    if new_generation && own_account.is_some_and(|account| account != writer_name) {
+        apply::delete_service_account(&ctx.client, &namespace, &writer_name).await?;
     }
     if new_generation {
         let (reason, verb) = match table.status.as_ref().and_then(|s| s.observed_generation) {
@@ -242,17 +217,11 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
             Some(_) => ("Updated", "updated"),
         };
         info!(table = %format!("{namespace}/{name}"), hash = %children.config_hash, "{verb} writer workload");
-        ctx.publish(
-            table,
-            EventType::Normal,
-            reason,
-            format!(
-                "{verb} the writer workload {} (config hash {})",
-                build::child_name(table),
-                children.config_hash
-            ),
-        )
-        .await;
+        let note = format!(
+            "{verb} the writer workload {writer_name} (config hash {})",
+            children.config_hash
+        );
+        ctx.publish(table, EventType::Normal, reason, note).await;
     }
 
     let url = writer_url(&ctx.settings.writer_url_template, &name, &namespace);
@@ -261,61 +230,23 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         .table_status(&url, &validated.table)
         .await
         .map_err(|e| e.to_string());
-
-    let mut handled: Option<HandledRebase> = None;
-    let mut rebase_error: Option<Error> = None;
-    if let Some(request) = rebase::requested(table) {
-        let outcome = match &report {
-            Ok(_) => ctx
-                .writer
-                .request_snapshot(&url, &validated.table)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(error) => Err(format!("the writer is unreachable: {error}")),
-        };
-        match outcome {
-            Ok(()) => {
-                rebase::remove_annotations(&api, table, &request).await?;
-                let epoch_before = report
-                    .as_ref()
-                    .ok()
-                    .map(|r| i64::try_from(r.epoch).unwrap_or(i64::MAX));
-                ctx.publish(
-                    table,
-                    EventType::Normal,
-                    "Rebased",
-                    format!(
-                        "the writer accepted re-base request {:?} (epoch before: {})",
-                        request.value(),
-                        epoch_before.unwrap_or_default()
-                    ),
-                )
-                .await;
-                handled = Some(HandledRebase {
-                    value: request.value().to_owned(),
-                    at: now.clone(),
-                    epoch_before,
-                });
-            }
-            Err(message) => {
-                ctx.publish(
-                    table,
-                    EventType::Warning,
-                    "RebaseFailed",
-                    format!(
-                        "re-base request {:?} failed, will retry: {message}",
-                        request.value()
-                    ),
-                )
-                .await;
-                rebase_error = Some(Error::Rebase {
-                    table: validated.table.clone(),
-                    url: url.clone(),
-                    message,
-                });
-            }
+    let rebase = match rebase::requested(table) {
+        Some(request) => {
+            forward_rebase(
+                table,
+                ctx,
+                &api,
+                &request,
+                &url,
+                &validated.table,
+                &report,
+                &now,
+            )
+            .await?
         }
-    }
+        None => Ok(None),
+    };
+    let handled = rebase.as_ref().ok().cloned().flatten();
 
     let ready = report.as_ref().is_ok_and(|r| r.ready);
     let observation = Observation::Writer {
@@ -324,15 +255,104 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     };
     let next = status::desired(table, &observation, handled.clone(), &now);
     status::patch(&api, table, &next).await?;
-    if let Some(error) = rebase_error {
-        return Err(error);
-    }
+    rebase?;
     let interval = ctx.settings.requeue_interval;
     Ok(Action::requeue(if ready && handled.is_none() {
         interval
     } else {
         interval.min(SHORT_REQUEUE)
     }))
+}
+
+/// A younger resource on a claimed location: no workload (its children, if
+/// any, are removed when the conflict is first seen), `Conflict` in status.
+async fn wait_for_winner(
+    table: &SnapshotTable,
+    ctx: &Context,
+    api: &Api<SnapshotTable>,
+    blocker: &claims::Blocker,
+    was_in_conflict: bool,
+    now: &Time,
+) -> Result<Action, Error> {
+    if !was_in_conflict {
+        // It may have run before the winner appeared in the store (or
+        // before a restore): stop its writer.
+        let namespace = table.namespace().unwrap_or_default();
+        apply::delete_children(&ctx.client, &namespace, &build::child_name(table)).await?;
+        let note = format!(
+            "{} is already written by SnapshotTable {}; no writer runs for this one until that is deleted",
+            blocker.location,
+            blocker.reference()
+        );
+        ctx.publish(table, EventType::Warning, "Conflict", note)
+            .await;
+    }
+    let next = status::desired(table, &Observation::Conflict(blocker), None, now);
+    status::patch(api, table, &next).await?;
+    // The winner's deletion triggers this resource (see `controller`), but
+    // that trigger can race the store's own update; a short requeue bounds
+    // the wait, and costs nothing while the status is unchanged.
+    Ok(Action::requeue(
+        ctx.settings.requeue_interval.min(SHORT_REQUEUE),
+    ))
+}
+
+/// Passes a re-base request to the writer. The outer error is an API
+/// failure (the reconcile stops); the inner one a refused or impossible
+/// re-base, returned after the status is written so it is retried with
+/// backoff.
+#[allow(clippy::too_many_arguments)]
+async fn forward_rebase(
+    table: &SnapshotTable,
+    ctx: &Context,
+    api: &Api<SnapshotTable>,
+    request: &rebase::RebaseRequest,
+    url: &str,
+    qualified_table: &str,
+    report: &Result<WriterTableStatus, String>,
+    now: &Time,
+) -> Result<Result<Option<HandledRebase>, Error>, Error> {
+    let outcome = match report {
+        Ok(_) => ctx
+            .writer
+            .request_snapshot(url, qualified_table)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(format!("the writer is unreachable: {error}")),
+    };
+    match outcome {
+        Ok(()) => {
+            rebase::remove_annotations(api, table, request).await?;
+            let epoch_before = report
+                .as_ref()
+                .ok()
+                .map(|r| i64::try_from(r.epoch).unwrap_or(i64::MAX));
+            let note = format!(
+                "the writer accepted re-base request {:?} (epoch before: {})",
+                request.value(),
+                epoch_before.unwrap_or_default()
+            );
+            ctx.publish(table, EventType::Normal, "Rebased", note).await;
+            Ok(Ok(Some(HandledRebase {
+                value: request.value().to_owned(),
+                at: now.clone(),
+                epoch_before,
+            })))
+        }
+        Err(message) => {
+            let note = format!(
+                "re-base request {:?} failed, will retry: {message}",
+                request.value()
+            );
+            ctx.publish(table, EventType::Warning, "RebaseFailed", note)
+                .await;
+            Ok(Err(Error::Rebase {
+                table: qualified_table.to_owned(),
+                url: url.to_owned(),
+                message,
+            }))
+        }
+    }
 }
 
 #[cfg(test)]
