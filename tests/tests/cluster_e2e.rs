@@ -351,7 +351,8 @@ async fn install_crd(client: &Client) {
 }
 
 /// `snapshot-writer` and `fanout-sim`, next to this test's executable; built
-/// with cargo when missing.
+/// with cargo when missing. Only under nextest: `cargo test` holds the build
+/// directory's lock while tests run, so a nested build would wait forever.
 fn writer_binaries() -> (PathBuf, PathBuf) {
     let exe = std::env::current_exe().unwrap();
     // <target>/<profile>/deps/cluster_e2e-<hash>
@@ -360,21 +361,28 @@ fn writer_binaries() -> (PathBuf, PathBuf) {
     let writer = profile_dir.join("snapshot-writer");
     let sim = profile_dir.join("fanout-sim");
     if !writer.is_file() || !sim.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = profile_dir.file_name().is_some_and(|p| p == "release");
+        let command = format!(
+            "cargo build -p snapshot-writer --bins --target-dir {}{}",
+            target_dir.display(),
+            if release { " --release" } else { "" }
+        );
+        assert!(
+            std::env::var_os("NEXTEST").is_some(),
+            "{} or {} is missing; run `{command}` first (a build from inside `cargo test` would wait on its lock)",
+            writer.display(),
+            sim.display()
+        );
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
         let mut build = std::process::Command::new(cargo);
         build
             .args(["build", "-p", "snapshot-writer", "--bins", "--target-dir"])
             .arg(&target_dir);
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
+        if release {
             build.arg("--release");
         }
-        let status = build
-            .status()
-            .expect("running cargo build -p snapshot-writer --bins");
-        assert!(
-            status.success(),
-            "cargo build -p snapshot-writer --bins failed"
-        );
+        let status = build.status().expect("running cargo build");
+        assert!(status.success(), "`{command}` failed");
     }
     assert!(
         writer.is_file() && sim.is_file(),
