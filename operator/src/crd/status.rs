@@ -1,0 +1,109 @@
+//! `status`: what the writer reports, and the operator's conditions.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Condition type: the writer has made the table durable on every destination.
+pub const CONDITION_READY: &str = "Ready";
+/// Condition type: another SnapshotTable (or another writer) owns this
+/// resource's table and destination prefix.
+pub const CONDITION_CONFLICT: &str = "Conflict";
+/// Condition type: the spec is invalid, the workload could not be applied, or
+/// the writer reports failures.
+pub const CONDITION_DEGRADED: &str = "Degraded";
+
+/// Observed state of a SnapshotTable, taken from the writer's `GET /status`
+/// (not from what the operator intended).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotTableStatus {
+    /// The `metadata.generation` this status was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Whether the writer has made an initial base snapshot durable on every
+    /// destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+
+    /// The writer's state for this table (`starting`, `syncing`,
+    /// `snapshotting`, `live`, `degraded`, `fenced`, `stopped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+
+    /// Epoch of the newest committed base snapshot (0 before the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+
+    /// Source position of the newest committed artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_position: Option<String>,
+
+    /// The newest committed base snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_snapshot: Option<ArtifactRef>,
+
+    /// The newest committed diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_diff: Option<ArtifactRef>,
+
+    /// The last re-base request the operator passed to the writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_rebase: Option<HandledRebase>,
+
+    /// The writer HTTP API the operator polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_url: Option<String>,
+
+    /// `Ready`, `Conflict` and `Degraded`; `lastTransitionTime` moves only
+    /// when a condition's status changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// A committed artifact as the writer reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactRef {
+    /// Epoch the artifact belongs to.
+    pub epoch: i64,
+    /// Snapshot watermark, or inclusive upper bound of a diff.
+    pub position: String,
+    /// Commit time (RFC 3339).
+    pub at: String,
+    /// Rows (snapshots) or net changes (diffs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<i64>,
+    /// Size in bytes of the artifact's first format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+}
+
+/// A re-base request (annotation `rebase` or `laredo.io/rebase`) the writer
+/// accepted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandledRebase {
+    /// The annotation's value (e.g. `now`), kept as an opaque request token.
+    pub value: String,
+    /// When the writer accepted it.
+    pub at: Time,
+    /// The epoch before the re-base; the new base snapshot has a greater one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_before: Option<i64>,
+}
+
+impl SnapshotTableStatus {
+    /// The condition of this type, if set.
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Whether the condition of this type is `True`.
+    pub fn is_true(&self, type_: &str) -> bool {
+        self.condition(type_).is_some_and(|c| c.status == "True")
+    }
+}

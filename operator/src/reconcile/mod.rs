@@ -1,0 +1,359 @@
+//! One reconcile of a SnapshotTable: validate → claims → build → apply →
+//! rebase → status, each step its own module.
+//!
+//! Waiting states (invalid spec, conflict, writer not ready) are reported in
+//! status and requeued, not returned as errors; errors (API failures, a
+//! rejected re-base) are retried with a per-object exponential backoff.
+
+pub mod apply;
+pub mod build;
+pub mod claims;
+pub mod rebase;
+pub mod status;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, Resource, ResourceExt};
+use tracing::{info, warn};
+
+use crate::Error;
+use crate::crd::{CONDITION_CONFLICT, HandledRebase, SnapshotTable};
+use crate::metrics::Metrics;
+use crate::writer_client::{WriterClient, WriterTableStatus, writer_url};
+use build::BuildSettings;
+use status::Observation;
+
+/// Operator-wide settings of the reconcile.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The writer's API address with `{name}` and `{namespace}` placeholders.
+    pub writer_url_template: String,
+    /// How often a SnapshotTable's status is refreshed from its writer.
+    pub requeue_interval: Duration,
+    /// Inputs to the build step.
+    pub build: BuildSettings,
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// Publishes Events on SnapshotTables; shared so repeated events
+    /// aggregate into series.
+    pub recorder: Recorder,
+    /// Every SnapshotTable the controller watches, for claim resolution.
+    pub store: Store<SnapshotTable>,
+    /// Calls the writers' HTTP APIs.
+    pub writer: WriterClient,
+    /// Operator-wide settings.
+    pub settings: Settings,
+    /// Reconcile metrics.
+    pub metrics: Arc<Metrics>,
+    /// Consecutive failures per object, for the retry backoff.
+    failures: Mutex<HashMap<ObjectRef<SnapshotTable>, u32>>,
+}
+
+impl Context {
+    /// A context for reconciles.
+    pub fn new(
+        client: Client,
+        recorder: Recorder,
+        store: Store<SnapshotTable>,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            recorder,
+            store,
+            writer: WriterClient::new(),
+            settings,
+            metrics,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn publish(&self, table: &SnapshotTable, type_: EventType, reason: &str, note: String) {
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        // An Event is informational: failing to record one must not fail
+        // the reconcile.
+        if let Err(error) = self.recorder.publish(&event, &table.object_ref(&())).await {
+            warn!(%error, reason, "could not publish event");
+        }
+    }
+}
+
+/// First retry after an error; doubled per consecutive failure.
+const BACKOFF_BASE: Duration = Duration::from_secs(5);
+/// Longest retry delay after errors.
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// Requeue while the writer is not ready yet, a re-base was just made, or a
+/// conflict waits to resolve; capped by the regular interval.
+const SHORT_REQUEUE: Duration = Duration::from_secs(5);
+
+/// Reconciles one SnapshotTable; records metrics, and an Event on failure.
+pub async fn reconcile(table: Arc<SnapshotTable>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_table(&table, &ctx).await;
+    ctx.metrics
+        .observe(started.elapsed(), result.as_ref().err());
+    let key = ObjectRef::from_obj(table.as_ref());
+    match &result {
+        Ok(_) => {
+            ctx.failures.lock().map(|mut f| f.remove(&key)).ok();
+        }
+        Err(error) => {
+            warn!(table = %key, %error, "reconcile failed");
+            if !matches!(error, Error::Rebase { .. }) {
+                ctx.publish(
+                    &table,
+                    EventType::Warning,
+                    "ReconcileError",
+                    error.to_string(),
+                )
+                .await;
+            }
+        }
+    }
+    result
+}
+
+/// The retry delay after a failed reconcile: exponential per object.
+pub fn error_policy(table: Arc<SnapshotTable>, _error: &Error, ctx: Arc<Context>) -> Action {
+    let key = ObjectRef::from_obj(table.as_ref());
+    let failures = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let count = f.entry(key).or_insert(0);
+            *count = count.saturating_add(1);
+            *count
+        })
+        .unwrap_or(1);
+    Action::requeue(backoff(failures))
+}
+
+/// `BACKOFF_BASE * 2^(failures-1)`, at most `BACKOFF_MAX`.
+pub fn backoff(failures: u32) -> Duration {
+    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
+    BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_MAX)
+}
+
+async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action, Error> {
+    if table.metadata.deletion_timestamp.is_some() {
+        // Children go with the owner (garbage collection); nothing to do.
+        return Ok(Action::await_change());
+    }
+    let namespace = table
+        .namespace()
+        .ok_or(Error::MissingMetadata("metadata.namespace"))?;
+    let name = table.name_any();
+    let api: Api<SnapshotTable> = Api::namespaced(ctx.client.clone(), &namespace);
+    let new_generation =
+        table.status.as_ref().and_then(|s| s.observed_generation) != table.metadata.generation;
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+
+    let validated = match validate::validate(table) {
+        Ok(validated) => validated,
+        Err(invalid) => {
+            if new_generation {
+                ctx.publish(
+                    table,
+                    EventType::Warning,
+                    "InvalidSpec",
+                    invalid.to_string(),
+                )
+                .await;
+            }
+            let next = status::desired(table, &Observation::Invalid(&invalid), None, &now);
+            status::patch(&api, table, &next).await?;
+            return Ok(Action::await_change());
+        }
+    };
+
+    // Claims need every SnapshotTable; the store fills with the first list.
+    let _ = ctx.store.wait_until_ready().await;
+    let was_in_conflict = table
+        .status
+        .as_ref()
+        .is_some_and(|s| s.is_true(CONDITION_CONFLICT));
+    if let Some(blocker) = claims::blocker(table, &validated.locations, &ctx.store.state()) {
+        return wait_for_winner(table, ctx, &api, &blocker, was_in_conflict, &now).await;
+    }
+    if was_in_conflict {
+        let note =
+            "no other SnapshotTable claims this resource's destinations; starting its writer";
+        ctx.publish(table, EventType::Normal, "ConflictResolved", note.into())
+            .await;
+    }
+
+    let children = build::build(table, &validated, &ctx.settings.build)?;
+    apply::apply_children(&ctx.client, &namespace, &children).await?;
+    let writer_name = build::child_name(table);
+    let own_account = table
+        .spec
+        .writer
+        .as_ref()
+        .and_then(|w| w.service_account_name.as_deref());
+    if new_generation && own_account.is_some_and(|account| account != writer_name) {
+        apply::delete_service_account(&ctx.client, &namespace, &writer_name).await?;
+    }
+    if new_generation {
+        let (reason, verb) = match table.status.as_ref().and_then(|s| s.observed_generation) {
+            None => ("Created", "created"),
+            Some(_) => ("Updated", "updated"),
+        };
+        info!(table = %format!("{namespace}/{name}"), hash = %children.config_hash, "{verb} writer workload");
+        let note = format!(
+            "{verb} the writer workload {writer_name} (config hash {})",
+            children.config_hash
+        );
+        ctx.publish(table, EventType::Normal, reason, note).await;
+    }
+
+    let url = writer_url(&ctx.settings.writer_url_template, &name, &namespace);
+    let report = ctx
+        .writer
+        .table_status(&url, &validated.table)
+        .await
+        .map_err(|e| e.to_string());
+    let rebase = match rebase::requested(table) {
+        Some(request) => {
+            forward_rebase(
+                table,
+                ctx,
+                &api,
+                &request,
+                &url,
+                &validated.table,
+                &report,
+                &now,
+            )
+            .await?
+        }
+        None => Ok(None),
+    };
+    let handled = rebase.as_ref().ok().cloned().flatten();
+
+    let ready = report.as_ref().is_ok_and(|r| r.ready);
+    let observation = Observation::Writer {
+        url: &url,
+        report: report.as_ref().map_err(Clone::clone),
+    };
+    let next = status::desired(table, &observation, handled.clone(), &now);
+    status::patch(&api, table, &next).await?;
+    rebase?;
+    let interval = ctx.settings.requeue_interval;
+    Ok(Action::requeue(if ready && handled.is_none() {
+        interval
+    } else {
+        interval.min(SHORT_REQUEUE)
+    }))
+}
+
+/// A younger resource on a claimed location: no workload (its children, if
+/// any, are removed when the conflict is first seen), `Conflict` in status.
+async fn wait_for_winner(
+    table: &SnapshotTable,
+    ctx: &Context,
+    api: &Api<SnapshotTable>,
+    blocker: &claims::Blocker,
+    was_in_conflict: bool,
+    now: &Time,
+) -> Result<Action, Error> {
+    if !was_in_conflict {
+        // It may have run before the winner appeared in the store (or
+        // before a restore): stop its writer.
+        let namespace = table.namespace().unwrap_or_default();
+        apply::delete_children(&ctx.client, &namespace, &build::child_name(table)).await?;
+        let note = format!(
+            "{} is already written by SnapshotTable {}; no writer runs for this one until that is deleted",
+            blocker.location,
+            blocker.reference()
+        );
+        ctx.publish(table, EventType::Warning, "Conflict", note)
+            .await;
+    }
+    let next = status::desired(table, &Observation::Conflict(blocker), None, now);
+    status::patch(api, table, &next).await?;
+    // The winner's deletion triggers this resource (see `controller`), but
+    // that trigger can race the store's own update; a short requeue bounds
+    // the wait, and costs nothing while the status is unchanged.
+    Ok(Action::requeue(
+        ctx.settings.requeue_interval.min(SHORT_REQUEUE),
+    ))
+}
+
+/// Passes a re-base request to the writer. The outer error is an API
+/// failure (the reconcile stops); the inner one a refused or impossible
+/// re-base, returned after the status is written so it is retried with
+/// backoff.
+#[allow(clippy::too_many_arguments)]
+async fn forward_rebase(
+    table: &SnapshotTable,
+    ctx: &Context,
+    api: &Api<SnapshotTable>,
+    request: &rebase::RebaseRequest,
+    url: &str,
+    qualified_table: &str,
+    report: &Result<WriterTableStatus, String>,
+    now: &Time,
+) -> Result<Result<Option<HandledRebase>, Error>, Error> {
+    let outcome = match report {
+        Ok(_) => ctx
+            .writer
+            .request_snapshot(url, qualified_table)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(format!("the writer is unreachable: {error}")),
+    };
+    match outcome {
+        Ok(()) => {
+            rebase::remove_annotations(api, table, request).await?;
+            let epoch_before = report
+                .as_ref()
+                .ok()
+                .map(|r| i64::try_from(r.epoch).unwrap_or(i64::MAX));
+            let note = format!(
+                "the writer accepted re-base request {:?} (epoch before: {})",
+                request.value(),
+                epoch_before.unwrap_or_default()
+            );
+            ctx.publish(table, EventType::Normal, "Rebased", note).await;
+            Ok(Ok(Some(HandledRebase {
+                value: request.value().to_owned(),
+                at: now.clone(),
+                epoch_before,
+            })))
+        }
+        Err(message) => {
+            let note = format!(
+                "re-base request {:?} failed, will retry: {message}",
+                request.value()
+            );
+            ctx.publish(table, EventType::Warning, "RebaseFailed", note)
+                .await;
+            Ok(Err(Error::Rebase {
+                table: qualified_table.to_owned(),
+                url: url.to_owned(),
+                message,
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,379 @@
+//! Step 6: the SnapshotTable's status, computed (purely) from what the
+//! reconcile observed, and written with server-side apply on the status
+//! subresource when it differs from the current one.
+//!
+//! Epoch, head position and readiness come from the writer's `/status`, not
+//! from what the operator intended. Conditions keep their
+//! `lastTransitionTime` unless their status flips.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+
+use crate::crd::{
+    ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, HandledRebase,
+    SnapshotTable, SnapshotTableStatus,
+};
+use crate::reconcile::claims::Blocker;
+use crate::reconcile::validate::InvalidSpec;
+use crate::writer_client::{WriterArtifact, WriterTableStatus};
+use crate::{Error, MANAGER};
+
+/// The writer's state name for a writer that lost the manifest to another.
+pub const STATE_FENCED: &str = "fenced";
+/// The writer's state name for a table whose source or destination fails.
+pub const STATE_DEGRADED: &str = "degraded";
+
+/// What one reconcile found out.
+#[derive(Debug)]
+pub enum Observation<'a> {
+    /// The spec is invalid; nothing was applied.
+    Invalid(&'a InvalidSpec),
+    /// An older SnapshotTable owns a location; this one runs no writer.
+    Conflict(&'a Blocker),
+    /// The workload is applied; the writer answered (or did not).
+    Writer {
+        /// The writer's API address.
+        url: &'a str,
+        /// Its entry in `/status`, or why it could not be read.
+        report: Result<&'a WriterTableStatus, String>,
+    },
+}
+
+/// The status after this reconcile. `rebase` is a re-base handled in this
+/// reconcile, if any.
+pub fn desired(
+    table: &SnapshotTable,
+    observation: &Observation<'_>,
+    rebase: Option<HandledRebase>,
+    now: &Time,
+) -> SnapshotTableStatus {
+    let current = table.status.clone().unwrap_or_default();
+    let generation = table.metadata.generation;
+    let mut next = SnapshotTableStatus {
+        observed_generation: generation,
+        last_handled_rebase: rebase.or_else(|| current.last_handled_rebase.clone()),
+        ..SnapshotTableStatus::default()
+    };
+    let conditions: [(&str, bool, &str, String); 3] = match observation {
+        Observation::Invalid(errors) => {
+            // The workload, if any, keeps running the last valid spec: keep
+            // reporting what it reported.
+            carry_writer_fields(&current, &mut next);
+            [
+                (
+                    CONDITION_READY,
+                    false,
+                    "InvalidSpec",
+                    "the spec is invalid; see the Degraded condition".into(),
+                ),
+                (CONDITION_CONFLICT, false, "NoConflict", String::new()),
+                (CONDITION_DEGRADED, true, "InvalidSpec", errors.to_string()),
+            ]
+        }
+        Observation::Conflict(blocker) => {
+            let message = format!(
+                "{} is written by SnapshotTable {}, which claimed it first; this resource runs no writer until that one is deleted",
+                blocker.location,
+                blocker.reference()
+            );
+            next.ready = Some(false);
+            [
+                (
+                    CONDITION_READY,
+                    false,
+                    "Conflict",
+                    format!("waiting for SnapshotTable {}", blocker.reference()),
+                ),
+                (CONDITION_CONFLICT, true, "ClaimedByOther", message),
+                (CONDITION_DEGRADED, false, "AsExpected", String::new()),
+            ]
+        }
+        Observation::Writer { url, report } => {
+            next.writer_url = Some((*url).to_owned());
+            match report {
+                Ok(report) => {
+                    reflect(report, &mut next);
+                    writer_conditions(report)
+                }
+                Err(error) => {
+                    carry_writer_fields(&current, &mut next);
+                    next.ready = Some(false);
+                    [
+                        (CONDITION_READY, false, "WriterUnreachable", error.clone()),
+                        (CONDITION_CONFLICT, false, "NoConflict", String::new()),
+                        (CONDITION_DEGRADED, false, "AsExpected", String::new()),
+                    ]
+                }
+            }
+        }
+    };
+    next.conditions = conditions
+        .into_iter()
+        .map(|(type_, status, reason, message)| {
+            condition(
+                current.condition(type_),
+                type_,
+                status,
+                reason,
+                message,
+                generation,
+                now,
+            )
+        })
+        .collect();
+    next
+}
+
+fn writer_conditions(
+    report: &WriterTableStatus,
+) -> [(&'static str, bool, &'static str, String); 3] {
+    let ready = if report.ready {
+        (
+            CONDITION_READY,
+            true,
+            "WriterReady",
+            format!("epoch {} durable on every destination", report.epoch),
+        )
+    } else {
+        (
+            CONDITION_READY,
+            false,
+            "WriterNotReady",
+            format!("the writer is {}", report.state),
+        )
+    };
+    let error = report
+        .last_error
+        .as_ref()
+        .map(|e| format!("{} error at {}: {}", e.scope, e.at, e.message));
+    let conflict = if report.state == STATE_FENCED {
+        let message = error
+            .clone()
+            .unwrap_or_else(|| "another writer committed the manifest".into());
+        (
+            CONDITION_CONFLICT,
+            true,
+            "Fenced",
+            format!("the writer stopped: another writer owns the archive ({message})"),
+        )
+    } else {
+        (CONDITION_CONFLICT, false, "NoConflict", String::new())
+    };
+    let degraded = match (report.state == STATE_DEGRADED, error) {
+        (true, error) => (
+            CONDITION_DEGRADED,
+            true,
+            "WriterDegraded",
+            error.unwrap_or_else(|| "the writer is degraded".into()),
+        ),
+        (false, Some(error)) => (CONDITION_DEGRADED, true, "WriterError", error),
+        (false, None) => (CONDITION_DEGRADED, false, "AsExpected", String::new()),
+    };
+    [ready, conflict, degraded]
+}
+
+fn reflect(report: &WriterTableStatus, next: &mut SnapshotTableStatus) {
+    next.ready = Some(report.ready);
+    next.state = Some(report.state.clone());
+    next.epoch = Some(saturating_i64(report.epoch));
+    next.head_position = Some(report.head_position.clone());
+    next.last_snapshot = report.last_snapshot.as_ref().map(artifact);
+    next.last_diff = report.last_diff.as_ref().map(artifact);
+}
+
+fn carry_writer_fields(current: &SnapshotTableStatus, next: &mut SnapshotTableStatus) {
+    next.ready = current.ready;
+    next.state = current.state.clone();
+    next.epoch = current.epoch;
+    next.head_position = current.head_position.clone();
+    next.last_snapshot = current.last_snapshot.clone();
+    next.last_diff = current.last_diff.clone();
+    next.writer_url = next
+        .writer_url
+        .take()
+        .or_else(|| current.writer_url.clone());
+}
+
+fn artifact(artifact: &WriterArtifact) -> ArtifactRef {
+    ArtifactRef {
+        epoch: saturating_i64(artifact.epoch),
+        position: artifact.position.clone(),
+        at: artifact.at.clone(),
+        records: artifact.records.map(saturating_i64),
+        bytes: artifact.bytes.map(saturating_i64),
+    }
+}
+
+/// The CRD uses signed integers (the apiserver has no unsigned format).
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A condition whose `lastTransitionTime` stays as it was unless the status
+/// changes.
+fn condition(
+    previous: Option<&Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: &Time,
+) -> Condition {
+    let status = if status { "True" } else { "False" };
+    let last_transition_time = match previous {
+        Some(previous) if previous.status == status => previous.last_transition_time.clone(),
+        _ => now.clone(),
+    };
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+/// Writes `status` unless it equals the current one.
+pub async fn patch(
+    api: &Api<SnapshotTable>,
+    table: &SnapshotTable,
+    status: &SnapshotTableStatus,
+) -> Result<bool, Error> {
+    if table.status.as_ref() == Some(status) {
+        return Ok(false);
+    }
+    let body = serde_json::json!({
+        "apiVersion": SnapshotTable::api_version(&()),
+        "kind": SnapshotTable::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        &table.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .map_err(|source| Error::on_table("patch status of", table, source))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{local_table, writer_report};
+
+    fn at(seconds: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn transition_time_moves_only_when_the_status_flips() {
+        let mut table = local_table("orders");
+        let report = writer_report("public.orders", false, 0);
+        let observation = Observation::Writer {
+            url: "http://w",
+            report: Ok(&report),
+        };
+        let first = desired(&table, &observation, None, &at(100));
+        table.status = Some(first.clone());
+        let again = desired(&table, &observation, None, &at(200));
+        assert_eq!(again, first, "nothing changed, nothing moves");
+
+        let ready = writer_report("public.orders", true, 1);
+        let observation = Observation::Writer {
+            url: "http://w",
+            report: Ok(&ready),
+        };
+        let flipped = desired(&table, &observation, None, &at(300));
+        let ready_condition = flipped.condition(CONDITION_READY).unwrap();
+        assert_eq!(ready_condition.status, "True");
+        assert_eq!(ready_condition.last_transition_time, at(300));
+        let conflict = flipped.condition(CONDITION_CONFLICT).unwrap();
+        assert_eq!(
+            conflict.last_transition_time,
+            at(100),
+            "Conflict stayed False"
+        );
+        assert_eq!(flipped.epoch, Some(1));
+    }
+
+    #[test]
+    fn a_fenced_writer_is_a_conflict_and_a_degraded_one_is_degraded() {
+        let table = local_table("orders");
+        let mut report = writer_report("public.orders", true, 4);
+        report.state = STATE_FENCED.into();
+        let status = desired(
+            &table,
+            &Observation::Writer {
+                url: "u",
+                report: Ok(&report),
+            },
+            None,
+            &at(1),
+        );
+        assert!(status.is_true(CONDITION_CONFLICT));
+        assert_eq!(
+            status.condition(CONDITION_CONFLICT).unwrap().reason,
+            "Fenced"
+        );
+
+        report.state = STATE_DEGRADED.into();
+        report.last_error = Some(crate::writer_client::WriterError {
+            scope: "destination".into(),
+            message: "access denied".into(),
+            at: "t".into(),
+        });
+        let status = desired(
+            &table,
+            &Observation::Writer {
+                url: "u",
+                report: Ok(&report),
+            },
+            None,
+            &at(1),
+        );
+        assert!(status.is_true(CONDITION_DEGRADED));
+        assert!(
+            status
+                .condition(CONDITION_DEGRADED)
+                .unwrap()
+                .message
+                .contains("access denied")
+        );
+        assert!(!status.is_true(CONDITION_CONFLICT));
+    }
+
+    #[test]
+    fn an_unreachable_writer_keeps_the_last_reported_position() {
+        let mut table = local_table("orders");
+        let report = writer_report("public.orders", true, 2);
+        table.status = Some(desired(
+            &table,
+            &Observation::Writer {
+                url: "u",
+                report: Ok(&report),
+            },
+            None,
+            &at(1),
+        ));
+        let status = desired(
+            &table,
+            &Observation::Writer {
+                url: "u",
+                report: Err("connection refused".into()),
+            },
+            None,
+            &at(2),
+        );
+        assert_eq!(status.epoch, Some(2));
+        assert_eq!(status.ready, Some(false));
+        let ready = status.condition(CONDITION_READY).unwrap();
+        assert_eq!(
+            (ready.reason.as_str(), ready.message.as_str()),
+            ("WriterUnreachable", "connection refused")
+        );
+    }
+}
