@@ -9,12 +9,15 @@
 
 pub mod archive;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod dest;
 pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod service;
+pub mod sim;
+pub mod source;
 pub mod status;
 pub mod table;
 pub mod telemetry;

@@ -12,11 +12,29 @@ use crate::config::Format;
 use crate::dest::{Destination, LocalDestination};
 use crate::table::KeySpec;
 
+/// Where an archive is: the `ARCHIVE` argument and how to reach an S3 one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LocationArgs {
+    /// The archive: a directory holding `manifest.json`, or
+    /// `s3://bucket/prefix/` (credentials from the AWS SDK default chain).
+    pub archive: String,
+    /// Endpoint URL of an S3-compatible store (`s3://` archives).
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Path-style addressing, needed by most S3-compatible stores.
+    #[arg(long)]
+    pub path_style: bool,
+    /// AWS region (default: the SDK chain's).
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
 /// `snapshot-writer read ARCHIVE [--at POS] [--key-fields a,b]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReadArgs {
-    /// The archive: a directory holding `manifest.json`.
-    pub archive: String,
+    /// The archive.
+    #[command(flatten)]
+    pub location: LocationArgs,
     /// Rebuild as of this position (the newest snapshot at or before it plus
     /// the diffs up to it) instead of the head.
     #[arg(long)]
@@ -29,8 +47,9 @@ pub struct ReadArgs {
 /// `snapshot-writer verify ARCHIVE`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// The archive: a directory holding `manifest.json`.
-    pub archive: String,
+    /// The archive.
+    #[command(flatten)]
+    pub location: LocationArgs,
 }
 
 /// Why an archive location cannot be used.
@@ -40,14 +59,32 @@ pub enum LocationError {
     #[error("{0}: not a directory holding manifest.json")]
     NotADirectory(String),
     /// A scheme this build cannot read.
-    #[error("{0}: unsupported archive location (use a directory)")]
+    #[error("{0}: unsupported archive location (use a directory or s3://bucket/prefix/)")]
     Unsupported(String),
+    /// A malformed `s3://` URI.
+    #[error(transparent)]
+    S3Uri(#[from] crate::dest::s3::S3UriError),
+    /// The S3 client could not be set up.
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
 }
 
 /// The destination and key prefix an `ARCHIVE` argument names: a directory
-/// holding `manifest.json` (prefix `""`). Other schemes (`s3://bucket/prefix/`)
-/// slot in here.
-pub fn open_location(archive: &str) -> Result<(Arc<dyn Destination>, String), LocationError> {
+/// holding `manifest.json`, or `s3://bucket/prefix/`; the key prefix is `""`
+/// because the location itself is where `manifest.json` lives.
+pub async fn open_location(
+    location: &LocationArgs,
+) -> Result<(Arc<dyn Destination>, String), LocationError> {
+    let archive = location.archive.as_str();
+    if archive.starts_with("s3://") {
+        let mut s3 = crate::dest::s3::S3Location::parse_uri(archive)?;
+        s3.endpoint.clone_from(&location.endpoint);
+        s3.path_style = location.path_style;
+        s3.region.clone_from(&location.region);
+        let resolver = crate::aws::CredentialResolver::new(std::collections::BTreeMap::new());
+        let dest = crate::dest::s3::S3Destination::connect(&s3, &resolver).await?;
+        return Ok((Arc::new(dest), String::new()));
+    }
     if archive.contains("://") {
         return Err(LocationError::Unsupported(archive.to_owned()));
     }
@@ -74,7 +111,7 @@ pub enum CliError {
 
 /// Rebuilds the table and writes it to `out` as JSONL, sorted by key.
 pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTable, CliError> {
-    let (dest, prefix) = open_location(&args.archive)?;
+    let (dest, prefix) = open_location(&args.location).await?;
     let reader = ArchiveReader::open(dest, &prefix).await?;
     let fields = if !args.key_fields.is_empty() {
         args.key_fields.clone()
@@ -92,7 +129,7 @@ pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTa
 
 /// Verifies the archive; the caller exits non-zero unless the report is ok.
 pub async fn run_verify(args: &VerifyArgs) -> Result<VerifyReport, CliError> {
-    let (dest, prefix) = open_location(&args.archive)?;
+    let (dest, prefix) = open_location(&args.location).await?;
     let reader = ArchiveReader::open(dest, &prefix).await?;
     Ok(verify(&reader).await?)
 }

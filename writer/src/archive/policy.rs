@@ -19,6 +19,10 @@ pub enum Trigger {
     Initial,
     /// Requested by an operator or API call.
     Forced,
+    /// The source replaced the whole table (a full snapshot after a reconnect
+    /// that could not resume, or a server re-baseline): the changes across the
+    /// gap are unknown, so a new base starts a new epoch.
+    SourceResync,
     /// `snapshot.max_interval` passed since the last snapshot.
     MaxInterval,
     /// The diff reached `snapshot.max_diff_bytes`.
@@ -38,6 +42,7 @@ impl Trigger {
         match self {
             Trigger::Initial => "initial",
             Trigger::Forced => "forced",
+            Trigger::SourceResync => "source_resync",
             Trigger::MaxInterval => "max_interval",
             Trigger::MaxDiffBytes => "max_diff_bytes",
             Trigger::MaxDiffFraction => "max_diff_fraction",

@@ -9,7 +9,6 @@
 //! | `GET /metrics` | Prometheus text format |
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,19 +63,13 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Binds `addr` and serves the API until `shutdown` completes. Returns the
-/// bound address (useful with port 0) through `on_bound` before serving.
-pub async fn serve(
-    addr: SocketAddr,
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve_listener(
+    listener: tokio::net::TcpListener,
     state: ApiState,
-    on_bound: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    on_bound(listener.local_addr()?);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 
 async fn live() -> Json<serde_json::Value> {

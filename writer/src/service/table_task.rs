@@ -1,0 +1,514 @@
+//! One table's writer task: open the archive (retrying while destinations are
+//! down), continue its chain or start a new one, subscribe to the source, and
+//! then apply changes, tick the re-base policy, serve forced snapshots and
+//! flush a final diff on shutdown.
+//!
+//! A table never writes a snapshot of a table that has not caught up with the
+//! source; diffs are written whenever a base exists (a reconnect does not
+//! make buffered changes wrong). A failed write keeps every buffered change
+//! (the archive guarantees it) and is retried with backoff. A fenced writer
+//! (another writer committed to the prefix) stops writing for good: it stays
+//! up, reports `fenced`, and is not ready, until someone removes the other
+//! writer and restarts this one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::handle::TableCommand;
+use super::progress::{Progress, Snapshot};
+use super::wiring;
+use crate::archive::{
+    ArchiveError, ArchiveSettings, ArchiveWriter, ArtifactKind, ChangeBuffer, Committed,
+    SourceMark, TickOutcome, Trigger,
+};
+use crate::aws::CredentialResolver;
+use crate::config::TableConfig;
+use crate::dest::Destination;
+use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
+use crate::metrics::TableMetrics;
+use crate::source::{Backoff, Cursor, Replica, Source, Update};
+use crate::status::{TableState, TableStatus};
+use crate::table::{KeySpec, Table};
+
+/// How often `/status` is refreshed while changes stream in.
+const STATUS_REFRESH: Duration = Duration::from_millis(250);
+
+/// Everything a table task needs from the process.
+#[derive(Debug, Clone)]
+pub struct TableContext {
+    /// The table's config.
+    pub config: TableConfig,
+    /// This process's writer identity, recorded in every manifest it commits.
+    pub identity: String,
+    /// Shared credential profiles.
+    pub resolver: Arc<CredentialResolver>,
+    /// The table's metrics.
+    pub metrics: TableMetrics,
+    /// Where the task publishes its status.
+    pub status: watch::Sender<TableStatus>,
+    /// Cancelled on SIGTERM/SIGINT.
+    pub shutdown: CancellationToken,
+    /// Time allowed for the final flush after `shutdown`.
+    pub grace: Duration,
+}
+
+impl TableContext {
+    fn name(&self) -> String {
+        self.config.qualified_name()
+    }
+}
+
+/// Runs the table until shutdown.
+pub async fn run(ctx: &TableContext, commands: &mut mpsc::Receiver<TableCommand>) {
+    let mut progress = Progress::starting(&ctx.name());
+    publish(ctx, &progress, &Snapshot::default());
+    let Some((archive, dests)) = open_archive(ctx, commands, &mut progress).await else {
+        return stop(ctx, progress);
+    };
+    let mut task = Running::start(ctx, archive, &dests, progress).await;
+    task.run(commands).await;
+}
+
+/// Opens the archive, retrying with backoff until it succeeds or shutdown.
+async fn open_archive(
+    ctx: &TableContext,
+    commands: &mut mpsc::Receiver<TableCommand>,
+    progress: &mut Progress,
+) -> Option<(ArchiveWriter, Vec<Arc<dyn Destination>>)> {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        let attempt = async {
+            let dests = wiring::destinations(&ctx.config, &ctx.resolver)
+                .await
+                .map_err(|e| e.to_string())?;
+            let settings = ArchiveSettings::from_table_config(&ctx.config);
+            ArchiveWriter::open(dests.clone(), settings, ctx.identity.clone(), ctx.metrics.clone())
+                .await
+                .map(|archive| (archive, dests))
+                .map_err(|e| e.to_string())
+        };
+        let error = match attempt.await {
+            Ok(opened) => return Some(opened),
+            Err(error) => error,
+        };
+        let delay = backoff.next_delay();
+        tracing::warn!(table = %ctx.name(), %error, retry_in = ?delay, "cannot open the archive; retrying");
+        progress.state = TableState::Degraded;
+        progress.error("destination", format!("opening the archive: {error}"));
+        publish(ctx, progress, &Snapshot::default());
+        let wake = Instant::now() + delay;
+        loop {
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => return None,
+                () = sleep_until(wake) => break,
+                Some(command) = commands.recv() => refuse(command, "the archive is not open yet (destination unavailable)"),
+            }
+        }
+    }
+}
+
+fn refuse(command: TableCommand, why: &str) {
+    match command {
+        TableCommand::ForceSnapshot { reply } => {
+            let _ = reply.send(Err(why.to_owned()));
+        }
+    }
+}
+
+fn publish(ctx: &TableContext, progress: &Progress, at: &Snapshot<'_>) {
+    ctx.status.send_replace(progress.to_status(at));
+}
+
+fn stop(ctx: &TableContext, mut progress: Progress) {
+    progress.state = TableState::Stopped;
+    progress.ready = false;
+    publish(ctx, &progress, &Snapshot::default());
+}
+
+/// The table once its archive is open.
+struct Running<'a> {
+    ctx: &'a TableContext,
+    archive: ArchiveWriter,
+    replica: Replica,
+    source: Option<Source>,
+    buffer: ChangeBuffer,
+    publisher: EventPublisher,
+    progress: Progress,
+    manifest_uri: String,
+    /// A snapshot that must be written once the table is synced: the initial
+    /// base, or a new base after the source replaced the table.
+    pending: Option<Trigger>,
+    retry: Backoff,
+    next_tick: Instant,
+}
+
+impl<'a> Running<'a> {
+    async fn start(
+        ctx: &'a TableContext,
+        archive: ArchiveWriter,
+        dests: &[Arc<dyn Destination>],
+        mut progress: Progress,
+    ) -> Self {
+        let name = ctx.name();
+        let key = KeySpec::new(ctx.config.key_fields.clone());
+        let restored = restore(ctx, &archive).await;
+        let (table, cursor, pending) = match restored {
+            Some((table, cursor)) => (table, cursor, None),
+            None => (Table::new(key), Cursor::default(), Some(Trigger::Initial)),
+        };
+        let replica = Replica::new(table, cursor).with_metrics(ctx.metrics.clone());
+        let source = match Source::spawn(&ctx.config.source, &replica, ctx.metrics.clone()) {
+            Ok(source) => Some(source),
+            Err(error) => {
+                tracing::error!(table = %name, %error, "cannot subscribe to the source");
+                progress.error("source", error.to_string());
+                progress.state = TableState::Degraded;
+                None
+            }
+        };
+        let sinks = match wiring::event_sinks(&ctx.config, &ctx.resolver).await {
+            Ok(sinks) => sinks,
+            Err(error) => {
+                tracing::error!(table = %name, %error, "cannot set up event sinks; events are not published");
+                progress.error("events", error.to_string());
+                Vec::new()
+            }
+        };
+        let publisher = EventPublisher::start(sinks, ctx.metrics.clone(), PublisherOptions::default());
+        let manifest_key = format!("{}manifest.json", ctx.config.effective_key_prefix());
+        let manifest_uri = dests.first().map(|d| d.uri(&manifest_key)).unwrap_or_default();
+        if progress.state == TableState::Starting || progress.state == TableState::Degraded && progress.last_error.as_ref().is_some_and(|e| e.scope == "destination") {
+            progress.state = TableState::Syncing;
+            progress.clear_error("destination");
+        }
+        let next_tick = Instant::now() + archive.next_tick_in(Duration::ZERO);
+        Self {
+            ctx,
+            archive,
+            replica,
+            source,
+            buffer: ChangeBuffer::new(),
+            publisher,
+            progress,
+            manifest_uri,
+            pending,
+            retry: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
+            next_tick,
+        }
+    }
+
+    async fn run(&mut self, commands: &mut mpsc::Receiver<TableCommand>) {
+        let mut refresh = tokio::time::interval(STATUS_REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.publish();
+        loop {
+            let batch = async {
+                match self.source.as_mut() {
+                    Some(source) => source.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                () = self.ctx.shutdown.cancelled() => break,
+                Some(command) = commands.recv() => self.on_command(command).await,
+                () = sleep_until(self.next_tick) => self.on_tick().await,
+                batch = batch => match batch {
+                    Some(batch) => self.on_batch(batch).await,
+                    None => {
+                        tracing::error!(table = %self.ctx.name(), "the source task stopped");
+                        self.source = None;
+                    }
+                },
+                _ = refresh.tick() => self.publish(),
+            }
+        }
+        self.finish().await;
+    }
+
+    fn mark(&self) -> SourceMark {
+        let cursor = self.replica.cursor();
+        SourceMark {
+            position: cursor.position.clone(),
+            sequence: cursor.sequence,
+            snapshot_id: cursor.snapshot_id.clone(),
+        }
+    }
+
+    fn is_fenced(&self) -> bool {
+        self.progress.state == TableState::Fenced
+    }
+
+    async fn on_batch(&mut self, batch: crate::source::Batch) {
+        let mut replaced = false;
+        let mut synced = false;
+        let name = self.ctx.name();
+        let buffer = &mut self.buffer;
+        let progress = &mut self.progress;
+        self.replica.apply(batch, &mut |update| match update {
+            Update::Change(change) => buffer.record(change),
+            Update::Replaced(replacement) => {
+                tracing::info!(table = %name, snapshot = %replacement.snapshot_id, rows_before = replacement.previous.len(), "the source sent a full snapshot; the table was replaced");
+                buffer.clear_all();
+                replaced = true;
+            }
+            Update::Synced(mode) => {
+                tracing::info!(table = %name, mode = crate::source::mode_name(mode), "caught up with the source");
+                synced = true;
+            }
+            Update::Rejected(rejection) => {
+                tracing::warn!(table = %name, sequence = ?rejection.sequence, error = %rejection.error, "skipped a malformed row from the source");
+                progress.error("source", format!("skipped a malformed row: {}", rejection.error));
+            }
+        });
+        self.ctx.metrics.buffer_depth.set(self.buffer.depth() as i64);
+        self.ctx.metrics.churn_records.set(self.buffer.churn() as i64);
+        if replaced && self.pending.is_none() {
+            self.pending = Some(Trigger::SourceResync);
+        }
+        if synced && self.progress.state == TableState::Syncing && self.pending.is_none() {
+            // A restored chain resumed in delta mode: its base is already durable.
+            self.become_ready();
+        }
+        if self.pending.is_some() && self.replica.is_synced() && !self.is_fenced() {
+            self.write_pending().await;
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        self.next_tick = Instant::now() + self.archive.next_tick_in(Duration::ZERO);
+        if self.is_fenced() {
+            return;
+        }
+        if self.pending.is_some() {
+            if self.replica.is_synced() {
+                self.write_pending().await;
+            }
+            return;
+        }
+        let mark = self.mark();
+        let outcome = self.archive.tick(self.replica.table(), &mut self.buffer, &mark).await;
+        match outcome {
+            Ok(TickOutcome::Idle) => {}
+            Ok(TickOutcome::Diff(committed) | TickOutcome::Snapshot(committed)) => {
+                self.on_committed(&committed);
+            }
+            Err(error) => self.on_failed(error),
+        }
+    }
+
+    async fn write_pending(&mut self) {
+        let Some(trigger) = self.pending else { return };
+        self.progress.state = TableState::Snapshotting;
+        self.publish();
+        match self.snapshot(trigger).await {
+            Ok(committed) => self.on_committed(&committed),
+            Err(error) => self.on_failed(error),
+        }
+    }
+
+    async fn snapshot(&mut self, trigger: Trigger) -> Result<Committed, ArchiveError> {
+        let mark = self.mark();
+        self.archive.write_snapshot(self.replica.table(), &mut self.buffer, &mark, trigger).await
+    }
+
+    async fn on_command(&mut self, command: TableCommand) {
+        let TableCommand::ForceSnapshot { reply } = command;
+        let refusal = if self.is_fenced() {
+            Some("this writer is fenced: another writer owns the prefix")
+        } else if !self.replica.is_synced() {
+            Some("the table is still syncing with the source; retry once /health/ready is 200")
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            let _ = reply.send(Err(why.to_owned()));
+            return;
+        }
+        match self.snapshot(Trigger::Forced).await {
+            Ok(committed) => {
+                self.on_committed(&committed);
+                let _ = reply.send(Ok(committed.to_status()));
+            }
+            Err(error) => {
+                let message = error.to_string();
+                self.on_failed(error);
+                let _ = reply.send(Err(message));
+            }
+        }
+    }
+
+    fn become_ready(&mut self) {
+        if !self.progress.ready {
+            tracing::info!(table = %self.ctx.name(), epoch = self.archive.manifest().epoch, "ready: the base snapshot is durable on every destination");
+        }
+        self.progress.ready = true;
+        self.progress.state = TableState::Live;
+        self.ctx.metrics.ready.set(1);
+    }
+
+    fn on_committed(&mut self, committed: &Committed) {
+        self.retry.reset();
+        self.progress.clear_error("destination");
+        self.progress.clear_error("manifest");
+        if committed.kind == ArtifactKind::Snapshot {
+            self.pending = None;
+        }
+        if !committed.lagging.is_empty() {
+            self.progress.error(
+                "destination",
+                format!("manifest not yet stored on {} (retried with the next write)", committed.lagging.join(", ")),
+            );
+        }
+        if self.pending.is_none() && self.replica.is_synced() {
+            self.become_ready();
+        }
+        self.publisher.publish(self.event_for(committed));
+        self.publish();
+    }
+
+    fn on_failed(&mut self, error: ArchiveError) {
+        if error.is_fenced() {
+            tracing::error!(table = %self.ctx.name(), %error, "fenced: stopping all writes; remove the other writer, then restart this one");
+            self.progress.state = TableState::Fenced;
+            self.progress.ready = false;
+            self.progress.error("manifest", error.to_string());
+            self.ctx.metrics.fenced.set(1);
+            self.ctx.metrics.ready.set(0);
+            self.source = None;
+        } else {
+            let delay = self.retry.next_delay();
+            tracing::warn!(table = %self.ctx.name(), %error, retry_in = ?delay, "write failed; buffered changes are kept and retried");
+            self.progress.state = TableState::Degraded;
+            self.progress.error("destination", error.to_string());
+            self.next_tick = self.next_tick.min(Instant::now() + delay);
+        }
+        self.publish();
+    }
+
+    fn event_for(&self, committed: &Committed) -> Event {
+        let manifest = self.archive.manifest();
+        let formats = manifest
+            .artifacts
+            .iter()
+            .rev()
+            .find(|a| a.id.as_deref() == Some(committed.id.as_str()))
+            .map(|a| a.formats.iter().map(|(id, f)| (id.clone(), f.uri.clone())).collect())
+            .unwrap_or_default();
+        Event {
+            table: self.ctx.name(),
+            kind: match committed.kind {
+                ArtifactKind::Snapshot => EventKind::Snapshot,
+                ArtifactKind::Diff => EventKind::Diff,
+            },
+            epoch: committed.epoch,
+            from_position: committed.from_position.clone(),
+            to_position: committed.position.clone(),
+            head_position: manifest.head_position.clone(),
+            manifest_uri: self.manifest_uri.clone(),
+            formats,
+            created_at: committed.created_at.parse().unwrap_or_else(|_| Timestamp::now()),
+            id: committed.id.clone(),
+            writer: Some(self.ctx.identity.clone()),
+        }
+    }
+
+    fn publish(&mut self) {
+        let manifest = self.archive.manifest();
+        if let Some(last) = manifest.last_snapshot() {
+            if let Ok(at) = last.created_at.parse::<Timestamp>() {
+                let age = Timestamp::now().duration_since(at).as_secs().max(0);
+                self.ctx.metrics.snapshot_age_seconds.set(age);
+            }
+        }
+        let source = match &self.source {
+            Some(source) => source.state().to_status(self.replica.cursor()),
+            None => crate::status::SourceStatus {
+                server: self.ctx.config.source.server.clone(),
+                ..Default::default()
+            },
+        };
+        let at = Snapshot {
+            manifest: Some(manifest),
+            manifest_uri: self.manifest_uri.clone(),
+            buffer_depth: self.buffer.depth(),
+            churn: self.buffer.churn(),
+            rows: self.replica.table().len() as u64,
+            source,
+        };
+        publish(self.ctx, &self.progress, &at);
+    }
+
+    /// Flushes what is buffered within the grace period, then stops.
+    async fn finish(&mut self) {
+        let deadline = Instant::now() + self.ctx.grace;
+        let name = self.ctx.name();
+        if !self.is_fenced() && self.replica.is_synced() {
+            let mark = self.mark();
+            let table = self.replica.table();
+            let flush = async {
+                match self.pending {
+                    Some(trigger) => self
+                        .archive
+                        .write_snapshot(table, &mut self.buffer, &mark, trigger)
+                        .await
+                        .map(Some),
+                    None => self.archive.write_diff(&mut self.buffer, &mark).await,
+                }
+            };
+            match tokio::time::timeout_at(deadline, flush).await {
+                Ok(Ok(Some(committed))) => tracing::info!(table = %name, artifact = %committed.id, position = %committed.position, "final flush committed"),
+                Ok(Ok(None)) => tracing::info!(table = %name, "nothing buffered at shutdown"),
+                Ok(Err(error)) => tracing::error!(table = %name, %error, "final flush failed; changes since the last commit are not in the archive"),
+                Err(_) => tracing::error!(table = %name, grace = ?self.ctx.grace, "final flush did not finish within the grace period"),
+            }
+        } else if self.pending.is_some() {
+            tracing::warn!(table = %name, "shutting down before the initial snapshot could be written");
+        }
+        self.source = None;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let publisher = std::mem::replace(
+            &mut self.publisher,
+            EventPublisher::start(Vec::new(), self.ctx.metrics.clone(), PublisherOptions::default()),
+        );
+        let unsent = publisher.shutdown(remaining).await;
+        if unsent > 0 {
+            tracing::warn!(table = %name, unsent, "events not published before shutdown (they are advisory)");
+        }
+        self.progress.state = TableState::Stopped;
+        self.progress.ready = false;
+        self.publish();
+    }
+}
+
+/// The table and cursor at the archive head, when the chain can continue.
+async fn restore(ctx: &TableContext, archive: &ArchiveWriter) -> Option<(Table, Cursor)> {
+    let name = ctx.name();
+    let manifest = archive.manifest();
+    if !manifest.key_fields.is_empty() && manifest.key_fields != ctx.config.key_fields {
+        tracing::warn!(table = %name, archived = ?manifest.key_fields, configured = ?ctx.config.key_fields, "key fields changed; starting a new epoch from a full sync");
+        return None;
+    }
+    match archive.restore().await {
+        Ok(Some(restored)) => {
+            tracing::info!(table = %name, epoch = restored.epoch, head = %restored.position, rows = restored.table.len(), "restored the table from the archive; resuming the source from the manifest");
+            let cursor = Cursor {
+                sequence: restored.mark.sequence,
+                position: restored.mark.position.clone(),
+                position_is_exact: !restored.mark.position.is_empty(),
+                snapshot_id: restored.mark.snapshot_id.clone(),
+            };
+            Some((restored.table, cursor))
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::error!(table = %name, %error, "cannot rebuild the table from the archive; starting a new epoch from a full sync");
+            None
+        }
+    }
+}
