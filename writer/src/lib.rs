@@ -10,5 +10,7 @@
 pub mod config;
 pub mod dest;
 pub mod metrics;
+pub mod sim;
+pub mod source;
 pub mod status;
 pub mod table;
