@@ -66,12 +66,21 @@ pub enum SourceError {
     /// Connect's end-of-stream envelope is not the JSON the protocol defines.
     #[error("malformed end-of-stream message: {0}")]
     EndStream(String),
-    /// The server ended the stream with an error status.
+    /// The server ended the Connect stream with an error.
     #[error("server error {code}: {message}")]
     Status {
         /// The Connect/gRPC code in snake case (`not_found`, `internal`, …).
         code: String,
         /// The server's message.
+        message: String,
+    },
+    /// A gRPC or gRPC-Web stream failed with this status, sent by the server
+    /// or raised by tonic while decoding (tonic does not tell them apart).
+    #[error("gRPC stream failed ({code}): {message}")]
+    Grpc {
+        /// The gRPC code in snake case.
+        code: String,
+        /// The status message.
         message: String,
     },
 }

@@ -136,6 +136,100 @@ impl Decoder {
     }
 }
 
+/// Follows envelope boundaries in a byte stream without buffering it, so a
+/// stream read by someone else (tonic) can be checked as it passes: flags,
+/// lengths against the limit, and the end landing on a boundary. Payloads of
+/// gRPC-Web trailers frames are kept, for checking their `grpc-status`.
+#[derive(Debug)]
+pub struct Scanner {
+    max: usize,
+    allowed_flags: u8,
+    header: [u8; HEADER_LEN],
+    header_len: usize,
+    len: usize,
+    remaining: usize,
+    trailers: Option<Vec<u8>>,
+}
+
+impl Scanner {
+    /// A scanner with the same rules as [`Decoder::new`].
+    pub fn new(max: usize, allowed_flags: u8) -> Self {
+        Self {
+            max,
+            allowed_flags,
+            header: [0; HEADER_LEN],
+            header_len: 0,
+            len: 0,
+            remaining: 0,
+            trailers: None,
+        }
+    }
+
+    /// Checks the next bytes; returns the payloads of trailers frames completed by them.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
+        let mut completed = Vec::new();
+        while !data.is_empty() {
+            if self.remaining == 0 && self.trailers.is_none() {
+                let take = (HEADER_LEN - self.header_len).min(data.len());
+                self.header[self.header_len..self.header_len + take].copy_from_slice(&data[..take]);
+                self.header_len += take;
+                data = &data[take..];
+                if self.header_len < HEADER_LEN {
+                    break;
+                }
+                self.header_len = 0;
+                let [flags, a, b, c, d] = self.header;
+                if flags & !self.allowed_flags != 0 {
+                    return Err(FrameError::UnknownFlags(flags));
+                }
+                let len = u32::from_be_bytes([a, b, c, d]);
+                self.remaining = usize::try_from(len)
+                    .ok()
+                    .filter(|len| *len <= self.max)
+                    .ok_or(FrameError::TooLarge {
+                        len: u64::from(len),
+                        max: self.max,
+                    })?;
+                self.len = self.remaining;
+                if flags & FLAG_GRPC_WEB_TRAILERS != 0 {
+                    self.trailers = Some(Vec::with_capacity(self.remaining));
+                }
+            } else {
+                let take = self.remaining.min(data.len());
+                if let Some(trailers) = &mut self.trailers {
+                    trailers.extend_from_slice(&data[..take]);
+                }
+                self.remaining -= take;
+                data = &data[take..];
+            }
+            if self.remaining == 0
+                && self.header_len == 0
+                && let Some(trailers) = self.trailers.take()
+            {
+                completed.push(trailers);
+            }
+        }
+        Ok(completed)
+    }
+
+    /// Checks that the stream ended on an envelope boundary.
+    pub fn finish(&self) -> Result<(), FrameError> {
+        if self.header_len == 0 && self.remaining == 0 {
+            return Ok(());
+        }
+        if self.header_len > 0 {
+            return Err(FrameError::Truncated {
+                have: self.header_len,
+                need: HEADER_LEN,
+            });
+        }
+        Err(FrameError::Truncated {
+            have: HEADER_LEN + self.len - self.remaining,
+            need: HEADER_LEN + self.len,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +282,45 @@ mod tests {
             })
         );
         assert!(decoder.buf.capacity() < 1024, "nothing was reserved");
+    }
+
+    #[test]
+    fn the_scanner_follows_boundaries_in_any_chunking() {
+        let mut wire = BytesMut::new();
+        encode(0, b"hello", &mut wire);
+        encode(0, b"", &mut wire);
+        encode(FLAG_GRPC_WEB_TRAILERS, b"grpc-status:0\r\n", &mut wire);
+        for chunk in [1, 2, 5, 7, wire.len()] {
+            let mut scanner = Scanner::new(64, FLAG_COMPRESSED | FLAG_GRPC_WEB_TRAILERS);
+            let mut trailers = Vec::new();
+            for piece in wire.chunks(chunk) {
+                trailers.extend(scanner.feed(piece).unwrap());
+            }
+            scanner.finish().unwrap();
+            assert_eq!(
+                trailers,
+                [b"grpc-status:0\r\n".to_vec()],
+                "chunks of {chunk}"
+            );
+        }
+        let mut scanner = Scanner::new(4, 0);
+        assert_eq!(scanner.feed(&[0, 0, 0]), Ok(vec![]));
+        assert_eq!(
+            scanner.finish(),
+            Err(FrameError::Truncated { have: 3, need: 5 })
+        );
+        assert_eq!(
+            scanner.feed(&[0, 9]),
+            Err(FrameError::TooLarge { len: 9, max: 4 })
+        );
+        let mut scanner = Scanner::new(64, 0);
+        assert_eq!(scanner.feed(&[0, 0, 0, 0, 10, 1, 2]), Ok(vec![]));
+        assert_eq!(
+            scanner.finish(),
+            Err(FrameError::Truncated { have: 7, need: 15 })
+        );
+        let mut scanner = Scanner::new(4, 0);
+        assert_eq!(scanner.feed(b"<html>"), Err(FrameError::UnknownFlags(b'<')));
     }
 
     #[test]

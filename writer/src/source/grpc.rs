@@ -5,13 +5,7 @@
 //! HTTP/1.1); native gRPC needs a server that offers HTTP/2 without TLS.
 //! Responses are decoded as `RawSyncResponse`, so rows stay encoded bytes.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use http::header::CONTENT_TYPE;
 use http::uri::PathAndQuery;
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -23,8 +17,9 @@ use tonic::client::GrpcService;
 use tonic_prost::ProstCodec;
 use tower::Layer;
 
+use super::checked::CheckResponse;
 use super::error::SourceError;
-use super::transport::{Limits, error_chain, read_snippet};
+use super::transport::{Limits, error_chain};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -63,13 +58,23 @@ pub(crate) async fn open(
     let inner = match flavor {
         Flavor::Web => {
             let client = builder.build(connector);
-            let checked = CheckResponse::new(client, "application/grpc-web", limits.origin);
+            let checked = CheckResponse::new(
+                client,
+                "application/grpc-web",
+                limits.origin,
+                limits.max_message_size,
+            );
             let service = tonic_web::GrpcWebClientLayer::new().layer(checked);
             call(service, origin, limits, request).await?
         }
         Flavor::H2c => {
             let client = builder.http2_only(true).build(connector);
-            let service = CheckResponse::new(client, "application/grpc", limits.origin);
+            let service = CheckResponse::new(
+                client,
+                "application/grpc",
+                limits.origin,
+                limits.max_message_size,
+            );
             call(service, origin, limits, request).await?
         }
     };
@@ -138,7 +143,7 @@ fn from_status(status: &tonic::Status, origin: &str) -> SourceError {
         }
         source = error.source();
     }
-    SourceError::Status {
+    SourceError::Grpc {
         code: code_name(status.code()).to_owned(),
         message: status.message().to_owned(),
     }
@@ -165,66 +170,5 @@ fn code_name(code: tonic::Code) -> &'static str {
         Code::Unavailable => "unavailable",
         Code::DataLoss => "data_loss",
         Code::Unauthenticated => "unauthenticated",
-    }
-}
-
-/// Rejects a response that is not a gRPC stream (an HTML error page from a
-/// proxy, a wrong port) before tonic tries to read it as frames, so the
-/// error says what the peer answered.
-#[derive(Clone)]
-struct CheckResponse<S> {
-    inner: S,
-    expected: &'static str,
-    origin: String,
-}
-
-impl<S> CheckResponse<S> {
-    fn new(inner: S, expected: &'static str, origin: &str) -> Self {
-        Self {
-            inner,
-            expected,
-            origin: origin.to_owned(),
-        }
-    }
-}
-
-impl<S, B> tower::Service<http::Request<B>> for CheckResponse<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<Incoming>>,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Incoming>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let response = self.inner.call(request);
-        let expected = self.expected;
-        let origin = self.origin.clone();
-        Box::pin(async move {
-            let response = response.await.map_err(Into::into)?;
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            if response.status() == http::StatusCode::OK && content_type.starts_with(expected) {
-                return Ok(response);
-            }
-            let status = response.status();
-            let snippet = read_snippet(response.into_body()).await;
-            Err(Box::new(SourceError::NotAReplicationServer {
-                origin,
-                reason: format!(
-                    "HTTP {status} with content-type {content_type:?} (expected {expected}): {snippet}"
-                ),
-            }) as BoxError)
-        })
     }
 }

@@ -34,6 +34,7 @@
 //! it was given, so it resumes from exactly the applied cursor.
 
 mod backoff;
+mod checked;
 mod connect;
 mod cursor;
 mod error;
@@ -53,7 +54,7 @@ pub use cursor::{CatchUp, Cursor};
 pub use error::SourceError;
 pub use event::{Batch, Event};
 pub use replica::{Rejection, Replacement, Replica, ReplicaStats, Update};
-pub use state::{ConnectionState, ReportedError, SourceState, mode_name};
+pub use state::{ConnectionState, ReportedError, SourceState, StatusHandle, mode_name};
 pub use transport::json_value;
 
 use crate::config::SourceConfig;
@@ -117,6 +118,11 @@ impl Source {
     /// The connection's state now.
     pub fn state(&self) -> SourceState {
         self.state.get()
+    }
+
+    /// A reader of the state for other tasks.
+    pub fn status_handle(&self) -> StatusHandle {
+        StatusHandle(self.state.clone())
     }
 }
 

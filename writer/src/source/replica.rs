@@ -173,10 +173,10 @@ impl Replica {
             Event::Handshake(handshake) => self.handshake(&handshake, sink),
             Event::SnapshotBegin(begin) => self.snapshot_begin(begin),
             Event::SnapshotRow(row) => {
-                if let Some(staging) = &mut self.staging {
-                    if let Err(error) = staging.table.upsert_encoded(&row) {
-                        self.reject(None, error, sink);
-                    }
+                if let Some(staging) = &mut self.staging
+                    && let Err(error) = staging.table.upsert_encoded(&row)
+                {
+                    self.reject(None, error, sink);
                 }
             }
             Event::SnapshotEnd(end) => self.snapshot_end(&end, sink),

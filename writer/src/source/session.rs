@@ -177,10 +177,10 @@ impl Session {
             match self.step(result, &mut catch_up, &mut handoff) {
                 Step::Event { event, flush } => {
                     pending.push(event);
-                    if flush || pending.len() >= MAX_BATCH {
-                        if let Err(end) = self.send(std::mem::take(&mut pending)).await {
-                            break end;
-                        }
+                    if (flush || pending.len() >= MAX_BATCH)
+                        && let Err(end) = self.send(std::mem::take(&mut pending)).await
+                    {
+                        break end;
                     }
                 }
                 Step::Skip => {}

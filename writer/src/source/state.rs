@@ -74,7 +74,19 @@ pub fn mode_name(mode: SyncMode) -> &'static str {
     }
 }
 
-/// The state shared by the connection task (writer) and the handle (readers).
+/// A cloneable reader of a source's state, for tasks that do not own the
+/// [`Source`](super::Source) (e.g. the HTTP `/status` handler).
+#[derive(Debug, Clone)]
+pub struct StatusHandle(pub(crate) SharedState);
+
+impl StatusHandle {
+    /// The connection's state now.
+    pub fn get(&self) -> SourceState {
+        self.0.get()
+    }
+}
+
+/// The state shared by the connection task (writer) and the handles (readers).
 #[derive(Debug, Clone)]
 pub(crate) struct SharedState {
     state: Arc<Mutex<SourceState>>,
