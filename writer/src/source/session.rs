@@ -1,0 +1,332 @@
+//! The connection task: connect, read, hand batches to the consumer,
+//! reconnect. One per source.
+//!
+//! Resume is exact by construction: before each (re)connect the task waits
+//! until the consumer has applied every batch it was given, then resumes from
+//! the replica's cursor, which describes exactly the applied state. A GoAway
+//! is handled the same way: reading stops at a message boundary, everything
+//! read is applied, and a new connection resumes from that cursor. laredo's
+//! Go client instead overlaps the old and new streams and cuts over at the
+//! new handshake's sequence, which applies the overlap twice or skips it.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use laredo_proto::replication::raw::v1::raw_sync_response::Message;
+use laredo_proto::replication::v1::SyncHandshake;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep, timeout, timeout_at};
+
+use super::backoff::Backoff;
+use super::cursor::{CatchUp, Cursor};
+use super::error::SourceError;
+use super::event::{Batch, Event};
+use super::replica::Applied;
+use super::state::{ConnectionState, SharedState, mode_name};
+use super::transport::{MessageStream, RequestTemplate, Transport};
+
+/// Most events per batch: large enough to amortize the channel, small enough
+/// to keep the consumer's latency and memory low.
+pub(crate) const MAX_BATCH: usize = 1024;
+
+pub(crate) struct Session {
+    pub transport: Transport,
+    pub template: RequestTemplate,
+    pub heartbeat_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub backoff: Backoff,
+    pub state: SharedState,
+    pub batches: mpsc::Sender<Batch>,
+    pub applied: watch::Receiver<Applied>,
+    pub last_batch: u64,
+}
+
+/// How a stream ended.
+enum End {
+    /// The server ended it cleanly.
+    Clean,
+    /// The server asked us to move (GoAway), at a message boundary.
+    GoAway,
+    Failed(SourceError),
+    /// The consumer is gone; stop.
+    ConsumerGone,
+}
+
+/// One message's effect on the stream.
+enum Step {
+    Event { event: Event, flush: bool },
+    Skip,
+    End(End),
+}
+
+impl Session {
+    pub async fn run(mut self) {
+        let mut delay = Duration::ZERO;
+        loop {
+            if !delay.is_zero() {
+                self.state.set_connection(ConnectionState::Backoff);
+                tokio::select! {
+                    () = sleep(delay) => {}
+                    () = self.batches.closed() => break,
+                }
+            }
+            let Some(cursor) = self.applied_cursor().await else {
+                break;
+            };
+            self.state.set_connection(ConnectionState::Connecting);
+            let (end, delivered, healthy) = self.stream_once(&cursor).await;
+            if delivered && self.send(vec![Event::StreamEnded]).await.is_err() {
+                break;
+            }
+            if healthy {
+                self.backoff.reset();
+            }
+            match end {
+                End::ConsumerGone => break,
+                End::GoAway if healthy => {
+                    tracing::info!(
+                        server = self.transport.origin(),
+                        "GoAway: resuming on a new connection"
+                    );
+                    delay = Duration::ZERO;
+                    self.state.reconnecting(None);
+                }
+                End::GoAway => {
+                    delay = self.backoff.next_delay();
+                    self.state
+                        .reconnecting(Some("GoAway before the stream caught up".into()));
+                }
+                End::Clean => {
+                    delay = self.backoff.next_delay();
+                    tracing::info!(
+                        server = self.transport.origin(),
+                        ?delay,
+                        "server ended the stream; reconnecting"
+                    );
+                    self.state.reconnecting(None);
+                }
+                End::Failed(error) => {
+                    delay = self.backoff.next_delay();
+                    tracing::warn!(server = self.transport.origin(), %error, ?delay, "source stream failed; reconnecting");
+                    self.state.reconnecting(Some(error.to_string()));
+                }
+            }
+        }
+        self.state.set_connection(ConnectionState::Stopped);
+    }
+
+    /// The cursor once every batch sent has been applied; `None` when the
+    /// consumer is gone.
+    async fn applied_cursor(&mut self) -> Option<Cursor> {
+        let sent = self.last_batch;
+        let applied = &mut self.applied;
+        tokio::select! {
+            result = applied.wait_for(|a| a.batch >= sent) => result.ok().map(|a| a.cursor.clone()),
+            () = self.batches.closed() => None,
+        }
+    }
+
+    async fn send(&mut self, events: Vec<Event>) -> Result<(), End> {
+        self.last_batch += 1;
+        let batch = Batch {
+            id: self.last_batch,
+            events,
+        };
+        self.batches
+            .send(batch)
+            .await
+            .map_err(|_| End::ConsumerGone)
+    }
+
+    /// Runs one stream to its end. Returns how it ended, whether any event
+    /// reached the consumer, and whether it caught up (healthy).
+    async fn stream_once(&mut self, cursor: &Cursor) -> (End, bool, bool) {
+        let (mut stream, handshake) = match self.open(cursor).await {
+            Ok(opened) => opened,
+            Err(error) => return (End::Failed(error), false, false),
+        };
+        tracing::info!(
+            server = self.transport.origin(),
+            mode = mode_name(handshake.mode()),
+            sequence = cursor.sequence,
+            position = cursor.resume_position(),
+            "source stream open"
+        );
+        self.state.streaming(handshake.mode());
+        let mut catch_up = CatchUp::default();
+        if catch_up.handshake(&handshake) {
+            self.state.set_live();
+        }
+        let mut pending = vec![Event::Handshake(handshake)];
+        let mut handoff = false;
+        let end = loop {
+            let result = if pending.is_empty() {
+                match timeout(self.heartbeat_timeout, stream.next()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(SourceError::Silent(self.heartbeat_timeout)),
+                }
+            } else if let Some(result) = stream.next().now_or_never() {
+                result
+            } else {
+                // Nothing more is ready: hand over what we have, then wait.
+                if let Err(end) = self.send(std::mem::take(&mut pending)).await {
+                    break end;
+                }
+                continue;
+            };
+            match self.step(result, &mut catch_up, &mut handoff) {
+                Step::Event { event, flush } => {
+                    pending.push(event);
+                    if (flush || pending.len() >= MAX_BATCH)
+                        && let Err(end) = self.send(std::mem::take(&mut pending)).await
+                    {
+                        break end;
+                    }
+                }
+                Step::Skip => {}
+                Step::End(end) => break end,
+            }
+            if handoff && !catch_up.in_snapshot() {
+                break End::GoAway;
+            }
+        };
+        let end = match end {
+            End::ConsumerGone => End::ConsumerGone,
+            end if pending.is_empty() => end,
+            end => match self.send(pending).await {
+                Ok(()) => end,
+                Err(gone) => gone,
+            },
+        };
+        (end, true, catch_up.is_live())
+    }
+
+    /// Connects and reads the handshake, within `connect_timeout`.
+    async fn open(&self, cursor: &Cursor) -> Result<(MessageStream, SyncHandshake), SourceError> {
+        let request = self.template.request(cursor);
+        let deadline = Instant::now() + self.connect_timeout;
+        let opened = timeout_at(deadline, async {
+            let mut stream = self.transport.open(request).await?;
+            let first = stream.next().await?;
+            Ok::<_, SourceError>((stream, first))
+        })
+        .await;
+        let (stream, first) = match opened {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(SourceError::HandshakeTimeout {
+                    origin: self.transport.origin().to_owned(),
+                    timeout: self.connect_timeout,
+                });
+            }
+        };
+        match first {
+            Some(Message::Handshake(handshake)) => Ok((stream, handshake)),
+            Some(other) => Err(SourceError::Protocol(format!(
+                "first message is {}, not a handshake",
+                message_name(&other)
+            ))),
+            None => Err(SourceError::Protocol(
+                "stream ended before the handshake".into(),
+            )),
+        }
+    }
+
+    /// Checks one message against the protocol's order and turns it into an event.
+    fn step(
+        &self,
+        result: Result<Option<Message>, SourceError>,
+        catch_up: &mut CatchUp,
+        handoff: &mut bool,
+    ) -> Step {
+        let violation = |what: &str| Step::End(End::Failed(SourceError::Protocol(what.to_owned())));
+        let message = match result {
+            Err(error) => return Step::End(End::Failed(error)),
+            Ok(None) if catch_up.in_snapshot() => {
+                return violation("stream ended inside a snapshot");
+            }
+            Ok(None) => return Step::End(End::Clean),
+            Ok(Some(message)) => message,
+        };
+        let mut live = false;
+        let step = match message {
+            Message::Handshake(_) => return violation("second handshake on one stream"),
+            Message::SnapshotBegin(begin) => {
+                if catch_up.in_snapshot() {
+                    return violation("snapshot_begin inside a snapshot");
+                }
+                catch_up.snapshot_begin();
+                Step::Event {
+                    event: Event::SnapshotBegin(begin),
+                    flush: false,
+                }
+            }
+            Message::SnapshotRow(row) => {
+                if !catch_up.in_snapshot() {
+                    return violation("snapshot_row outside a snapshot");
+                }
+                Step::Event {
+                    event: Event::SnapshotRow(row.row),
+                    flush: false,
+                }
+            }
+            Message::SnapshotEnd(end) => {
+                if !catch_up.in_snapshot() {
+                    return violation("snapshot_end without snapshot_begin");
+                }
+                live = catch_up.snapshot_end();
+                Step::Event {
+                    event: Event::SnapshotEnd(end),
+                    flush: true,
+                }
+            }
+            Message::JournalEntry(entry) => {
+                if catch_up.in_snapshot() {
+                    return violation("journal_entry inside a snapshot");
+                }
+                live = catch_up.entry(entry.sequence);
+                Step::Event {
+                    event: Event::Entry(entry),
+                    flush: false,
+                }
+            }
+            Message::Heartbeat(heartbeat) => {
+                live = catch_up.heartbeat();
+                Step::Event {
+                    event: Event::Heartbeat(heartbeat),
+                    flush: false,
+                }
+            }
+            Message::GoAway(go_away) => {
+                tracing::info!(
+                    server = self.transport.origin(),
+                    reason = go_away.reason,
+                    deadline_unix_ms = go_away.drain_deadline_unix_ms,
+                    "server sent GoAway"
+                );
+                *handoff = true;
+                Step::Skip
+            }
+            // laredo-server never sends it: schema changes arrive as a
+            // TRUNCATE entry followed by the re-baseline's inserts.
+            Message::SchemaChange(_) => Step::Skip,
+        };
+        if live {
+            self.state.set_live();
+        }
+        step
+    }
+}
+
+fn message_name(message: &Message) -> &'static str {
+    match message {
+        Message::Handshake(_) => "handshake",
+        Message::SnapshotBegin(_) => "snapshot_begin",
+        Message::SnapshotRow(_) => "snapshot_row",
+        Message::SnapshotEnd(_) => "snapshot_end",
+        Message::JournalEntry(_) => "journal_entry",
+        Message::SchemaChange(_) => "schema_change",
+        Message::Heartbeat(_) => "heartbeat",
+        Message::GoAway(_) => "go_away",
+    }
+}
