@@ -1,2 +1,248 @@
-//! Ingest benchmark.
-fn main() {}
+//! Ingest benchmark: journal entries decoded (`RawSyncResponse`) and applied
+//! (`Table::apply`) per second on one core, and the memory a held row costs.
+//!
+//! `cargo bench -p snapshot-writer --bench ingest` (figures in BENCHMARKS.md).
+//! The workload: 100,000 inserts, then 900,000 changes (about 70% updates,
+//! 15% inserts, 15% deletes) of ~210-byte rows with eight typed columns, as
+//! the fan-out simulator generates them; UPDATE and DELETE entries carry the
+//! full old row, as laredo-server sends them. Frames are encoded beforehand,
+//! so only the client's work is timed.
+
+// A counting global allocator needs `unsafe impl GlobalAlloc`; it only
+// forwards to the system allocator.
+#![allow(unsafe_code, clippy::print_stdout, clippy::unwrap_used)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use laredo_proto::replication::raw::v1::raw_sync_response::Message;
+use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
+use prost::Message as _;
+use snapshot_writer::sim::rows::{Generated, Generator, columns};
+use snapshot_writer::source::{Batch, Cursor, Event, Replica};
+use snapshot_writer::table::{ColumnTypes, KeySpec, Row, Table};
+
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+/// Counting is on only while memory is measured, so the timed runs pay
+/// no atomic operations per allocation.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+
+fn count(add: usize, sub: usize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE_BYTES.fetch_add(add as isize - sub as isize, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size(), 0);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(0, layout.size());
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size, layout.size());
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// CPU time of this thread (Linux schedstat, nanoseconds), so the figure
+/// is per core even on a machine busy with other work.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// Wall and CPU time of `work`.
+fn timed(work: impl FnOnce()) -> (Duration, Option<Duration>) {
+    let cpu = thread_cpu();
+    let start = Instant::now();
+    work();
+    let wall = start.elapsed();
+    (wall, thread_cpu().zip(cpu).map(|(end, start)| end - start))
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const INITIAL_ROWS: usize = 100_000;
+const CHANGES: usize = 1_000_000;
+const RUNS: usize = 5;
+
+/// One encoded `SyncResponse` per change.
+fn workload() -> (Vec<Bytes>, f64) {
+    let mut generator = Generator::new(42);
+    let mut held: HashMap<i64, Row> = HashMap::new();
+    let mut frames = Vec::with_capacity(CHANGES);
+    let mut row_bytes = 0usize;
+    let mut rows = 0usize;
+    let id_of = |row: &Row| match snapshot_writer::table::key::find_field(row.as_bytes(), "id") {
+        Ok(Some(snapshot_writer::table::ValueRef::Number(id))) => id as i64,
+        _ => unreachable!("generated rows have numeric ids"),
+    };
+    for sequence in 1..=CHANGES as i64 {
+        let change = if frames.len() < INITIAL_ROWS {
+            Generated::Insert(generator.insert())
+        } else {
+            generator.next_change(|id| held.contains_key(&id))
+        };
+        let (action, old, new) = match change {
+            Generated::Insert(row) => {
+                held.insert(id_of(&row), row.clone());
+                ("INSERT", None, Some(row))
+            }
+            Generated::Update(row) => {
+                let old = held.insert(id_of(&row), row.clone());
+                ("UPDATE", old, Some(row))
+            }
+            Generated::Delete(id) => ("DELETE", held.remove(&id), None),
+        };
+        if let Some(row) = new.as_ref().or(old.as_ref()) {
+            row_bytes += row.as_bytes().len();
+            rows += 1;
+        }
+        let entry = RawJournalEntry {
+            sequence,
+            source_position: format!("0/{:08X}", sequence * 256),
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 1_767_225_600 + sequence,
+                nanos: 0,
+            }),
+            action: action.to_owned(),
+            old_values: old.map(|r| r.bytes().clone()),
+            new_values: new.map(|r| r.bytes().clone()),
+        };
+        let response = RawSyncResponse {
+            message: Some(Message::JournalEntry(entry)),
+        };
+        frames.push(Bytes::from(response.encode_to_vec()));
+    }
+    (frames, row_bytes as f64 / rows as f64)
+}
+
+fn table() -> Table {
+    let mut table = Table::new(KeySpec::default());
+    table.set_column_types(ColumnTypes::from_columns(&columns()));
+    table
+}
+
+fn decode(frame: &Bytes) -> RawJournalEntry {
+    match RawSyncResponse::decode(frame.clone()).unwrap().message {
+        Some(Message::JournalEntry(entry)) => entry,
+        _ => unreachable!("the workload holds journal entries only"),
+    }
+}
+
+/// Decode + `Table::apply`, the ingest hot path.
+fn run_table(frames: &[Bytes]) -> (Duration, Option<Duration>) {
+    let mut table = table();
+    let mut changes = 0u64;
+    let times = timed(|| {
+        for frame in frames {
+            let entry = decode(frame);
+            table
+                .apply(
+                    &entry.action,
+                    entry.old_values.as_deref(),
+                    entry.new_values.as_deref(),
+                    &mut |change| {
+                        black_box(&change);
+                        changes += 1;
+                    },
+                )
+                .unwrap();
+        }
+    });
+    black_box((changes, table.len()));
+    times
+}
+
+/// Decode + `Replica::apply` in batches of 1024, the consumer's whole path.
+fn run_replica(frames: &[Bytes]) -> (Duration, Option<Duration>) {
+    let mut replica = Replica::new(table(), Cursor::default());
+    let mut changes = 0u64;
+    let times = timed(|| {
+        for chunk in frames.chunks(1024) {
+            let events = chunk.iter().map(|f| Event::Entry(decode(f))).collect();
+            replica.apply(Batch::from_events(events), &mut |update| {
+                black_box(&update);
+                changes += 1;
+            });
+        }
+    });
+    black_box((changes, replica.table().len()));
+    times
+}
+
+fn report(name: &str, runs: &[(Duration, Option<Duration>)]) {
+    let rate = |d: Duration| CHANGES as f64 / d.as_secs_f64() / 1e6;
+    let summary = |mut times: Vec<Duration>| {
+        times.sort();
+        format!(
+            "best {:.2} M/s ({:.0} ns/change), median {:.2} M/s",
+            rate(times[0]),
+            times[0].as_nanos() as f64 / CHANGES as f64,
+            rate(times[times.len() / 2]),
+        )
+    };
+    let cpu: Option<Vec<Duration>> = runs.iter().map(|r| r.1).collect();
+    match cpu {
+        Some(cpu) => println!("{name:<26} per CPU second: {}", summary(cpu)),
+        None => println!("{name:<26} (no per-thread CPU clock)"),
+    }
+    println!(
+        "{:<26} per wall second: {}",
+        "",
+        summary(runs.iter().map(|r| r.0).collect())
+    );
+}
+
+/// Live heap bytes per row of a table holding `rows` generated rows.
+fn memory_per_row(rows: usize) -> (f64, f64) {
+    let mut generator = Generator::new(7);
+    let encoded: Vec<Row> = (0..rows).map(|_| generator.insert()).collect();
+    let row_bytes = encoded.iter().map(|r| r.as_bytes().len()).sum::<usize>() as f64 / rows as f64;
+    COUNTING.store(true, Ordering::Relaxed);
+    let mut table = table();
+    for row in &encoded {
+        table
+            .apply("INSERT", None, Some(row.as_bytes()), &mut |c| drop(c))
+            .unwrap();
+    }
+    COUNTING.store(false, Ordering::Relaxed);
+    let held = LIVE_BYTES.load(Ordering::Relaxed);
+    black_box(table.len());
+    (held as f64 / rows as f64, row_bytes)
+}
+
+fn main() {
+    let (frames, mean_row) = workload();
+    let frame_bytes = frames.iter().map(Bytes::len).sum::<usize>() as f64 / frames.len() as f64;
+    println!(
+        "ingest: {CHANGES} journal entries ({INITIAL_ROWS} inserts, then ~70% updates / 15% inserts / 15% deletes), \
+         rows {mean_row:.0} B, frames {frame_bytes:.0} B; {RUNS} runs each, one thread"
+    );
+    let mut table_times = Vec::new();
+    let mut replica_times = Vec::new();
+    for _ in 0..RUNS {
+        table_times.push(run_table(&frames));
+        replica_times.push(run_replica(&frames));
+    }
+    report("decode + Table::apply", &table_times);
+    report("decode + Replica::apply", &replica_times);
+    drop(frames);
+    let (per_row, row_bytes) = memory_per_row(1_000_000);
+    println!(
+        "memory: 1000000 rows held: {per_row:.0} B/row of live heap (encoded row {row_bytes:.0} B, {:.2}x)",
+        per_row / row_bytes
+    );
+}

@@ -145,6 +145,22 @@ async fn go_away_hands_off_exactly_once(protocol: SourceProtocol) {
     );
 }
 
+async fn clean_end_of_stream_reconnects(protocol: SourceProtocol) {
+    let (sim, server) = sim(SimConfig::default()).await;
+    let follower = Follower::start(&source_config(server.local_addr(), protocol));
+    converges_with(&follower, &sim, all).await;
+    sim.end_streams();
+    eventually("a reconnect", || follower.state().reconnects == 1).await;
+    sim.generate(200);
+    converges_with(&follower, &sim, all).await;
+    assert_eq!(
+        follower.state().last_error,
+        None,
+        "a clean end is not an error"
+    );
+    assert_eq!(follower.stats().entries_applied, live_entries(&sim));
+}
+
 async fn heartbeat_stall_reconnects(protocol: SourceProtocol) {
     let (sim, server) = sim(SimConfig::default()).await;
     let follower = Follower::start(&source_config(server.local_addr(), protocol));
@@ -348,6 +364,7 @@ on_every_transport!(
     server_killed_mid_stream_resumes,
     server_killed_mid_snapshot_resumes,
     go_away_hands_off_exactly_once,
+    clean_end_of_stream_reconnects,
     heartbeat_stall_reconnects,
     stuck_positions,
     postgres_like_server,

@@ -1,2 +1,131 @@
-//! `fanout-sim` binary.
-fn main() {}
+//! `fanout-sim`: a laredo fan-out server to try the writer against. See the
+//! README ("fanout-sim") and `snapshot_writer::sim`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use snapshot_writer::config::GoDuration;
+use snapshot_writer::sim::{LiveValues, PositionMode, Sim, SimConfig, parse_script};
+
+/// Serves one generated (or scripted) table over laredo's replication
+/// protocol: Connect, gRPC-Web and gRPC on one port.
+#[derive(Debug, Parser)]
+#[command(name = "fanout-sim", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4002")]
+    listen: SocketAddr,
+    /// Schema of the served table.
+    #[arg(long, default_value = "public")]
+    schema: String,
+    /// Name of the served table.
+    #[arg(long, default_value = "items")]
+    table: String,
+    /// Rows generated as the baseline (key column `id`).
+    #[arg(long, default_value_t = 10_000)]
+    rows: usize,
+    /// Random changes (70% updates, 15% inserts, 15% deletes) per second;
+    /// with --script, scripted changes per second (0: all at once).
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Heartbeat after this much idle time.
+    #[arg(long, default_value = "5s", value_parser = duration)]
+    heartbeat_interval: GoDuration,
+    /// Journal entries kept; clients further behind get a full snapshot.
+    #[arg(long, default_value_t = 100_000)]
+    journal_retention: usize,
+    /// Source positions of live entries.
+    #[arg(long, value_enum, default_value_t = Positions::Advancing)]
+    positions: Positions,
+    /// Send live values as PostgreSQL text (`"42"`, `"t"`).
+    #[arg(long)]
+    text_values: bool,
+    /// Behave as a PostgreSQL-backed laredo-server: `--positions empty --text-values`.
+    #[arg(long)]
+    postgres_like: bool,
+    /// Play changes from this JSON Lines file instead of random ones.
+    #[arg(long)]
+    script: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Positions {
+    Advancing,
+    Stuck,
+    Empty,
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (a container runtime stopping us).
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+fn duration(text: &str) -> Result<GoDuration, String> {
+    GoDuration::parse(text)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = SimConfig {
+        schema: args.schema,
+        table: args.table,
+        rows: args.rows,
+        seed: args.seed,
+        heartbeat_interval: args.heartbeat_interval.0,
+        journal_retention: args.journal_retention,
+        positions: match args.positions {
+            Positions::Advancing => PositionMode::Advancing,
+            Positions::Stuck => PositionMode::Stuck,
+            Positions::Empty => PositionMode::Empty,
+        },
+        live_values: if args.text_values {
+            LiveValues::Text
+        } else {
+            LiveValues::Typed
+        },
+    };
+    if args.postgres_like {
+        config = config.postgres_like();
+    }
+    let script = match &args.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(parse_script(&text).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
+    let table = format!("{}.{}", config.schema, config.table);
+    let sim = Sim::new(config);
+    let server = sim
+        .serve(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let _changes = match script {
+        Some(changes) => sim.spawn_script(changes, args.rate),
+        None => sim.spawn_generator(args.rate),
+    };
+    tracing::info!(addr = %server.local_addr(), %table, rows = args.rows, rate = args.rate, "fanout-sim serving (Connect, gRPC-Web, gRPC)");
+    shutdown_signal().await?;
+    tracing::info!(sequence = sim.sequence(), "stopping");
+    tokio::time::timeout(Duration::from_secs(5), server.stop())
+        .await
+        .ok();
+    Ok(())
+}

@@ -158,6 +158,7 @@ pub enum RequestFault {
 #[derive(Debug, Clone)]
 pub(crate) enum Command {
     Drop,
+    End,
     Stall,
     GoAway {
         reason: String,
@@ -298,6 +299,23 @@ impl Sim {
         }))
     }
 
+    /// Plays scripted changes at `rate` per second (all at once if `rate`
+    /// is 0); a change that cannot apply is logged and skipped.
+    pub fn spawn_script(&self, changes: Vec<ScriptChange>, rate: f64) -> Generating {
+        let sim = self.clone();
+        Generating(tokio::spawn(async move {
+            let pause = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+            for change in changes {
+                if let Err(error) = sim.apply([change]) {
+                    tracing::warn!(%error, "fanout-sim: scripted change skipped");
+                }
+                if let Some(pause) = pause {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }))
+    }
+
     /// The authoritative rows (typed, whatever the wire form).
     pub fn rows(&self) -> Vec<Row> {
         self.shared.data().store.rows().cloned().collect()
@@ -322,6 +340,12 @@ impl Sim {
     /// Cuts every open stream's connection.
     pub fn drop_streams(&self) {
         let _ = self.shared.commands.send(Command::Drop);
+    }
+
+    /// Ends every open stream cleanly, as laredo-server does at the end of a
+    /// drain (laredo's Go client then stops for good).
+    pub fn end_streams(&self) {
+        let _ = self.shared.commands.send(Command::End);
     }
 
     /// Makes every open stream go silent (no entries, no heartbeats).

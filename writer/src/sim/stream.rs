@@ -267,6 +267,10 @@ impl Stream {
                 Err(Gone)
             }
             Command::Stall => self.stall().await,
+            Command::End => {
+                self.out.end(None).await;
+                Err(Gone)
+            }
             Command::GoAway { reason, deadline } => {
                 let deadline_ms = deadline.map_or(0, |d| {
                     let at = SystemTime::now() + d;

@@ -37,6 +37,12 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A batch built by hand, to feed a replica without a source (tools,
+    /// benchmarks). It does not count towards a source's applied batches.
+    pub fn from_events(events: Vec<Event>) -> Self {
+        Self { id: 0, events }
+    }
+
     /// The events, in order.
     pub fn events(&self) -> &[Event] {
         &self.events

@@ -162,10 +162,12 @@ impl Replica {
                 .rows
                 .set(i64::try_from(self.table.len()).unwrap_or(i64::MAX));
         }
-        self.applied.send_replace(Applied {
-            batch: batch.id,
-            cursor: self.cursor.clone(),
-        });
+        if batch.id > 0 {
+            self.applied.send_replace(Applied {
+                batch: batch.id,
+                cursor: self.cursor.clone(),
+            });
+        }
     }
 
     fn apply_event(&mut self, event: Event, sink: &mut impl FnMut(Update)) {

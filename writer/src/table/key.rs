@@ -63,9 +63,27 @@ impl KeySpec {
         let mut values = vec![ValueRef::Null; self.fields.len()];
         for entry in StructEntries::new(row) {
             let (name, encoded) = entry?;
-            if let Some(slot) = self.fields.iter().position(|f| f == name) {
+            if let Some(slot) = self.slot(name) {
                 values[slot] = ValueRef::parse(encoded)?;
             }
+        }
+        self.write_values(&values, out)
+    }
+
+    /// Position of `name` among the key columns.
+    pub fn slot(&self, name: &str) -> Option<usize> {
+        self.slot_of_name(name.as_bytes())
+    }
+
+    /// [`slot`](Self::slot) by the name's bytes.
+    pub fn slot_of_name(&self, name: &[u8]) -> Option<usize> {
+        self.fields.iter().position(|f| f.as_bytes() == name)
+    }
+
+    /// Appends the key made of these values, one per key column in order.
+    pub fn write_values(&self, values: &[ValueRef<'_>], out: &mut String) -> Result<(), WireError> {
+        if let [value] = values {
+            return push_go_value(out, value);
         }
         out.push('[');
         for (i, value) in values.iter().enumerate() {
@@ -168,6 +186,35 @@ pub fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[start..]
 }
 
+/// Go's `%g` of an integer-valued float64 with |n| < 2^53: plain below 1e6,
+/// else `d.ddde+XX` with trailing zeros dropped. Written out because keys are
+/// formatted for every change and `format!` costs more than the rest of it.
+fn push_go_integer(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    let mut buf = [0u8; 20];
+    let digits = decimal_digits(n.unsigned_abs(), &mut buf);
+    let exponent = digits.len() - 1;
+    if exponent < 6 {
+        out.extend(digits.iter().map(|&d| char::from(d)));
+        return;
+    }
+    let significant = digits
+        .iter()
+        .rposition(|&d| d != b'0')
+        .map_or(1, |last| last + 1);
+    out.push(char::from(digits[0]));
+    if significant > 1 {
+        out.push('.');
+        out.extend(digits[1..significant].iter().map(|&d| char::from(d)));
+    }
+    // Below 2^53 the exponent has two digits (at most 15).
+    out.push_str("e+");
+    out.push(char::from(b'0' + (exponent / 10) as u8));
+    out.push(char::from(b'0' + (exponent % 10) as u8));
+}
+
 /// Appends Go's `strconv.FormatFloat(v, 'g', -1, 64)`.
 pub fn push_go_float(out: &mut String, v: f64) {
     if v.is_nan() {
@@ -178,18 +225,18 @@ pub fn push_go_float(out: &mut String, v: f64) {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
         return;
     }
-    // Fast path for the common integer ids, which print without an exponent.
-    if v.fract() == 0.0 && v.abs() < 1e6 && !(v == 0.0 && v.is_sign_negative()) {
-        // Without `fmt`: this runs once per row when keys are computed.
-        let mut buf = [0u8; 20];
-        if v < 0.0 {
-            out.push('-');
-        }
-        let digits = decimal_digits((v as i64).unsigned_abs(), &mut buf);
-        // Only ASCII digits were written.
-        out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+    // Fast path for integer ids: exact below 2^53, where the shortest
+    // round-trip digits are the integer's own digits without trailing zeros.
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 && !(v == 0.0 && v.is_sign_negative())
+    {
+        push_go_integer(out, v as i64);
         return;
     }
+    push_go_float_general(out, v);
+}
+
+/// [`push_go_float`] for any finite value.
+fn push_go_float_general(out: &mut String, v: f64) {
     // Rust's `{:e}` yields the same shortest round-trip digits as Go.
     let scientific = format!("{v:e}");
     let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
@@ -235,6 +282,41 @@ pub fn push_go_float(out: &mut String, v: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_integer_fast_path_formats_as_the_general_one() {
+        let mut values = vec![
+            0i64,
+            1,
+            -1,
+            999_999,
+            1_000_000,
+            -1_000_000,
+            1_000_001,
+            120_000_000,
+        ];
+        values.extend((0..16).map(|e| 10i64.pow(e)));
+        values.extend((0..16).map(|e| 10i64.pow(e) - 1));
+        values.extend([
+            (1 << 53) - 1,
+            -((1 << 53) - 1),
+            4_503_599_627_370_497,
+            1_234_567_890_123,
+        ]);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push((x % (1 << 53)) as i64 >> (x % 40));
+        }
+        for n in values {
+            let (mut fast, mut general) = (String::new(), String::new());
+            push_go_integer(&mut fast, n);
+            push_go_float_general(&mut general, n as f64);
+            assert_eq!(fast, general, "{n}");
+        }
+    }
     use crate::table::wire::{encode_scalar, write_struct_entry};
     use prost::Message;
     use prost_types::{ListValue, Struct, Value, value::Kind};

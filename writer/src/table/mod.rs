@@ -7,6 +7,7 @@
 
 pub mod key;
 pub mod normalize;
+mod scan;
 pub mod wire;
 
 use bytes::Bytes;
@@ -15,6 +16,8 @@ use hashbrown::HashMap;
 pub use key::{KeySpec, RowKey};
 pub use normalize::ColumnTypes;
 pub use wire::{ValueRef, WireError};
+
+use scan::Depth;
 
 /// A row: the encoded bytes of a `google.protobuf.Struct`.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -226,12 +229,33 @@ impl Table {
     /// Normalizes an encoded row and computes its key. The row is copied into
     /// its own allocation so it does not pin the network buffer it came in.
     pub fn prepare(&self, encoded: &[u8]) -> Result<(RowKey, Row), RowError> {
-        let row = match normalize::normalize_row(encoded, &self.types, &self.key)? {
-            Some(rewritten) => Bytes::from(rewritten),
-            None => Bytes::copy_from_slice(encoded),
+        let scanned = self.scan(encoded, Depth::Full)?;
+        Ok((
+            scanned.key(&self.key)?,
+            self.materialize(encoded, scanned.rewrite)?,
+        ))
+    }
+
+    /// The key of an encoded row, normalized as [`prepare`](Self::prepare)
+    /// would, without copying the row or checking its other columns (old
+    /// rows of UPDATEs and DELETEs, which are not kept).
+    pub fn key_of(&self, encoded: &[u8]) -> Result<RowKey, RowError> {
+        self.scan(encoded, Depth::KeyOnly)?.key(&self.key)
+    }
+
+    fn scan<'a>(&self, encoded: &'a [u8], depth: Depth) -> Result<scan::Scan<'a>, RowError> {
+        scan::scan(encoded, &self.key, &self.types, depth)
+    }
+
+    fn materialize(&self, encoded: &[u8], rewrite: bool) -> Result<Row, RowError> {
+        let normal = match rewrite {
+            true => normalize::normalize_row(encoded, &self.types, &self.key)?,
+            false => None,
         };
-        let key = self.key.key_of(&row)?;
-        Ok((key, Row(row)))
+        Ok(Row(normal.map_or_else(
+            || Bytes::copy_from_slice(encoded),
+            Bytes::from,
+        )))
     }
 
     /// Inserts or replaces a row given as encoded bytes (snapshot rows).
@@ -242,7 +266,11 @@ impl Table {
 
     /// Inserts or replaces a prepared row.
     pub fn upsert(&mut self, key: RowKey, row: Row) -> Change {
-        let old = self.rows.insert(key.clone(), row.clone());
+        // Replacing in place keeps the held key: no second copy of it.
+        let old = match self.rows.get_mut(&key) {
+            Some(held) => Some(std::mem::replace(held, row.clone())),
+            None => self.rows.insert(key.clone(), row.clone()),
+        };
         Change::Upsert { key, old, new: row }
     }
 
@@ -272,18 +300,26 @@ impl Table {
                 sink(self.upsert(key, row));
             }
             Action::Update => {
-                let (key, row) = self.prepare(new.ok_or_else(|| missing("new_values"))?)?;
+                let new = new.ok_or_else(|| missing("new_values"))?;
+                let scanned = self.scan(new, Depth::Full)?;
+                let key = scanned.key(&self.key)?;
                 if let Some(old) = old.filter(|o| !o.is_empty()) {
-                    let (old_key, _) = self.prepare(old)?;
-                    if old_key != key {
-                        self.stats.key_changes += 1;
-                        self.remove(old_key, sink);
+                    let old_scanned = self.scan(old, Depth::KeyOnly)?;
+                    // Equal key values make equal keys; only a difference
+                    // needs the old key formatted.
+                    if old_scanned.values() != scanned.values() {
+                        let old_key = old_scanned.key(&self.key)?;
+                        if old_key != key {
+                            self.stats.key_changes += 1;
+                            self.remove(old_key, sink);
+                        }
                     }
                 }
+                let row = self.materialize(new, scanned.rewrite)?;
                 sink(self.upsert(key, row));
             }
             Action::Delete => {
-                let (key, _) = self.prepare(old.ok_or_else(|| missing("old_values"))?)?;
+                let key = self.key_of(old.ok_or_else(|| missing("old_values"))?)?;
                 self.remove(key, sink);
             }
             Action::Truncate => {

@@ -19,8 +19,6 @@
 //! precision, as the baseline already does; a numeric string that does not
 //! parse (e.g. `NaN`) stays a string.
 
-use std::collections::HashMap;
-
 use laredo_proto::replication::v1::ColumnDefinition;
 
 use super::key::KeySpec;
@@ -35,25 +33,46 @@ pub enum ColumnKind {
     Bool,
 }
 
-/// Column kinds from the handshake, keyed by column name.
+/// Column kinds from the handshake, keyed by column name. Only numeric and
+/// boolean columns are kept. Every row looks each of its columns up, so a
+/// few kinds are searched in a list (faster than hashing short names) and
+/// many in a map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ColumnTypes {
-    kinds: HashMap<String, ColumnKind>,
+    kinds: Vec<(Box<[u8]>, ColumnKind)>,
+    index: Option<hashbrown::HashMap<Box<[u8]>, ColumnKind>>,
 }
+
+/// Above this many kinds, lookups go through a hash map.
+const LINEAR_LOOKUP_MAX: usize = 16;
 
 impl ColumnTypes {
     /// Kinds of the columns a handshake declares; other types are left alone.
     pub fn from_columns(columns: &[ColumnDefinition]) -> Self {
         let kinds = columns
             .iter()
-            .filter_map(|c| kind_of_type(&c.data_type).map(|kind| (c.column_name.clone(), kind)))
-            .collect();
-        Self { kinds }
+            .filter_map(|c| {
+                kind_of_type(&c.data_type).map(|kind| (Box::from(c.column_name.as_bytes()), kind))
+            })
+            .collect::<Vec<_>>();
+        let index = (kinds.len() > LINEAR_LOOKUP_MAX).then(|| kinds.iter().cloned().collect());
+        Self { kinds, index }
     }
 
     /// The kind of a column, if it is numeric or boolean.
     pub fn kind(&self, column: &str) -> Option<ColumnKind> {
-        self.kinds.get(column).copied()
+        self.kind_of_name(column.as_bytes())
+    }
+
+    /// [`kind`](Self::kind) by the name's bytes.
+    pub fn kind_of_name(&self, column: &[u8]) -> Option<ColumnKind> {
+        if let Some(index) = &self.index {
+            return index.get(column).copied();
+        }
+        self.kinds
+            .iter()
+            .find(|(name, _)| **name == *column)
+            .map(|(_, kind)| *kind)
     }
 }
 
@@ -74,16 +93,25 @@ pub fn kind_of_type(data_type: &str) -> Option<ColumnKind> {
 }
 
 /// The normalized form of one value, or `None` when it is already normal.
-fn normalized<'a>(
+pub(crate) fn normalized<'a>(
     column: &str,
     value: &ValueRef<'a>,
     types: &ColumnTypes,
     key: &KeySpec,
 ) -> Option<ValueRef<'a>> {
+    normalize_value(value, types.kind(column), key.contains(column))
+}
+
+/// [`normalized`] given the column's kind and whether it is a key column.
+pub(crate) fn normalize_value<'a>(
+    value: &ValueRef<'a>,
+    kind: Option<ColumnKind>,
+    is_key: bool,
+) -> Option<ValueRef<'a>> {
     let ValueRef::String(text) = value else {
         return None;
     };
-    match types.kind(column) {
+    match kind {
         Some(ColumnKind::Number) => {
             let number: f64 = text.trim().parse().ok()?;
             number.is_finite().then_some(ValueRef::Number(number))
@@ -93,7 +121,7 @@ fn normalized<'a>(
             "f" | "false" => Some(ValueRef::Bool(false)),
             _ => None,
         },
-        None if key.contains(column) && is_plain_integer(text) => {
+        None if is_key && is_plain_integer(text) => {
             let number: f64 = text.parse().ok()?;
             (number.abs() <= 9_007_199_254_740_992.0).then_some(ValueRef::Number(number))
         }

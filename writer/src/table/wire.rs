@@ -41,7 +41,19 @@ const LEN: u8 = 2;
 const FIXED32: u8 = 5;
 
 /// Reads a varint at `*pos`, advancing it.
+#[inline]
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+    // Tags and lengths of row fields almost always fit one byte.
+    match buf.get(*pos) {
+        Some(&byte) if byte < 0x80 => {
+            *pos += 1;
+            Ok(u64::from(byte))
+        }
+        _ => read_varint_slow(buf, pos),
+    }
+}
+
+fn read_varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut value: u64 = 0;
     for shift in (0..70).step_by(7) {
         let byte = *buf.get(*pos).ok_or(WireError::Truncated("varint"))?;
@@ -151,14 +163,14 @@ impl<'a> Iterator for Fields<'a> {
 /// order. A name may repeat; protobuf map semantics make the last one win.
 #[derive(Debug, Clone)]
 pub struct StructEntries<'a> {
-    fields: Fields<'a>,
+    raw: RawStructEntries<'a>,
 }
 
 impl<'a> StructEntries<'a> {
     /// Entries of the `Struct` encoded in `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
         Self {
-            fields: Fields::new(buf),
+            raw: RawStructEntries::new(buf),
         }
     }
 }
@@ -167,6 +179,44 @@ impl<'a> Iterator for StructEntries<'a> {
     type Item = Result<(&'a str, &'a [u8]), WireError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        Some(
+            self.raw
+                .next()?
+                .and_then(|(name, value)| Ok((utf8(name)?, value))),
+        )
+    }
+}
+
+/// [`StructEntries`] with names left as bytes, unchecked, for the ingest hot
+/// path, which compares names as bytes and checks only those it keeps.
+#[derive(Debug, Clone)]
+pub struct RawStructEntries<'a> {
+    fields: Fields<'a>,
+}
+
+impl<'a> RawStructEntries<'a> {
+    /// Entries of the `Struct` encoded in `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self {
+            fields: Fields::new(buf),
+        }
+    }
+}
+
+impl<'a> Iterator for RawStructEntries<'a> {
+    type Item = Result<(&'a [u8], &'a [u8]), WireError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let (buf, pos) = (self.fields.buf, self.fields.pos);
+        // What every encoder writes: field 1, length-delimited, one-byte length.
+        if let Some([0x0a, len, rest @ ..]) = buf.get(pos..)
+            && *len < 0x80
+            && let Some(entry) = rest.get(..usize::from(*len))
+        {
+            self.fields.pos = pos + 2 + entry.len();
+            return Some(parse_entry(entry));
+        }
         loop {
             match self.fields.next()? {
                 Err(e) => return Some(Err(e)),
@@ -177,7 +227,53 @@ impl<'a> Iterator for StructEntries<'a> {
     }
 }
 
-fn parse_entry(entry: &[u8]) -> Result<(&str, &[u8]), WireError> {
+/// The bytes as text, if they are UTF-8.
+pub fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
+    std::str::from_utf8(bytes).map_err(|_| WireError::Utf8)
+}
+
+/// Whether bytes are UTF-8, quickly for ASCII.
+#[inline]
+pub fn is_utf8(bytes: &[u8]) -> bool {
+    bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
+}
+
+/// Checks an encoded `Value` without decoding it: its fields are well
+/// framed and a string is UTF-8 (nested structs and lists are checked when
+/// they are read).
+#[inline]
+pub fn check_value(buf: &[u8]) -> Result<(), WireError> {
+    match buf {
+        [0x11, bits @ ..] if bits.len() == 8 => Ok(()),
+        [0x1a, len, text @ ..] if *len < 0x80 && text.len() == usize::from(*len) => {
+            if is_utf8(text) {
+                Ok(())
+            } else {
+                Err(WireError::Utf8)
+            }
+        }
+        [0x20, flag] | [0x08, flag] if *flag < 0x80 => Ok(()),
+        _ => ValueRef::parse(buf).map(|_| ()),
+    }
+}
+
+#[inline]
+fn parse_entry(entry: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
+    // What every encoder writes: name (field 1) then value (field 2), with
+    // one-byte lengths, filling the entry exactly.
+    if let [0x0a, name_len, rest @ ..] = entry
+        && *name_len < 0x80
+        && let Some((name, [0x12, value_len, value @ ..])) =
+            rest.split_at_checked(usize::from(*name_len))
+        && *value_len < 0x80
+        && value.len() == usize::from(*value_len)
+    {
+        return Ok((name, value));
+    }
+    parse_entry_slow(entry)
+}
+
+fn parse_entry_slow(entry: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
     let mut name: &[u8] = &[];
     let mut value: &[u8] = &[];
     for field in Fields::new(entry) {
@@ -187,7 +283,6 @@ fn parse_entry(entry: &[u8]) -> Result<(&str, &[u8]), WireError> {
             _ => {}
         }
     }
-    let name = std::str::from_utf8(name).map_err(|_| WireError::Utf8)?;
     Ok((name, value))
 }
 
@@ -212,6 +307,21 @@ impl<'a> ValueRef<'a> {
     /// Decodes an encoded `Value`. The last kind field on the wire wins, as for
     /// any protobuf oneof.
     pub fn parse(buf: &'a [u8]) -> Result<Self, WireError> {
+        // The one-field encodings every encoder writes for scalars.
+        match buf {
+            [0x11, bits @ ..] if bits.len() == 8 => {
+                let mut le = [0; 8];
+                le.copy_from_slice(bits);
+                return Ok(ValueRef::Number(f64::from_bits(u64::from_le_bytes(le))));
+            }
+            [0x1a, len, text @ ..] if *len < 0x80 && text.len() == usize::from(*len) => {
+                let text = std::str::from_utf8(text).map_err(|_| WireError::Utf8)?;
+                return Ok(ValueRef::String(text));
+            }
+            [0x20, flag] if *flag < 0x80 => return Ok(ValueRef::Bool(*flag != 0)),
+            [0x08, null] if *null < 0x80 => return Ok(ValueRef::Null),
+            _ => {}
+        }
         let mut value = ValueRef::Null;
         for field in Fields::new(buf) {
             value = match field? {
