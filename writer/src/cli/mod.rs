@@ -92,6 +92,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+#[allow(clippy::print_stdout, reason = "check-config reports on stdout")]
 fn check_config(file: &std::path::Path) -> ExitCode {
     match crate::config::load_file(file) {
         Ok(config) => {
@@ -111,6 +112,12 @@ async fn read(args: &ReadArgs) -> ExitCode {
     match run_read(args, &mut stdout).await {
         Ok(table) => {
             eprintln!("{} rows at position {:?} (epoch {})", table.rows.len(), table.position, table.epoch);
+            ExitCode::SUCCESS
+        }
+        // A reader that stopped early (`| head`) is not a failure.
+        Err(crate::archive::cli::CliError::Output(error))
+            if error.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -99,7 +99,7 @@ fn initial_status(table: &str, server: &str) -> TableStatus {
 async fn supervise(context: TableContext, mut inbox: mpsc::Receiver<TableCommand>) {
     let mut delay = Duration::from_secs(1);
     loop {
-        let run = AssertUnwindSafe(table_task::run(&context, &mut inbox)).catch_unwind();
+        let run = AssertUnwindSafe(Box::pin(table_task::run(&context, &mut inbox))).catch_unwind();
         match run.await {
             Ok(()) => return,
             Err(panic) => {

@@ -70,7 +70,7 @@ pub async fn run(ctx: &TableContext, commands: &mut mpsc::Receiver<TableCommand>
     let Some((archive, dests)) = open_archive(ctx, commands, &mut progress).await else {
         return stop(ctx, progress);
     };
-    let mut task = Running::start(ctx, archive, &dests, progress).await;
+    let mut task = Box::pin(Running::start(ctx, archive, &dests, progress)).await;
     task.run(commands).await;
 }
 
@@ -420,11 +420,11 @@ impl<'a> Running<'a> {
 
     fn publish(&mut self) {
         let manifest = self.archive.manifest();
-        if let Some(last) = manifest.last_snapshot() {
-            if let Ok(at) = last.created_at.parse::<Timestamp>() {
-                let age = Timestamp::now().duration_since(at).as_secs().max(0);
-                self.ctx.metrics.snapshot_age_seconds.set(age);
-            }
+        if let Some(last) = manifest.last_snapshot()
+            && let Ok(at) = last.created_at.parse::<Timestamp>()
+        {
+            let age = Timestamp::now().duration_since(at).as_secs().max(0);
+            self.ctx.metrics.snapshot_age_seconds.set(age);
         }
         let source = match &self.source {
             Some(source) => source.state().to_status(self.replica.cursor()),
