@@ -255,6 +255,25 @@ impl TableMetrics {
         Metrics::new().table(table)
     }
 
+    /// Starts destination `dest`'s error series at zero, so dashboards and
+    /// `rate()` see it before the first error (Prometheus practice for
+    /// label values known up front).
+    pub fn track_destination(&self, dest: &str) {
+        self.destination_errors
+            .with_label_values(&[&self.table, dest]);
+    }
+
+    /// Starts event sink `sink`'s series at zero (see [`Self::track_destination`]).
+    pub fn track_sink(&self, sink: &str) {
+        for family in [
+            &self.event_errors,
+            &self.events_published,
+            &self.events_dropped,
+        ] {
+            family.with_label_values(&[&self.table, sink]);
+        }
+    }
+
     /// Counts a failed operation on destination `dest` (its [`name`](crate::dest::Destination::name)).
     pub fn destination_error(&self, dest: &str) {
         self.destination_errors

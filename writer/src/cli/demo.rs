@@ -59,7 +59,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let api = format!("http://{api}");
         let archive = archive.display();
         println!("laredo snapshot-writer demo");
-        println!("  fan-out simulator   http://{sim_addr}  ({SCHEMA}.{TABLE}: {} rows, {} changes/s)", args.rows, args.rate);
+        println!(
+            "  fan-out simulator   http://{sim_addr}  ({SCHEMA}.{TABLE}: {} rows, {} changes/s)",
+            args.rows, args.rate
+        );
         println!("  archive             {archive}manifest.json");
         println!("  HTTP API            {api}/status   {api}/metrics   {api}/health/ready");
         println!("  force a snapshot    curl -XPOST {api}/snapshot");
@@ -75,7 +78,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// The writer config the demo runs: diffs every 5 s, a re-base every 2 min
 /// or when half the table changed, both formats for snapshots.
-fn demo_config(sim: SocketAddr, dir: &std::path::Path, http_port: u16) -> anyhow::Result<WriterConfig> {
+fn demo_config(
+    sim: SocketAddr,
+    dir: &std::path::Path,
+    http_port: u16,
+) -> anyhow::Result<WriterConfig> {
     let yaml = format!(
         r#"
 http: {{port: {http_port}, bind: 127.0.0.1}}
@@ -104,7 +111,11 @@ async fn print_progress(handles: Vec<TableHandle>) {
                 s.table,
                 s.state,
                 s.epoch,
-                if s.head_position.is_empty() { "-" } else { &s.head_position },
+                if s.head_position.is_empty() {
+                    "-"
+                } else {
+                    &s.head_position
+                },
                 s.row_count,
                 s.diffs_since_snapshot,
                 s.buffer_depth,

@@ -17,13 +17,23 @@ pub use run::{run_writer, shutdown_signal};
 /// Writes laredo fan-out tables to durable storage as base snapshots plus
 /// diffs indexed by manifest.json, and reads them back.
 #[derive(Debug, Parser)]
-#[command(name = "snapshot-writer", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "snapshot-writer",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// Run the writer with this config file (YAML).
     #[arg(long, env = "SNAPSHOT_WRITER_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Log format (stderr).
-    #[arg(long, value_enum, default_value_t, env = "SNAPSHOT_WRITER_LOG_FORMAT", global = true)]
+    #[arg(
+        long,
+        value_enum,
+        default_value_t,
+        env = "SNAPSHOT_WRITER_LOG_FORMAT",
+        global = true
+    )]
     log_format: LogFormat,
     /// Log level or filter directive (`debug`, `snapshot_writer=debug,info`);
     /// default `RUST_LOG`, else `info`.
@@ -56,7 +66,10 @@ pub fn main() -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: starting the runtime: {error}");
@@ -97,11 +110,16 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     match crate::config::load_file(file) {
         Ok(config) => {
             let tables: Vec<String> = config.tables.iter().map(|t| t.qualified_name()).collect();
-            println!("{}: ok ({} table(s): {})", file.display(), tables.len(), tables.join(", "));
+            println!(
+                "{}: ok ({} table(s): {})",
+                file.display(),
+                tables.len(),
+                tables.join(", ")
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("{}: {error}", file.display());
+            eprintln!("error: {}", run::describe_config_error(file, &error));
             ExitCode::FAILURE
         }
     }
@@ -111,7 +129,12 @@ async fn read(args: &ReadArgs) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match run_read(args, &mut stdout).await {
         Ok(table) => {
-            eprintln!("{} rows at position {:?} (epoch {})", table.rows.len(), table.position, table.epoch);
+            eprintln!(
+                "{} rows at position {:?} (epoch {})",
+                table.rows.len(),
+                table.position,
+                table.epoch
+            );
             ExitCode::SUCCESS
         }
         // A reader that stopped early (`| head`) is not a failure.
@@ -131,7 +154,11 @@ async fn verify(args: &VerifyArgs) -> ExitCode {
     match run_verify(args).await {
         Ok(report) => {
             eprintln!("{report}");
-            if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(error) => {
             eprintln!("error: {error}");

@@ -15,8 +15,18 @@ use crate::service::{Service, writer_identity};
 
 /// Loads the config and runs the writer until a signal.
 pub async fn run_writer(file: &Path) -> anyhow::Result<()> {
-    let config = crate::config::load_file(file)?;
+    let config = crate::config::load_file(file)
+        .map_err(|e| anyhow::anyhow!(describe_config_error(file, &e)))?;
     serve(config, shutdown_signal(), |_, _| {}).await
+}
+
+/// A config error as one line that names the file too (a read error
+/// already does).
+pub fn describe_config_error(file: &Path, error: &crate::config::ConfigError) -> String {
+    match error {
+        crate::config::ConfigError::Read { .. } => error.to_string(),
+        _ => format!("{}: {error}", file.display()),
+    }
 }
 
 /// Runs `config` until `stop` completes, then flushes and exits.
@@ -40,7 +50,11 @@ pub async fn serve(
     on_started(bound, service.handles());
     let api_stop = CancellationToken::new();
     let api = ApiState::new(service.handles(), metrics);
-    let server = tokio::spawn(http::serve_listener(listener, api, api_stop.clone().cancelled_owned()));
+    let server = tokio::spawn(http::serve_listener(
+        listener,
+        api,
+        api_stop.clone().cancelled_owned(),
+    ));
     stop.await?;
     tracing::info!(grace = %config.shutdown.grace_period, "shutting down: flushing every table");
     service.stop().await;

@@ -90,6 +90,7 @@ impl EventPublisher {
         let mut queues = Vec::with_capacity(sinks.len());
         let mut tasks = Vec::with_capacity(sinks.len());
         for sink in sinks {
+            metrics.track_sink(sink.label());
             let queue = Arc::new(SinkQueue {
                 label: sink.label().to_owned(),
                 state: Mutex::new(QueueState::default()),

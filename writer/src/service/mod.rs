@@ -59,7 +59,11 @@ impl Service {
             };
             tasks.spawn(supervise(context, inbox));
         }
-        Self { handles, tasks, shutdown }
+        Self {
+            handles,
+            tasks,
+            shutdown,
+        }
     }
 
     /// One handle per table, in config order.
@@ -90,7 +94,10 @@ fn initial_status(table: &str, server: &str) -> TableStatus {
         diffs_since_snapshot: 0,
         row_count: 0,
         manifest: None,
-        source: SourceStatus { server: server.to_owned(), ..SourceStatus::default() },
+        source: SourceStatus {
+            server: server.to_owned(),
+            ..SourceStatus::default()
+        },
         last_error: None,
     }
 }
@@ -132,7 +139,11 @@ pub fn writer_identity() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_owned()))
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
         .unwrap_or_else(|| "localhost".to_owned());
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     format!("{host}/{}/{}", std::process::id(), &suffix[..8])

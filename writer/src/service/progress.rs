@@ -6,7 +6,9 @@
 use jiff::Timestamp;
 
 use crate::archive::{Artifact, ArtifactKind, Manifest};
-use crate::status::{ArtifactStatus, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus};
+use crate::status::{
+    ArtifactStatus, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus,
+};
 
 /// The task's own state, beyond what the archive, buffer and source hold.
 #[derive(Debug, Clone)]
@@ -24,15 +26,25 @@ pub struct Progress {
 impl Progress {
     /// A task that has just started.
     pub fn starting(table: &str) -> Self {
-        Self { table: table.to_owned(), state: TableState::Starting, ready: false, last_error: None }
+        Self {
+            table: table.to_owned(),
+            state: TableState::Starting,
+            ready: false,
+            last_error: None,
+        }
     }
 
     /// Records an error of `scope` (`source`, `destination`, `manifest`, …).
     pub fn error(&mut self, scope: &str, message: impl Into<String>) {
+        self.error_at(scope, &message.into(), Timestamp::now());
+    }
+
+    /// Records an error of `scope` that happened at `at`.
+    pub fn error_at(&mut self, scope: &str, message: &str, at: Timestamp) {
         self.last_error = Some(ErrorStatus {
             scope: scope.to_owned(),
-            message: message.into(),
-            at: Timestamp::now().to_string(),
+            message: message.to_owned(),
+            at: at.to_string(),
         });
     }
 
@@ -65,14 +77,17 @@ impl Progress {
     /// The `/status` entry.
     pub fn to_status(&self, at: &Snapshot<'_>) -> TableStatus {
         let manifest = at.manifest;
-        let last_of = |kind| manifest.and_then(|m| m.artifacts.iter().rev().find(|a| a.kind == kind));
+        let last_of =
+            |kind| manifest.and_then(|m| m.artifacts.iter().rev().find(|a| a.kind == kind));
         let last_snapshot = last_of(ArtifactKind::Snapshot);
         TableStatus {
             table: self.table.clone(),
             state: self.state,
             ready: self.ready,
             epoch: manifest.map_or(0, |m| m.epoch),
-            head_position: manifest.map(|m| m.head_position.clone()).unwrap_or_default(),
+            head_position: manifest
+                .map(|m| m.head_position.clone())
+                .unwrap_or_default(),
             buffer_depth: at.buffer_depth,
             churn_records: at.churn,
             last_snapshot_at: last_snapshot.map(|a| a.created_at.clone()),
@@ -80,13 +95,15 @@ impl Progress {
             last_diff: last_of(ArtifactKind::Diff).map(artifact_status),
             diffs_since_snapshot: manifest.map_or(0, |m| m.diffs_since_snapshot() as u64),
             row_count: at.rows,
-            manifest: manifest.filter(|m| !m.artifacts.is_empty()).map(|m| ManifestStatus {
-                epoch: m.epoch,
-                head_position: m.head_position.clone(),
-                updated_at: m.updated_at.clone(),
-                artifacts: m.artifacts.len() as u64,
-                uri: at.manifest_uri.clone(),
-            }),
+            manifest: manifest
+                .filter(|m| !m.artifacts.is_empty())
+                .map(|m| ManifestStatus {
+                    epoch: m.epoch,
+                    head_position: m.head_position.clone(),
+                    updated_at: m.updated_at.clone(),
+                    artifacts: m.artifacts.len() as u64,
+                    uri: at.manifest_uri.clone(),
+                }),
             source: at.source.clone(),
             last_error: self.last_error.clone(),
         }

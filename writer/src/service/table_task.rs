@@ -31,7 +31,7 @@ use crate::config::TableConfig;
 use crate::dest::Destination;
 use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
 use crate::metrics::TableMetrics;
-use crate::source::{Backoff, Cursor, Replica, Source, Update};
+use crate::source::{Backoff, ConnectionState, Cursor, Replica, Source, SourceState, Update};
 use crate::status::{TableState, TableStatus};
 use crate::table::{KeySpec, Table};
 
@@ -86,11 +86,19 @@ async fn open_archive(
             let dests = wiring::destinations(&ctx.config, &ctx.resolver)
                 .await
                 .map_err(|e| e.to_string())?;
+            for dest in &dests {
+                ctx.metrics.track_destination(dest.name());
+            }
             let settings = ArchiveSettings::from_table_config(&ctx.config);
-            ArchiveWriter::open(dests.clone(), settings, ctx.identity.clone(), ctx.metrics.clone())
-                .await
-                .map(|archive| (archive, dests))
-                .map_err(|e| e.to_string())
+            ArchiveWriter::open(
+                dests.clone(),
+                settings,
+                ctx.identity.clone(),
+                ctx.metrics.clone(),
+            )
+            .await
+            .map(|archive| (archive, dests))
+            .map_err(|e| e.to_string())
         };
         let error = match attempt.await {
             Ok(opened) => return Some(opened),
@@ -179,10 +187,20 @@ impl<'a> Running<'a> {
                 Vec::new()
             }
         };
-        let publisher = EventPublisher::start(sinks, ctx.metrics.clone(), PublisherOptions::default());
+        let publisher =
+            EventPublisher::start(sinks, ctx.metrics.clone(), PublisherOptions::default());
         let manifest_key = format!("{}manifest.json", ctx.config.effective_key_prefix());
-        let manifest_uri = dests.first().map(|d| d.uri(&manifest_key)).unwrap_or_default();
-        if progress.state == TableState::Starting || progress.state == TableState::Degraded && progress.last_error.as_ref().is_some_and(|e| e.scope == "destination") {
+        let manifest_uri = dests
+            .first()
+            .map(|d| d.uri(&manifest_key))
+            .unwrap_or_default();
+        if progress.state == TableState::Starting
+            || progress.state == TableState::Degraded
+                && progress
+                    .last_error
+                    .as_ref()
+                    .is_some_and(|e| e.scope == "destination")
+        {
             progress.state = TableState::Syncing;
             progress.clear_error("destination");
         }
@@ -263,11 +281,17 @@ impl<'a> Running<'a> {
             }
             Update::Rejected(rejection) => {
                 tracing::warn!(table = %name, sequence = ?rejection.sequence, error = %rejection.error, "skipped a malformed row from the source");
-                progress.error("source", format!("skipped a malformed row: {}", rejection.error));
+                progress.error("row", format!("skipped a malformed row: {}", rejection.error));
             }
         });
-        self.ctx.metrics.buffer_depth.set(self.buffer.depth() as i64);
-        self.ctx.metrics.churn_records.set(self.buffer.churn() as i64);
+        self.ctx
+            .metrics
+            .buffer_depth
+            .set(self.buffer.depth() as i64);
+        self.ctx
+            .metrics
+            .churn_records
+            .set(self.buffer.churn() as i64);
         if replaced && self.pending.is_none() {
             self.pending = Some(Trigger::SourceResync);
         }
@@ -292,7 +316,10 @@ impl<'a> Running<'a> {
             return;
         }
         let mark = self.mark();
-        let outcome = self.archive.tick(self.replica.table(), &mut self.buffer, &mark).await;
+        let outcome = self
+            .archive
+            .tick(self.replica.table(), &mut self.buffer, &mark)
+            .await;
         match outcome {
             Ok(TickOutcome::Idle) => {}
             Ok(TickOutcome::Diff(committed) | TickOutcome::Snapshot(committed)) => {
@@ -314,7 +341,9 @@ impl<'a> Running<'a> {
 
     async fn snapshot(&mut self, trigger: Trigger) -> Result<Committed, ArchiveError> {
         let mark = self.mark();
-        self.archive.write_snapshot(self.replica.table(), &mut self.buffer, &mark, trigger).await
+        self.archive
+            .write_snapshot(self.replica.table(), &mut self.buffer, &mark, trigger)
+            .await
     }
 
     async fn on_command(&mut self, command: TableCommand) {
@@ -362,7 +391,10 @@ impl<'a> Running<'a> {
         if !committed.lagging.is_empty() {
             self.progress.error(
                 "destination",
-                format!("manifest not yet stored on {} (retried with the next write)", committed.lagging.join(", ")),
+                format!(
+                    "manifest not yet stored on {} (retried with the next write)",
+                    committed.lagging.join(", ")
+                ),
             );
         }
         if self.pending.is_none() && self.replica.is_synced() {
@@ -398,7 +430,12 @@ impl<'a> Running<'a> {
             .iter()
             .rev()
             .find(|a| a.id.as_deref() == Some(committed.id.as_str()))
-            .map(|a| a.formats.iter().map(|(id, f)| (id.clone(), f.uri.clone())).collect())
+            .map(|a| {
+                a.formats
+                    .iter()
+                    .map(|(id, f)| (id.clone(), f.uri.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         Event {
             table: self.ctx.name(),
@@ -412,13 +449,27 @@ impl<'a> Running<'a> {
             head_position: manifest.head_position.clone(),
             manifest_uri: self.manifest_uri.clone(),
             formats,
-            created_at: committed.created_at.parse().unwrap_or_else(|_| Timestamp::now()),
+            created_at: committed
+                .created_at
+                .parse()
+                .unwrap_or_else(|_| Timestamp::now()),
             id: committed.id.clone(),
             writer: Some(self.ctx.identity.clone()),
         }
     }
 
     fn publish(&mut self) {
+        let source = match &self.source {
+            Some(source) => {
+                let state = source.state();
+                self.reflect_source(&state);
+                state.to_status(self.replica.cursor())
+            }
+            None => crate::status::SourceStatus {
+                server: self.ctx.config.source.server.clone(),
+                ..Default::default()
+            },
+        };
         let manifest = self.archive.manifest();
         if let Some(last) = manifest.last_snapshot()
             && let Ok(at) = last.created_at.parse::<Timestamp>()
@@ -426,13 +477,6 @@ impl<'a> Running<'a> {
             let age = Timestamp::now().duration_since(at).as_secs().max(0);
             self.ctx.metrics.snapshot_age_seconds.set(age);
         }
-        let source = match &self.source {
-            Some(source) => source.state().to_status(self.replica.cursor()),
-            None => crate::status::SourceStatus {
-                server: self.ctx.config.source.server.clone(),
-                ..Default::default()
-            },
-        };
         let at = Snapshot {
             manifest: Some(manifest),
             manifest_uri: self.manifest_uri.clone(),
@@ -442,6 +486,32 @@ impl<'a> Running<'a> {
             source,
         };
         publish(self.ctx, &self.progress, &at);
+    }
+
+    /// Shows a source that cannot stream as this table's error (and the
+    /// table as degraded) until it streams again.
+    fn reflect_source(&mut self, state: &SourceState) {
+        let streaming = state.connection == ConnectionState::Streaming;
+        match &state.last_error {
+            Some(error) if !streaming => {
+                self.progress.error_at("source", &error.message, error.at);
+                if matches!(self.progress.state, TableState::Live | TableState::Syncing) {
+                    self.progress.state = TableState::Degraded;
+                }
+            }
+            _ if streaming => {
+                self.progress.clear_error("source");
+                if self.progress.state == TableState::Degraded && self.progress.last_error.is_none()
+                {
+                    self.progress.state = if self.progress.ready {
+                        TableState::Live
+                    } else {
+                        TableState::Syncing
+                    };
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Flushes what is buffered within the grace period, then stops.
@@ -462,10 +532,16 @@ impl<'a> Running<'a> {
                 }
             };
             match tokio::time::timeout_at(deadline, flush).await {
-                Ok(Ok(Some(committed))) => tracing::info!(table = %name, artifact = %committed.id, position = %committed.position, "final flush committed"),
+                Ok(Ok(Some(committed))) => {
+                    tracing::info!(table = %name, artifact = %committed.id, position = %committed.position, "final flush committed")
+                }
                 Ok(Ok(None)) => tracing::info!(table = %name, "nothing buffered at shutdown"),
-                Ok(Err(error)) => tracing::error!(table = %name, %error, "final flush failed; changes since the last commit are not in the archive"),
-                Err(_) => tracing::error!(table = %name, grace = ?self.ctx.grace, "final flush did not finish within the grace period"),
+                Ok(Err(error)) => {
+                    tracing::error!(table = %name, %error, "final flush failed; changes since the last commit are not in the archive")
+                }
+                Err(_) => {
+                    tracing::error!(table = %name, grace = ?self.ctx.grace, "final flush did not finish within the grace period")
+                }
             }
         } else if self.pending.is_some() {
             tracing::warn!(table = %name, "shutting down before the initial snapshot could be written");
@@ -474,7 +550,11 @@ impl<'a> Running<'a> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let publisher = std::mem::replace(
             &mut self.publisher,
-            EventPublisher::start(Vec::new(), self.ctx.metrics.clone(), PublisherOptions::default()),
+            EventPublisher::start(
+                Vec::new(),
+                self.ctx.metrics.clone(),
+                PublisherOptions::default(),
+            ),
         );
         let unsent = publisher.shutdown(remaining).await;
         if unsent > 0 {
