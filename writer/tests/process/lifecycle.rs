@@ -70,7 +70,7 @@ tables:
 "#,
         up = source.addr
     );
-    let mut writer = WriterProcess::start(dir.path(), &config).await;
+    let writer = WriterProcess::start(dir.path(), &config).await;
     let up = writer
         .wait_for(&table_name(), Duration::from_secs(30), "three diffs", |t| {
             t.diffs_since_snapshot >= 3

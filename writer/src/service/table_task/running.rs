@@ -1,145 +1,29 @@
-//! One table's writer task: open the archive (retrying while destinations are
-//! down), continue its chain or start a new one, subscribe to the source, and
-//! then apply changes, tick the re-base policy, serve forced snapshots and
-//! flush a final diff on shutdown.
-//!
-//! A table never writes a snapshot of a table that has not caught up with the
-//! source; diffs are written whenever a base exists (a reconnect does not
-//! make buffered changes wrong). A failed write keeps every buffered change
-//! (the archive guarantees it) and is retried with backoff. A fenced writer
-//! (another writer committed to the prefix) stops writing for good: it stays
-//! up, reports `fenced`, and is not ready, until someone removes the other
-//! writer and restarts this one.
+//! The table once its archive is open: the loop that applies source
+//! batches, ticks the re-base policy, serves commands and reports status.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 
-use super::handle::TableCommand;
-use super::progress::{Progress, Snapshot};
-use super::wiring;
+use super::{STATUS_REFRESH, TableContext, publish, restore};
 use crate::archive::{
-    ArchiveError, ArchiveSettings, ArchiveWriter, ArtifactKind, ChangeBuffer, Committed,
-    SourceMark, TickOutcome, Trigger,
+    ArchiveError, ArchiveWriter, ArtifactKind, ChangeBuffer, Committed, SourceMark, TickOutcome,
+    Trigger,
 };
-use crate::aws::CredentialResolver;
-use crate::config::TableConfig;
 use crate::dest::Destination;
 use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
-use crate::metrics::TableMetrics;
+use crate::service::handle::TableCommand;
+use crate::service::progress::{Progress, Snapshot};
+use crate::service::wiring;
 use crate::source::{Backoff, ConnectionState, Cursor, Replica, Source, SourceState, Update};
-use crate::status::{TableState, TableStatus};
+use crate::status::TableState;
 use crate::table::{KeySpec, Table};
 
-/// How often `/status` is refreshed while changes stream in.
-const STATUS_REFRESH: Duration = Duration::from_millis(250);
-
-/// Everything a table task needs from the process.
-#[derive(Debug, Clone)]
-pub struct TableContext {
-    /// The table's config.
-    pub config: TableConfig,
-    /// This process's writer identity, recorded in every manifest it commits.
-    pub identity: String,
-    /// Shared credential profiles.
-    pub resolver: Arc<CredentialResolver>,
-    /// The table's metrics.
-    pub metrics: TableMetrics,
-    /// Where the task publishes its status.
-    pub status: watch::Sender<TableStatus>,
-    /// Cancelled on SIGTERM/SIGINT.
-    pub shutdown: CancellationToken,
-    /// Time allowed for the final flush after `shutdown`.
-    pub grace: Duration,
-}
-
-impl TableContext {
-    fn name(&self) -> String {
-        self.config.qualified_name()
-    }
-}
-
-/// Runs the table until shutdown.
-pub async fn run(ctx: &TableContext, commands: &mut mpsc::Receiver<TableCommand>) {
-    let mut progress = Progress::starting(&ctx.name());
-    publish(ctx, &progress, &Snapshot::default());
-    let Some((archive, dests)) = open_archive(ctx, commands, &mut progress).await else {
-        return stop(ctx, progress);
-    };
-    let mut task = Box::pin(Running::start(ctx, archive, &dests, progress)).await;
-    task.run(commands).await;
-}
-
-/// Opens the archive, retrying with backoff until it succeeds or shutdown.
-async fn open_archive(
-    ctx: &TableContext,
-    commands: &mut mpsc::Receiver<TableCommand>,
-    progress: &mut Progress,
-) -> Option<(ArchiveWriter, Vec<Arc<dyn Destination>>)> {
-    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-    loop {
-        let attempt = async {
-            let dests = wiring::destinations(&ctx.config, &ctx.resolver)
-                .await
-                .map_err(|e| e.to_string())?;
-            for dest in &dests {
-                ctx.metrics.track_destination(dest.name());
-            }
-            let settings = ArchiveSettings::from_table_config(&ctx.config);
-            ArchiveWriter::open(
-                dests.clone(),
-                settings,
-                ctx.identity.clone(),
-                ctx.metrics.clone(),
-            )
-            .await
-            .map(|archive| (archive, dests))
-            .map_err(|e| e.to_string())
-        };
-        let error = match attempt.await {
-            Ok(opened) => return Some(opened),
-            Err(error) => error,
-        };
-        let delay = backoff.next_delay();
-        tracing::warn!(table = %ctx.name(), %error, retry_in = ?delay, "cannot open the archive; retrying");
-        progress.state = TableState::Degraded;
-        progress.error("destination", format!("opening the archive: {error}"));
-        publish(ctx, progress, &Snapshot::default());
-        let wake = Instant::now() + delay;
-        loop {
-            tokio::select! {
-                () = ctx.shutdown.cancelled() => return None,
-                () = sleep_until(wake) => break,
-                Some(command) = commands.recv() => refuse(command, "the archive is not open yet (destination unavailable)"),
-            }
-        }
-    }
-}
-
-fn refuse(command: TableCommand, why: &str) {
-    match command {
-        TableCommand::ForceSnapshot { reply } => {
-            let _ = reply.send(Err(why.to_owned()));
-        }
-    }
-}
-
-fn publish(ctx: &TableContext, progress: &Progress, at: &Snapshot<'_>) {
-    ctx.status.send_replace(progress.to_status(at));
-}
-
-fn stop(ctx: &TableContext, mut progress: Progress) {
-    progress.state = TableState::Stopped;
-    progress.ready = false;
-    publish(ctx, &progress, &Snapshot::default());
-}
-
 /// The table once its archive is open.
-struct Running<'a> {
+pub(super) struct Running<'a> {
     ctx: &'a TableContext,
     archive: ArchiveWriter,
     replica: Replica,
@@ -156,7 +40,7 @@ struct Running<'a> {
 }
 
 impl<'a> Running<'a> {
-    async fn start(
+    pub(super) async fn start(
         ctx: &'a TableContext,
         archive: ArchiveWriter,
         dests: &[Arc<dyn Destination>],
@@ -220,7 +104,7 @@ impl<'a> Running<'a> {
         }
     }
 
-    async fn run(&mut self, commands: &mut mpsc::Receiver<TableCommand>) {
+    pub(super) async fn run(&mut self, commands: &mut mpsc::Receiver<TableCommand>) {
         let mut refresh = tokio::time::interval(STATUS_REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.publish();
@@ -563,32 +447,5 @@ impl<'a> Running<'a> {
         self.progress.state = TableState::Stopped;
         self.progress.ready = false;
         self.publish();
-    }
-}
-
-/// The table and cursor at the archive head, when the chain can continue.
-async fn restore(ctx: &TableContext, archive: &ArchiveWriter) -> Option<(Table, Cursor)> {
-    let name = ctx.name();
-    let manifest = archive.manifest();
-    if !manifest.key_fields.is_empty() && manifest.key_fields != ctx.config.key_fields {
-        tracing::warn!(table = %name, archived = ?manifest.key_fields, configured = ?ctx.config.key_fields, "key fields changed; starting a new epoch from a full sync");
-        return None;
-    }
-    match archive.restore().await {
-        Ok(Some(restored)) => {
-            tracing::info!(table = %name, epoch = restored.epoch, head = %restored.position, rows = restored.table.len(), "restored the table from the archive; resuming the source from the manifest");
-            let cursor = Cursor {
-                sequence: restored.mark.sequence,
-                position: restored.mark.position.clone(),
-                position_is_exact: !restored.mark.position.is_empty(),
-                snapshot_id: restored.mark.snapshot_id.clone(),
-            };
-            Some((restored.table, cursor))
-        }
-        Ok(None) => None,
-        Err(error) => {
-            tracing::error!(table = %name, %error, "cannot rebuild the table from the archive; starting a new epoch from a full sync");
-            None
-        }
     }
 }
