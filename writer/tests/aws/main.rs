@@ -11,6 +11,7 @@ mod credentials;
 mod events;
 mod s3;
 mod s3_outage;
+mod service;
 
 use std::path::Path;
 

@@ -10,6 +10,7 @@
 pub mod moto;
 pub mod outage;
 pub mod recording;
+pub mod service;
 
 use std::time::Duration;
 
