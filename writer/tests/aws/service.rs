@@ -54,7 +54,11 @@ async fn an_s3_and_a_local_destination_hold_the_same_manifest_and_identical_arti
         s3_destination(&moto.endpoint(), "archive", "tables/"),
         dir.path()
     );
-    let writer = Writer::start(&config(server.local_addr(), &destinations), &moto, "writer-a");
+    let writer = Writer::start(
+        &config(server.local_addr(), &destinations),
+        &moto,
+        "writer-a",
+    );
     let changes = sim.spawn_generator(200.0);
 
     writer.wait_for(LIMIT, "ready", |s| s.ready).await;
@@ -84,7 +88,12 @@ async fn an_s3_and_a_local_destination_hold_the_same_manifest_and_identical_arti
     for key in &on_s3 {
         let a = s3.get(key).await.unwrap().unwrap().body;
         let b = local.get(key).await.unwrap().unwrap().body;
-        assert!(a == b, "{key}: {} bytes on S3, {} locally, not identical", a.len(), b.len());
+        assert!(
+            a == b,
+            "{key}: {} bytes on S3, {} locally, not identical",
+            a.len(),
+            b.len()
+        );
     }
 
     let (manifest, rows) = verified_head(Arc::clone(&s3)).await;
@@ -97,8 +106,19 @@ async fn an_s3_and_a_local_destination_hold_the_same_manifest_and_identical_arti
         .filter(|a| a.kind == ArtifactKind::Snapshot)
         .map(|a| a.epoch)
         .collect();
-    assert_eq!(epochs.len(), 2, "the initial base and the forced one: {epochs:?}");
-    assert!(manifest.artifacts.iter().filter(|a| a.kind == ArtifactKind::Diff).count() >= 3);
+    assert_eq!(
+        epochs.len(),
+        2,
+        "the initial base and the forced one: {epochs:?}"
+    );
+    assert!(
+        manifest
+            .artifacts
+            .iter()
+            .filter(|a| a.kind == ArtifactKind::Diff)
+            .count()
+            >= 3
+    );
     for artifact in &manifest.artifacts {
         for (_, key) in artifact_keys(KEY_PREFIX, artifact) {
             assert!(on_s3.contains(&key), "{key} is referenced but not stored");
@@ -178,10 +198,16 @@ async fn an_s3_outage_in_a_churn_run_buffers_changes_and_loses_none() {
     let mut outage = Outage::start(moto.port());
     let (sim, server) = sim(500).await;
     let destinations = format!("[{}]", s3_destination(&outage.endpoint(), "archive", ""));
-    let writer = Writer::start(&config(server.local_addr(), &destinations), &moto, "writer-a");
+    let writer = Writer::start(
+        &config(server.local_addr(), &destinations),
+        &moto,
+        "writer-a",
+    );
     let changes = sim.spawn_generator(200.0);
     writer
-        .wait_for(LIMIT, "ready with a diff", |s| s.ready && s.diffs_since_snapshot >= 1)
+        .wait_for(LIMIT, "ready with a diff", |s| {
+            s.ready && s.diffs_since_snapshot >= 1
+        })
         .await;
 
     outage.down();
@@ -189,21 +215,33 @@ async fn an_s3_outage_in_a_churn_run_buffers_changes_and_loses_none() {
     let failing = writer
         .wait_for(LIMIT, "a failed write reported", |s| {
             s.state == TableState::Degraded
-                && s.last_error.as_ref().is_some_and(|e| e.scope == "destination")
+                && s.last_error
+                    .as_ref()
+                    .is_some_and(|e| e.scope == "destination")
         })
         .await;
     tokio::time::sleep_until(down_since + OUTAGE).await;
     let down = writer.status();
     assert_eq!(down.state, TableState::Degraded);
-    assert_eq!(down.head_position, failing.head_position, "nothing committed while S3 is away");
+    assert_eq!(
+        down.head_position, failing.head_position,
+        "nothing committed while S3 is away"
+    );
     assert!(
         down.buffer_depth > failing.buffer_depth + 1000,
         "the buffer grows while S3 is away: {} then {}",
         failing.buffer_depth,
         down.buffer_depth
     );
-    let gauge = writer.metrics.table(crate::support::service::TABLE).buffer_depth.get();
-    assert!(gauge >= i64::try_from(failing.buffer_depth).unwrap() + 1000, "buffer_depth gauge {gauge}");
+    let gauge = writer
+        .metrics
+        .table(crate::support::service::TABLE)
+        .buffer_depth
+        .get();
+    assert!(
+        gauge >= i64::try_from(failing.buffer_depth).unwrap() + 1000,
+        "buffer_depth gauge {gauge}"
+    );
 
     outage.up();
     writer
@@ -220,4 +258,132 @@ async fn an_s3_outage_in_a_churn_run_buffers_changes_and_loses_none() {
     assert_eq!(manifest.head_position, last.source.position);
     assert_same_rows(&rows, &sim_rows(&sim));
     server.stop().await;
+}
+
+/// Runs the `snapshot-writer` binary with `args` and only `env` set (no
+/// ambient AWS identity or region); returns (success, stdout, stderr).
+async fn snapshot_writer(
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+) -> (bool, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_snapshot-writer"))
+            .args(&args)
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_and_verify_take_an_s3_archive_with_an_endpoint_and_a_profile() {
+    let moto = Moto::start().await;
+    moto.create_bucket("cli").await;
+    let (sim, server) = sim(300).await;
+    let destinations = format!("[{}]", s3_destination(&moto.endpoint(), "cli", "archive/"));
+    let writer = Writer::start(
+        &config(server.local_addr(), &destinations),
+        &moto,
+        "writer-a",
+    );
+    let changes = sim.spawn_generator(100.0);
+    writer
+        .wait_for(LIMIT, "ready with a diff", |s| {
+            s.ready && s.diffs_since_snapshot >= 1
+        })
+        .await;
+    drop(changes);
+    writer.drain_and_stop(&sim).await;
+    server.stop().await;
+
+    // The reader's identity and region exist only in a named profile.
+    let home = tempfile::tempdir().unwrap();
+    let config_file = home.path().join("config");
+    std::fs::write(
+        &config_file,
+        "[default]\n\n[profile archive-reader]\nregion = us-east-1\naws_access_key_id = AKIDREADER\naws_secret_access_key = secret\n",
+    )
+    .unwrap();
+    let env = vec![
+        ("HOME", home.path().display().to_string()),
+        ("AWS_CONFIG_FILE", config_file.display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("none").display().to_string(),
+        ),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+    ];
+    let args = |command: &str, extra: &[&str]| {
+        let mut args = vec![
+            command.to_owned(),
+            "s3://cli/archive/items".to_owned(),
+            "--endpoint".to_owned(),
+            moto.endpoint(),
+            "--path-style".to_owned(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+
+    let (ok, _, stderr) = snapshot_writer(
+        args("verify", &["--profile", "archive-reader"]),
+        env.clone(),
+    )
+    .await;
+    assert!(ok, "verify failed: {stderr}");
+    assert!(
+        stderr.contains("OK: "),
+        "verify reports the archive valid: {stderr}"
+    );
+
+    let (ok, stdout, stderr) =
+        snapshot_writer(args("read", &["--profile", "archive-reader"]), env.clone()).await;
+    assert!(ok, "read failed: {stderr}");
+    let mut read_ids: Vec<i64> = stdout
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            row["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no integer id in {line}"))
+        })
+        .collect();
+    read_ids.sort_unstable();
+    let mut source_ids: Vec<i64> = sim_rows(&sim)
+        .values()
+        .map(|row| match row.fields["id"].kind {
+            Some(prost_types::value::Kind::NumberValue(id)) => id as i64,
+            ref other => panic!("id {other:?}"),
+        })
+        .collect();
+    source_ids.sort_unstable();
+    assert_eq!(
+        read_ids, source_ids,
+        "read prints every row of the source once"
+    );
+
+    // Without the profile there is no region, and with a region but no
+    // profile no credentials: the profile is what made the reads work.
+    let (ok, _, stderr) = snapshot_writer(args("verify", &[]), env.clone()).await;
+    assert!(
+        !ok && stderr.contains("no AWS region: pass --region"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) =
+        snapshot_writer(args("verify", &["--region", "us-east-1"]), env.clone()).await;
+    assert!(!ok && stderr.contains("no credentials"), "{stderr}");
+    let unknown = ["--region", "us-east-1", "--profile", "no-such-profile"];
+    let (ok, _, stderr) = snapshot_writer(args("verify", &unknown), env).await;
+    assert!(
+        !ok && stderr.contains("profile `no-such-profile` was not defined"),
+        "{stderr}"
+    );
 }

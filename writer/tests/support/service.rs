@@ -176,7 +176,11 @@ pub async fn verified_head(
     let report = verify(&reader).await.unwrap();
     assert!(report.ok(), "verify {name}: {report}");
     let table = reader
-        .rebuild(None, &KeySpec::default(), &[Format::Protobuf, Format::Jsonl])
+        .rebuild(
+            None,
+            &KeySpec::default(),
+            &[Format::Protobuf, Format::Jsonl],
+        )
         .await
         .unwrap();
     assert_eq!(table.position, reader.manifest().head_position);
@@ -200,8 +204,16 @@ pub fn assert_same_rows(
     if rebuilt == source {
         return;
     }
-    let missing: Vec<_> = source.keys().filter(|k| !rebuilt.contains_key(*k)).take(3).collect();
-    let extra: Vec<_> = rebuilt.keys().filter(|k| !source.contains_key(*k)).take(3).collect();
+    let missing: Vec<_> = source
+        .keys()
+        .filter(|k| !rebuilt.contains_key(*k))
+        .take(3)
+        .collect();
+    let extra: Vec<_> = rebuilt
+        .keys()
+        .filter(|k| !source.contains_key(*k))
+        .take(3)
+        .collect();
     let differing: Vec<_> = source
         .iter()
         .filter(|(k, v)| rebuilt.get(*k).is_some_and(|r| r != *v))
