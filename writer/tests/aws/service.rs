@@ -12,6 +12,7 @@ use snapshot_writer::archive::position::compare;
 use snapshot_writer::archive::retention::artifact_keys;
 use snapshot_writer::dest::s3::{S3Destination, S3Options};
 use snapshot_writer::dest::{Destination, LocalDestination};
+use snapshot_writer::sim::{Generating, Sim, SimServer};
 use snapshot_writer::status::TableState;
 
 use crate::support::eventually;
@@ -43,6 +44,26 @@ async fn keys(dest: &dyn Destination) -> Vec<String> {
     keys
 }
 
+/// Starts writer `writer-a` on `destinations` reading `server`, with `sim`
+/// making `rate` changes a second, and waits until its base is durable and
+/// a diff followed it.
+async fn churning_writer(
+    moto: &Moto,
+    sim: &Sim,
+    server: &SimServer,
+    destinations: &str,
+    rate: f64,
+) -> (Writer, Generating) {
+    let writer = Writer::start(&config(server.local_addr(), destinations), moto, "writer-a");
+    let changes = sim.spawn_generator(rate);
+    writer
+        .wait_for(LIMIT, "ready with a diff", |s| {
+            s.ready && s.diffs_since_snapshot >= 1
+        })
+        .await;
+    (writer, changes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_s3_and_a_local_destination_hold_the_same_manifest_and_identical_artifacts() {
     let moto = Moto::start().await;
@@ -54,14 +75,7 @@ async fn an_s3_and_a_local_destination_hold_the_same_manifest_and_identical_arti
         s3_destination(&moto.endpoint(), "archive", "tables/"),
         dir.path()
     );
-    let writer = Writer::start(
-        &config(server.local_addr(), &destinations),
-        &moto,
-        "writer-a",
-    );
-    let changes = sim.spawn_generator(200.0);
-
-    writer.wait_for(LIMIT, "ready", |s| s.ready).await;
+    let (writer, changes) = churning_writer(&moto, &sim, &server, &destinations, 200.0).await;
     writer
         .wait_for(LIMIT, "two diffs", |s| s.diffs_since_snapshot >= 2)
         .await;
@@ -198,17 +212,7 @@ async fn an_s3_outage_in_a_churn_run_buffers_changes_and_loses_none() {
     let mut outage = Outage::start(moto.port());
     let (sim, server) = sim(500).await;
     let destinations = format!("[{}]", s3_destination(&outage.endpoint(), "archive", ""));
-    let writer = Writer::start(
-        &config(server.local_addr(), &destinations),
-        &moto,
-        "writer-a",
-    );
-    let changes = sim.spawn_generator(200.0);
-    writer
-        .wait_for(LIMIT, "ready with a diff", |s| {
-            s.ready && s.diffs_since_snapshot >= 1
-        })
-        .await;
+    let (writer, changes) = churning_writer(&moto, &sim, &server, &destinations, 200.0).await;
 
     outage.down();
     let down_since = tokio::time::Instant::now();
@@ -289,17 +293,7 @@ async fn read_and_verify_take_an_s3_archive_with_an_endpoint_and_a_profile() {
     moto.create_bucket("cli").await;
     let (sim, server) = sim(300).await;
     let destinations = format!("[{}]", s3_destination(&moto.endpoint(), "cli", "archive/"));
-    let writer = Writer::start(
-        &config(server.local_addr(), &destinations),
-        &moto,
-        "writer-a",
-    );
-    let changes = sim.spawn_generator(100.0);
-    writer
-        .wait_for(LIMIT, "ready with a diff", |s| {
-            s.ready && s.diffs_since_snapshot >= 1
-        })
-        .await;
+    let (writer, changes) = churning_writer(&moto, &sim, &server, &destinations, 100.0).await;
     drop(changes);
     writer.drain_and_stop(&sim).await;
     server.stop().await;
