@@ -1,7 +1,8 @@
 //! The whole writer service against the fan-out simulator and moto: an S3
 //! and a local destination hold the same archive, two writers on one prefix
-//! fence one of them, and an S3 outage in the middle of a churn run loses
-//! nothing.
+//! fence one of them, an S3 outage in the middle of a churn run loses
+//! nothing, and the `read` and `verify` subcommands read the S3 archive
+//! with `--endpoint` and `--profile`.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
