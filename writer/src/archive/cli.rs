@@ -16,7 +16,8 @@ use crate::table::KeySpec;
 #[derive(Debug, Clone, clap::Args)]
 pub struct LocationArgs {
     /// The archive: a directory holding `manifest.json`, or
-    /// `s3://bucket/prefix/` (credentials from the AWS SDK default chain).
+    /// `s3://bucket/prefix/` (credentials and region from the AWS SDK
+    /// default chain, or from `--profile`).
     pub archive: String,
     /// Endpoint URL of an S3-compatible store (`s3://` archives).
     #[arg(long)]
@@ -27,6 +28,11 @@ pub struct LocationArgs {
     /// AWS region (default: the SDK chain's).
     #[arg(long)]
     pub region: Option<String>,
+    /// Profile of the AWS shared config files (`~/.aws/config`,
+    /// `~/.aws/credentials`) whose credentials and region read `s3://`
+    /// archives (default: `AWS_PROFILE`, else `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// `snapshot-writer read ARCHIVE [--at POS] [--key-fields a,b]`.
@@ -64,6 +70,11 @@ pub enum LocationError {
     /// A malformed `s3://` URI.
     #[error(transparent)]
     S3Uri(#[from] crate::dest::s3::S3UriError),
+    /// No region for an `s3://` archive.
+    #[error(
+        "{0}: no AWS region: pass --region, set `region` in the --profile (or AWS_PROFILE) profile of the AWS config file, or set AWS_REGION"
+    )]
+    NoRegion(String),
     /// The S3 client could not be set up.
     #[error(transparent)]
     Aws(#[from] crate::aws::AwsError),
@@ -81,8 +92,20 @@ pub async fn open_location(
         s3.endpoint.clone_from(&location.endpoint);
         s3.path_style = location.path_style;
         s3.region.clone_from(&location.region);
-        let resolver = crate::aws::CredentialResolver::new(std::collections::BTreeMap::new());
-        let dest = crate::dest::s3::S3Destination::connect(&s3, &resolver).await?;
+        let mut resolver =
+            crate::aws::CredentialResolver::builder(std::collections::BTreeMap::new());
+        if let Some(profile) = &location.profile {
+            resolver = resolver.ambient_profile(profile);
+        }
+        let resolver = resolver.build();
+        let dest = crate::dest::s3::S3Destination::connect(&s3, &resolver)
+            .await
+            .map_err(|error| match error {
+                crate::aws::AwsError::NoRegion { .. } => {
+                    LocationError::NoRegion(archive.to_owned())
+                }
+                other => other.into(),
+            })?;
         return Ok((Arc::new(dest), String::new()));
     }
     if archive.contains("://") {

@@ -100,6 +100,7 @@ struct AmbientOverrides {
     credentials: Option<SharedCredentialsProvider>,
     region: Option<Region>,
     endpoint_url: Option<String>,
+    profile_name: Option<String>,
 }
 
 #[derive(Default)]
@@ -223,6 +224,9 @@ impl CredentialResolver {
                 if let Some(endpoint) = &self.ambient.endpoint_url {
                     loader = loader.endpoint_url(endpoint.clone());
                 }
+                if let Some(name) = &self.ambient.profile_name {
+                    loader = loader.profile_name(name.clone());
+                }
                 loader.load().await
             })
             .await
@@ -283,6 +287,14 @@ impl CredentialResolverBuilder {
     /// does for the default chain; a component's own `endpoint` still wins.
     pub fn endpoint_url(mut self, endpoint: impl Into<String>) -> Self {
         self.ambient.endpoint_url = Some(endpoint.into());
+        self
+    }
+
+    /// A named profile of the AWS shared config files (`~/.aws/config`,
+    /// `~/.aws/credentials`) for the ambient identity and region, as
+    /// `AWS_PROFILE` names one for the default chain.
+    pub fn ambient_profile(mut self, name: impl Into<String>) -> Self {
+        self.ambient.profile_name = Some(name.into());
         self
     }
 

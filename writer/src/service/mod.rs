@@ -39,6 +39,19 @@ impl Service {
     /// Starts one task per table. Needs a Tokio runtime.
     pub fn start(config: &WriterConfig, metrics: &Metrics, identity: &str) -> Self {
         let resolver = Arc::new(CredentialResolver::new(config.credentials.clone()));
+        Self::start_with(config, metrics, identity, resolver)
+    }
+
+    /// [`start`](Self::start) with the credential profiles resolved by
+    /// `resolver` instead of one over the SDK default chain: for embedding,
+    /// and for tests whose ambient identity must not come from the
+    /// environment. `resolver` should define `config.credentials`.
+    pub fn start_with(
+        config: &WriterConfig,
+        metrics: &Metrics,
+        identity: &str,
+        resolver: Arc<CredentialResolver>,
+    ) -> Self {
         let shutdown = CancellationToken::new();
         let grace = config.shutdown.grace_period.0;
         let mut handles = Vec::with_capacity(config.tables.len());

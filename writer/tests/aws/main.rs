@@ -1,5 +1,6 @@
-//! Integration tests of the S3 destination, credential profiles and event
-//! sinks against a real moto server on loopback (one per test). Install moto
+//! Integration tests of the S3 destination, credential profiles, event sinks
+//! and the whole writer service (fed by the fan-out simulator) against a
+//! real moto server on loopback (one per test). Install moto
 //! with `bash .ci/tools/moto.sh`; `bash .ci/test` does it for you.
 
 #![allow(clippy::unwrap_used)]
@@ -11,6 +12,7 @@ mod credentials;
 mod events;
 mod s3;
 mod s3_outage;
+mod service;
 
 use std::path::Path;
 

@@ -1,7 +1,8 @@
 //! Test support shared by the writer's integration tests that need real AWS
 //! services on loopback: a moto server per test ([`moto`]), a TCP proxy that
-//! takes a server away and brings it back with its state ([`outage`]), and
-//! an HTTP client that records what the SDK sends ([`recording`]).
+//! takes a server away and brings it back with its state ([`outage`]), an
+//! HTTP client that records what the SDK sends ([`recording`]), and the
+//! whole writer service fed by the fan-out simulator ([`service`]).
 //!
 //! Include it with `#[path = "../support/mod.rs"] mod support;`.
 
@@ -10,6 +11,7 @@
 pub mod moto;
 pub mod outage;
 pub mod recording;
+pub mod service;
 
 use std::time::Duration;
 
