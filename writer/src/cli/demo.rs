@@ -107,9 +107,9 @@ async fn print_progress(handles: Vec<TableHandle>) {
         for handle in &handles {
             let s = handle.status();
             println!(
-                "{}: {:?}  epoch {}  head {}  rows {}  diffs since snapshot {}  buffered {}  ready {}",
+                "{}: {}  epoch {}  head {}  rows {}  diffs since snapshot {}  buffered {}  ready {}",
                 s.table,
-                s.state,
+                format!("{:?}", s.state).to_lowercase(),
                 s.epoch,
                 if s.head_position.is_empty() {
                     "-"
