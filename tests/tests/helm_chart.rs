@@ -296,21 +296,12 @@ fn the_dashboard_covers_the_writer_and_operator_metrics() {
         .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
         .map(|t| t["expr"].as_str().unwrap().to_owned())
         .collect();
-    for metric in [
-        "snapshotter_epoch",
-        "snapshotter_buffer_depth",
-        "snapshotter_churn_records",
-        "snapshotter_snapshot_age_seconds",
-        "snapshotter_diffs_since_snapshot",
-        "snapshotter_artifacts_written_total",
-        "snapshotter_diff_bytes",
-        "snapshotter_destination_errors_total",
-        "snapshotter_event_errors_total",
-        "snapshotter_manifest_cas_retries_total",
+    let writer_metrics = snapshot_writer::metrics::DESIGNED_METRICS;
+    for metric in writer_metrics.iter().copied().chain([
         "snapshot_operator_reconciles_total",
         "snapshot_operator_reconcile_errors_total",
         "snapshot_operator_reconcile_duration_seconds_bucket",
-    ] {
+    ]) {
         assert!(
             expressions
                 .iter()

@@ -28,6 +28,8 @@ pub enum TableState {
 }
 
 /// One table's state as reported by `GET /status`.
+///
+/// [`TableStatus::starting`] is the state before anything is known.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableStatus {
     /// `schema.table`.
@@ -123,4 +125,30 @@ pub struct ErrorStatus {
     pub message: String,
     /// When (RFC 3339).
     pub at: String,
+}
+
+impl TableStatus {
+    /// A table that has just started: nothing opened, nothing received.
+    pub fn starting(table: &str, server: &str) -> Self {
+        Self {
+            table: table.to_owned(),
+            state: TableState::Starting,
+            ready: false,
+            epoch: 0,
+            head_position: String::new(),
+            buffer_depth: 0,
+            churn_records: 0,
+            last_snapshot_at: None,
+            last_snapshot: None,
+            last_diff: None,
+            diffs_since_snapshot: 0,
+            row_count: 0,
+            manifest: None,
+            source: SourceStatus {
+                server: server.to_owned(),
+                ..SourceStatus::default()
+            },
+            last_error: None,
+        }
+    }
 }

@@ -8,11 +8,10 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::service::handle::TableCommand;
-use crate::status::{ArtifactStatus, SourceStatus, TableState, TableStatus};
+use crate::status::{ArtifactStatus, TableState, TableStatus};
 
 fn status(table: &str, ready: bool) -> TableStatus {
     TableStatus {
-        table: table.to_owned(),
         state: if ready {
             TableState::Live
         } else {
@@ -20,17 +19,7 @@ fn status(table: &str, ready: bool) -> TableStatus {
         },
         ready,
         epoch: u64::from(ready),
-        head_position: String::new(),
-        buffer_depth: 0,
-        churn_records: 0,
-        last_snapshot_at: None,
-        last_snapshot: None,
-        last_diff: None,
-        diffs_since_snapshot: 0,
-        row_count: 0,
-        manifest: None,
-        source: SourceStatus::default(),
-        last_error: None,
+        ..TableStatus::starting(table, "")
     }
 }
 

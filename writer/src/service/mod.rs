@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::aws::CredentialResolver;
 use crate::config::WriterConfig;
 use crate::metrics::Metrics;
-use crate::status::{SourceStatus, TableState, TableStatus};
+use crate::status::{TableState, TableStatus};
 use handle::{TableCommand, TableHandle};
 pub use progress::artifact_status;
 use table_task::TableContext;
@@ -58,7 +58,8 @@ impl Service {
         let mut tasks = JoinSet::new();
         for table in &config.tables {
             let name = table.qualified_name();
-            let (status, status_rx) = watch::channel(initial_status(&name, &table.source.server));
+            let (status, status_rx) =
+                watch::channel(TableStatus::starting(&name, &table.source.server));
             let (commands, inbox) = mpsc::channel(16);
             handles.push(TableHandle::new(name.clone(), status_rx, commands));
             let context = TableContext {
@@ -89,29 +90,6 @@ impl Service {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
-    }
-}
-
-fn initial_status(table: &str, server: &str) -> TableStatus {
-    TableStatus {
-        table: table.to_owned(),
-        state: TableState::Starting,
-        ready: false,
-        epoch: 0,
-        head_position: String::new(),
-        buffer_depth: 0,
-        churn_records: 0,
-        last_snapshot_at: None,
-        last_snapshot: None,
-        last_diff: None,
-        diffs_since_snapshot: 0,
-        row_count: 0,
-        manifest: None,
-        source: SourceStatus {
-            server: server.to_owned(),
-            ..SourceStatus::default()
-        },
-        last_error: None,
     }
 }
 

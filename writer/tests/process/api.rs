@@ -4,12 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use snapshot_writer::metrics::DESIGNED_METRICS;
 use snapshot_writer::status::TableState;
 
+use crate::archive_support::rebuilt_rows as rebuilt_lines;
 use crate::harness::{
-    Source, WriterProcess, assert_same_table, closed_port, has_manifest, one_table_config,
-    rebuilt_lines, table_name, verified_archive, workspace,
+    Source, WriterProcess, closed_port, has_manifest, one_table_config, table_name,
+    verified_archive, workspace,
 };
+use crate::support::assert_same_table;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_turns_200_only_once_the_first_snapshot_is_durable() {
@@ -121,20 +124,6 @@ async fn status_moves_as_changes_flow_and_a_forced_snapshot_starts_a_new_epoch()
     assert_eq!(epochs, BTreeSet::from([1, 2, 3]));
 }
 
-/// The metrics DESIGN.md lists, all labelled by table.
-const DESIGNED: [&str; 10] = [
-    "snapshotter_epoch",
-    "snapshotter_buffer_depth",
-    "snapshotter_churn_records",
-    "snapshotter_snapshot_age_seconds",
-    "snapshotter_diffs_since_snapshot",
-    "snapshotter_artifacts_written_total",
-    "snapshotter_diff_bytes",
-    "snapshotter_destination_errors_total",
-    "snapshotter_event_errors_total",
-    "snapshotter_manifest_cas_retries_total",
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_parse_as_prometheus_text_and_carry_every_listed_metric() {
     let (_dir, archive) = workspace();
@@ -171,7 +160,7 @@ events:
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let names: BTreeSet<&str> = samples.iter().map(|s| s.name.as_str()).collect();
-    for metric in DESIGNED {
+    for metric in DESIGNED_METRICS {
         assert!(
             samples
                 .iter()

@@ -90,19 +90,6 @@ pub fn rows_as_lines<'a>(rows: impl Iterator<Item = &'a Row>) -> BTreeMap<String
     .collect()
 }
 
-/// A rebuilt table as `key → JSON line`.
-pub fn rebuilt_lines(table: &RebuiltTable) -> BTreeMap<String, String> {
-    table
-        .rows
-        .iter()
-        .map(|(key, row)| {
-            let mut line = Vec::new();
-            row.write_json_line(&mut line).unwrap();
-            (key.to_string(), String::from_utf8(line).unwrap())
-        })
-        .collect()
-}
-
 /// The table's archive in the local destination `dir` (under the default
 /// key prefix, `items/`): verified (every object present with its size and
 /// checksum, the chain contiguous), then rebuilt at its head.
@@ -119,38 +106,6 @@ pub async fn verified_archive(dir: &Path) -> (Manifest, RebuiltTable) {
         .await
         .unwrap();
     (reader.manifest().clone(), table)
-}
-
-/// Asserts two tables are equal, naming a few differing keys if not.
-pub fn assert_same_table(
-    actual: &BTreeMap<String, String>,
-    expected: &BTreeMap<String, String>,
-    what: &str,
-) {
-    if actual == expected {
-        return;
-    }
-    let missing: Vec<_> = expected
-        .keys()
-        .filter(|k| !actual.contains_key(*k))
-        .take(3)
-        .collect();
-    let extra: Vec<_> = actual
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .take(3)
-        .collect();
-    let differing: Vec<_> = expected
-        .iter()
-        .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
-        .map(|(k, _)| k)
-        .take(3)
-        .collect();
-    panic!(
-        "{what}: {} rows rebuilt vs {} expected; missing e.g. {missing:?}, extra e.g. {extra:?}, differing e.g. {differing:?}",
-        actual.len(),
-        expected.len()
-    );
 }
 
 /// A running `snapshot-writer --config FILE` with its log collected.

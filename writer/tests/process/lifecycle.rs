@@ -5,11 +5,13 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use rand::{Rng, SeedableRng};
 
+use crate::archive_support::rebuilt_rows as rebuilt_lines;
 use crate::churn::{Churn, Running};
 use crate::harness::{
-    Source, WriterProcess, assert_same_table, closed_port, has_manifest, one_table_config,
-    rebuilt_lines, table_name, verified_archive, workspace,
+    Source, WriterProcess, closed_port, has_manifest, one_table_config, table_name,
+    verified_archive, workspace,
 };
+use crate::support::assert_same_table;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_run_flushes_a_final_diff_and_loses_nothing() {

@@ -4,6 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+#[path = "../archive_support/mod.rs"]
+mod archive_support;
+#[path = "../support/mod.rs"]
+mod support;
+
 mod api;
 mod churn;
 mod command_line;

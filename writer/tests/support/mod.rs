@@ -30,3 +30,36 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Fails, naming a few missing, extra and differing keys, unless `actual`
+/// equals `expected` (tables as `key → row`).
+pub fn assert_same_table<V: PartialEq>(
+    actual: &std::collections::BTreeMap<String, V>,
+    expected: &std::collections::BTreeMap<String, V>,
+    what: &str,
+) {
+    if actual == expected {
+        return;
+    }
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .take(3)
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .take(3)
+        .collect();
+    let differing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| actual.get(*k).is_some_and(|a| a != *v))
+        .map(|(k, _)| k)
+        .take(3)
+        .collect();
+    panic!(
+        "{what}: {} rows rebuilt vs {} expected; missing e.g. {missing:?}, extra e.g. {extra:?}, differing e.g. {differing:?}",
+        actual.len(),
+        expected.len()
+    );
+}

@@ -201,28 +201,5 @@ pub fn assert_same_rows(
     rebuilt: &BTreeMap<String, prost_types::Struct>,
     source: &BTreeMap<String, prost_types::Struct>,
 ) {
-    if rebuilt == source {
-        return;
-    }
-    let missing: Vec<_> = source
-        .keys()
-        .filter(|k| !rebuilt.contains_key(*k))
-        .take(3)
-        .collect();
-    let extra: Vec<_> = rebuilt
-        .keys()
-        .filter(|k| !source.contains_key(*k))
-        .take(3)
-        .collect();
-    let differing: Vec<_> = source
-        .iter()
-        .filter(|(k, v)| rebuilt.get(*k).is_some_and(|r| r != *v))
-        .map(|(k, _)| k)
-        .take(3)
-        .collect();
-    panic!(
-        "the rebuilt table ({} rows) differs from the source ({} rows): missing e.g. {missing:?}, extra e.g. {extra:?}, differing e.g. {differing:?}",
-        rebuilt.len(),
-        source.len()
-    );
+    super::assert_same_table(rebuilt, source, "the rebuilt table differs from the source");
 }
