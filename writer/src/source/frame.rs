@@ -52,6 +52,27 @@ pub enum FrameError {
     UnknownFlags(u8),
 }
 
+/// Checks a frame header's flags and big-endian length before anything is
+/// allocated for the payload; the payload length on success.
+fn checked_header(
+    flags: u8,
+    len: [u8; 4],
+    allowed_flags: u8,
+    max: usize,
+) -> Result<usize, FrameError> {
+    if flags & !allowed_flags != 0 {
+        return Err(FrameError::UnknownFlags(flags));
+    }
+    let len = u32::from_be_bytes(len);
+    usize::try_from(len)
+        .ok()
+        .filter(|len| *len <= max)
+        .ok_or(FrameError::TooLarge {
+            len: u64::from(len),
+            max,
+        })
+}
+
 /// Appends one envelope to `out`.
 pub fn encode(flags: u8, payload: &[u8], out: &mut BytesMut) {
     out.reserve(HEADER_LEN + payload.len());
@@ -99,17 +120,12 @@ impl Decoder {
             return Ok(None);
         };
         let flags = header[0];
-        if flags & !self.allowed_flags != 0 {
-            return Err(FrameError::UnknownFlags(flags));
-        }
-        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|len| *len <= self.max)
-            .ok_or(FrameError::TooLarge {
-                len: u64::from(len),
-                max: self.max,
-            })?;
+        let len = checked_header(
+            flags,
+            [header[1], header[2], header[3], header[4]],
+            self.allowed_flags,
+            self.max,
+        )?;
         let need = HEADER_LEN + len;
         if self.buf.len() < need {
             self.buf.reserve(need - self.buf.len());
@@ -179,17 +195,7 @@ impl Scanner {
                 }
                 self.header_len = 0;
                 let [flags, a, b, c, d] = self.header;
-                if flags & !self.allowed_flags != 0 {
-                    return Err(FrameError::UnknownFlags(flags));
-                }
-                let len = u32::from_be_bytes([a, b, c, d]);
-                self.remaining = usize::try_from(len)
-                    .ok()
-                    .filter(|len| *len <= self.max)
-                    .ok_or(FrameError::TooLarge {
-                        len: u64::from(len),
-                        max: self.max,
-                    })?;
+                self.remaining = checked_header(flags, [a, b, c, d], self.allowed_flags, self.max)?;
                 self.len = self.remaining;
                 if flags & FLAG_GRPC_WEB_TRAILERS != 0 {
                     self.trailers = Some(Vec::with_capacity(self.remaining));
