@@ -193,6 +193,20 @@ impl Table {
         self.rows.iter().map(|row| (row.key_str(), row))
     }
 
+    /// Every row's encoded bytes, in the order the rows lie in memory
+    /// (about the order they were allocated in), to read them all: the
+    /// hardware then prefetches the next rows, where in hash order each row
+    /// is a cache miss (~40% of the protobuf snapshot encoder's time).
+    pub fn rows_in_memory_order(&self) -> Vec<&[u8]> {
+        // Taking each allocation's address reads only the table's slots.
+        let mut rows: Vec<&[u8]> = self.rows.iter().map(Row::raw).collect();
+        rows.sort_unstable_by_key(|raw| raw.as_ptr().addr());
+        for row in &mut rows {
+            *row = Row::encoded_in(row);
+        }
+        rows
+    }
+
     /// Counters of unusual entries seen so far.
     pub fn stats(&self) -> ApplyStats {
         self.stats

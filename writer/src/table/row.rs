@@ -87,8 +87,20 @@ impl Row {
     /// The encoded bytes.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        let (start, len) = self.split();
-        self.0.get(start.saturating_add(len)..).unwrap_or_default()
+        Self::encoded_in(&self.0)
+    }
+
+    /// The whole allocation (key prefix, key, row). Computing it reads
+    /// nothing from the row's memory.
+    pub(super) fn raw(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The encoded row within [`raw`](Self::raw) bytes.
+    pub(super) fn encoded_in(raw: &[u8]) -> &[u8] {
+        let mut pos = 0;
+        let len = wire::read_varint(raw, &mut pos).unwrap_or(0) as usize;
+        raw.get(pos.saturating_add(len)..).unwrap_or_default()
     }
 
     /// The encoded bytes as `Bytes` sharing this row's allocation (e.g. to
