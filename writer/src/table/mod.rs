@@ -123,7 +123,8 @@ pub struct Table {
     key: KeySpec,
     types: ColumnTypes,
     stats: ApplyStats,
-    /// Reused buffers for the keys of the entry being applied.
+    /// Reused state for applying entries: their keys' text and the column
+    /// layout of the last row scanned.
     scratch: KeyScratch,
 }
 
