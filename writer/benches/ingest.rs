@@ -118,8 +118,8 @@ fn workload() -> (Vec<Bytes>, f64) {
                 nanos: 0,
             }),
             action: action.to_owned(),
-            old_values: old.map(|r| r.bytes().clone()),
-            new_values: new.map(|r| r.bytes().clone()),
+            old_values: old.map(|r| r.to_bytes()),
+            new_values: new.map(|r| r.to_bytes()),
         };
         let response = RawSyncResponse {
             message: Some(Message::JournalEntry(entry)),
@@ -231,14 +231,27 @@ fn main() {
         "ingest: {CHANGES} journal entries ({INITIAL_ROWS} inserts, then ~70% updates / 15% inserts / 15% deletes), \
          rows {mean_row:.0} B, frames {frame_bytes:.0} B; {RUNS} runs each, one thread"
     );
+    // `INGEST_BENCH_ONLY=table|replica|memory` runs one part (e.g. to profile it).
+    let only = std::env::var("INGEST_BENCH_ONLY").unwrap_or_default();
     let mut table_times = Vec::new();
     let mut replica_times = Vec::new();
     for _ in 0..RUNS {
-        table_times.push(run_table(&frames));
-        replica_times.push(run_replica(&frames));
+        if only.is_empty() || only == "table" {
+            table_times.push(run_table(&frames));
+        }
+        if only.is_empty() || only == "replica" {
+            replica_times.push(run_replica(&frames));
+        }
     }
-    report("decode + Table::apply", &table_times);
-    report("decode + Replica::apply", &replica_times);
+    if !table_times.is_empty() {
+        report("decode + Table::apply", &table_times);
+    }
+    if !replica_times.is_empty() {
+        report("decode + Replica::apply", &replica_times);
+    }
+    if !only.is_empty() && only != "memory" {
+        return;
+    }
     drop(frames);
     let (per_row, row_bytes) = memory_per_row(1_000_000);
     println!(

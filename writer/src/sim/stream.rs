@@ -167,9 +167,9 @@ impl Stream {
 
     fn wire_row(&self, held: &Held) -> Bytes {
         if held.live && self.text_values() {
-            rows::as_text(&held.row).bytes().clone()
+            rows::as_text(&held.row).to_bytes()
         } else {
-            held.row.bytes().clone()
+            held.row.to_bytes()
         }
     }
 
@@ -244,9 +244,9 @@ impl Stream {
         let wire = |row: &Option<crate::table::Row>| {
             row.as_ref().map(|row| {
                 if record.live && self.text_values() {
-                    rows::as_text(row).bytes().clone()
+                    rows::as_text(row).to_bytes()
                 } else {
-                    row.bytes().clone()
+                    row.to_bytes()
                 }
             })
         };

@@ -49,9 +49,10 @@ impl KeySpec {
 
     /// The key of an encoded `Struct` row.
     pub fn key_of(&self, row: &[u8]) -> Result<RowKey, WireError> {
-        let mut key = String::with_capacity(24);
-        self.write_key(row, &mut key)?;
-        Ok(key.into_boxed_str())
+        with_scratch(|key| {
+            self.write_key(row, key)?;
+            Ok(RowKey::from(key.as_str()))
+        })
     }
 
     /// Appends the key of an encoded `Struct` row to `out`.
@@ -103,6 +104,20 @@ impl Default for KeySpec {
             fields: vec!["id".to_owned()],
         }
     }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Runs `format` with an empty reused `String`, so a key is formatted
+/// without growing a fresh one and then copied into one exact-size
+/// allocation (`into_boxed_str` would reallocate to shrink it).
+pub(crate) fn with_scratch<T>(format: impl FnOnce(&mut String) -> T) -> T {
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        format(scratch)
+    })
 }
 
 /// The value of column `name` in an encoded `Struct`, if present (last wins).

@@ -7,66 +7,20 @@
 
 pub mod key;
 pub mod normalize;
+mod row;
 mod scan;
 pub mod wire;
 
-use bytes::Bytes;
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::{Entry, HashTable};
 
 pub use key::{KeySpec, RowKey};
 pub use normalize::ColumnTypes;
+pub use row::Row;
 pub use wire::{ValueRef, WireError};
 
-use scan::Depth;
-
-/// A row: the encoded bytes of a `google.protobuf.Struct`.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Row(Bytes);
-
-impl Row {
-    /// Wraps encoded `Struct` bytes without checking them.
-    pub fn from_encoded(bytes: Bytes) -> Self {
-        Self(bytes)
-    }
-
-    /// Encodes a prost `Struct`.
-    pub fn from_struct(row: &prost_types::Struct) -> Self {
-        Self(Bytes::from(prost::Message::encode_to_vec(row)))
-    }
-
-    /// Decodes into a prost `Struct` (slow; for tests and tools).
-    pub fn to_struct(&self) -> Result<prost_types::Struct, prost::DecodeError> {
-        prost::Message::decode(self.0.clone())
-    }
-
-    /// The encoded bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The encoded bytes, shared.
-    pub fn bytes(&self) -> &Bytes {
-        &self.0
-    }
-
-    /// `(column, value)` pairs in wire order.
-    pub fn entries(&self) -> wire::StructEntries<'_> {
-        wire::StructEntries::new(&self.0)
-    }
-}
-
-impl std::fmt::Debug for Row {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut map = f.debug_map();
-        for entry in self.entries() {
-            match entry.and_then(|(k, v)| Ok((k, ValueRef::parse(v)?))) {
-                Ok((name, value)) => map.entry(&name, &value),
-                Err(e) => map.entry(&"<invalid>", &e),
-            };
-        }
-        map.finish()
-    }
-}
+use scan::{Depth, Layout};
 
 /// The four journal actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,12 +113,26 @@ pub struct ApplyStats {
 }
 
 /// The in-memory table.
+///
+/// Rows are held in a hash table of [`Row`]s, each carrying its own key (see
+/// `row.rs` for why): no separate key allocation and a 16-byte slot per row.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
-    rows: HashMap<RowKey, Row>,
+    rows: HashTable<Row>,
+    hasher: hashbrown::DefaultHashBuilder,
     key: KeySpec,
     types: ColumnTypes,
     stats: ApplyStats,
+    /// Reused state for applying entries: their keys' text and the column
+    /// layout of the last row scanned.
+    scratch: KeyScratch,
+}
+
+#[derive(Debug, Clone, Default)]
+struct KeyScratch {
+    new: String,
+    old: String,
+    layout: Layout,
 }
 
 impl Table {
@@ -189,6 +157,7 @@ impl Table {
     /// Sets the column types used for normalization (from the handshake).
     pub fn set_column_types(&mut self, types: ColumnTypes) {
         self.types = types;
+        self.scratch.layout.clear();
     }
 
     /// The key columns.
@@ -208,17 +177,35 @@ impl Table {
 
     /// Pre-sizes the map for `additional` more rows (e.g. from `SnapshotBegin`).
     pub fn reserve(&mut self, additional: usize) {
-        self.rows.reserve(additional);
+        let hasher = &self.hasher;
+        self.rows
+            .reserve(additional, |row| hasher.hash_one(row.key()));
     }
 
     /// The row under `key`.
     pub fn get(&self, key: &str) -> Option<&Row> {
-        self.rows.get(key)
+        let key = key.as_bytes();
+        self.rows
+            .find(self.hasher.hash_one(key), |row| row.key() == key)
     }
 
     /// Every `(key, row)`, in no particular order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&RowKey, &Row)> {
-        self.rows.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Row)> {
+        self.rows.iter().map(|row| (row.key_str(), row))
+    }
+
+    /// Every row's encoded bytes, in the order the rows lie in memory
+    /// (about the order they were allocated in), to read them all: the
+    /// hardware then prefetches the next rows, where in hash order each row
+    /// is a cache miss (~40% of the protobuf snapshot encoder's time).
+    pub fn rows_in_memory_order(&self) -> Vec<&[u8]> {
+        // Taking each allocation's address reads only the table's slots.
+        let mut rows: Vec<&[u8]> = self.rows.iter().map(Row::raw).collect();
+        rows.sort_unstable_by_key(|raw| raw.as_ptr().addr());
+        for row in &mut rows {
+            *row = Row::encoded_in(row);
+        }
+        rows
     }
 
     /// Counters of unusual entries seen so far.
@@ -230,48 +217,96 @@ impl Table {
     /// its own allocation so it does not pin the network buffer it came in.
     pub fn prepare(&self, encoded: &[u8]) -> Result<(RowKey, Row), RowError> {
         let scanned = self.scan(encoded, Depth::Full)?;
-        Ok((
-            scanned.key(&self.key)?,
-            self.materialize(encoded, scanned.rewrite)?,
-        ))
+        let mut key = String::new();
+        scanned.write_key(&self.key, &mut key)?;
+        let row = self.materialize(&key, encoded, scanned.rewrite)?;
+        Ok((key.into_boxed_str(), row))
     }
 
     /// The key of an encoded row, normalized as [`prepare`](Self::prepare)
     /// would, without copying the row or checking its other columns (old
     /// rows of UPDATEs and DELETEs, which are not kept).
     pub fn key_of(&self, encoded: &[u8]) -> Result<RowKey, RowError> {
-        self.scan(encoded, Depth::KeyOnly)?.key(&self.key)
+        let mut key = String::new();
+        self.scan(encoded, Depth::KeyOnly)?
+            .write_key(&self.key, &mut key)?;
+        Ok(key.into_boxed_str())
     }
 
     fn scan<'a>(&self, encoded: &'a [u8], depth: Depth) -> Result<scan::Scan<'a>, RowError> {
-        scan::scan(encoded, &self.key, &self.types, depth)
+        scan::scan(encoded, &self.key, &self.types, depth, None)
     }
 
-    fn materialize(&self, encoded: &[u8], rewrite: bool) -> Result<Row, RowError> {
+    /// [`scan`](Self::scan) with the remembered column layout.
+    fn scan_with<'a>(
+        &self,
+        encoded: &'a [u8],
+        depth: Depth,
+        layout: &mut Layout,
+    ) -> Result<scan::Scan<'a>, RowError> {
+        scan::scan(encoded, &self.key, &self.types, depth, Some(layout))
+    }
+
+    fn materialize(&self, key: &str, encoded: &[u8], rewrite: bool) -> Result<Row, RowError> {
         let normal = match rewrite {
             true => normalize::normalize_row(encoded, &self.types, &self.key)?,
             false => None,
         };
-        Ok(Row(normal.map_or_else(
-            || Bytes::copy_from_slice(encoded),
-            Bytes::from,
-        )))
+        Ok(Row::keyed(
+            key.as_bytes(),
+            normal.as_deref().unwrap_or(encoded),
+        ))
     }
 
     /// Inserts or replaces a row given as encoded bytes (snapshot rows).
     pub fn upsert_encoded(&mut self, encoded: &[u8]) -> Result<Change, RowError> {
-        let (key, row) = self.prepare(encoded)?;
-        Ok(self.upsert(key, row))
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self.upsert_scanned(encoded, &mut scratch);
+        self.scratch = scratch;
+        result
+    }
+
+    fn upsert_scanned(
+        &mut self,
+        encoded: &[u8],
+        scratch: &mut KeyScratch,
+    ) -> Result<Change, RowError> {
+        let scanned = self.scan_with(encoded, Depth::Full, &mut scratch.layout)?;
+        scratch.new.clear();
+        scanned.write_key(&self.key, &mut scratch.new)?;
+        let row = self.materialize(&scratch.new, encoded, scanned.rewrite)?;
+        Ok(self.put(&scratch.new, row))
     }
 
     /// Inserts or replaces a prepared row.
     pub fn upsert(&mut self, key: RowKey, row: Row) -> Change {
-        // Replacing in place keeps the held key: no second copy of it.
-        let old = match self.rows.get_mut(&key) {
-            Some(held) => Some(std::mem::replace(held, row.clone())),
-            None => self.rows.insert(key.clone(), row.clone()),
+        let row = match row.key() == key.as_bytes() {
+            true => row,
+            false => Row::keyed(key.as_bytes(), row.as_bytes()),
         };
-        Change::Upsert { key, old, new: row }
+        self.put(&key, row)
+    }
+
+    /// Stores `row`, which holds `key`, replacing the row under that key.
+    fn put(&mut self, key: &str, row: Row) -> Change {
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(key.as_bytes());
+        let held = |held: &Row| held.key() == key.as_bytes();
+        let old = match self
+            .rows
+            .entry(hash, held, |row| hasher.hash_one(row.key()))
+        {
+            Entry::Occupied(mut entry) => Some(std::mem::replace(entry.get_mut(), row.clone())),
+            Entry::Vacant(entry) => {
+                entry.insert(row.clone());
+                None
+            }
+        };
+        Change::Upsert {
+            key: key.into(),
+            old,
+            new: row,
+        }
     }
 
     /// Removes every row.
@@ -288,6 +323,20 @@ impl Table {
         new: Option<&[u8]>,
         sink: &mut impl FnMut(Change),
     ) -> Result<(), RowError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = self.apply_with(action, old, new, sink, &mut scratch);
+        self.scratch = scratch;
+        result
+    }
+
+    fn apply_with(
+        &mut self,
+        action: &str,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+        sink: &mut impl FnMut(Change),
+        keys: &mut KeyScratch,
+    ) -> Result<(), RowError> {
         let action =
             Action::parse(action).ok_or_else(|| RowError::UnknownAction(action.to_owned()))?;
         let missing = |missing| RowError::MissingRow {
@@ -296,31 +345,36 @@ impl Table {
         };
         match action {
             Action::Insert => {
-                let (key, row) = self.prepare(new.ok_or_else(|| missing("new_values"))?)?;
-                sink(self.upsert(key, row));
+                let new = new.ok_or_else(|| missing("new_values"))?;
+                sink(self.upsert_scanned(new, keys)?);
             }
             Action::Update => {
                 let new = new.ok_or_else(|| missing("new_values"))?;
-                let scanned = self.scan(new, Depth::Full)?;
-                let key = scanned.key(&self.key)?;
+                let scanned = self.scan_with(new, Depth::Full, &mut keys.layout)?;
+                keys.new.clear();
+                scanned.write_key(&self.key, &mut keys.new)?;
                 if let Some(old) = old.filter(|o| !o.is_empty()) {
-                    let old_scanned = self.scan(old, Depth::KeyOnly)?;
+                    let old_scanned = self.scan_with(old, Depth::KeyOnly, &mut keys.layout)?;
                     // Equal key values make equal keys; only a difference
                     // needs the old key formatted.
                     if old_scanned.values() != scanned.values() {
-                        let old_key = old_scanned.key(&self.key)?;
-                        if old_key != key {
+                        keys.old.clear();
+                        old_scanned.write_key(&self.key, &mut keys.old)?;
+                        if keys.old != keys.new {
                             self.stats.key_changes += 1;
-                            self.remove(old_key, sink);
+                            self.remove(&keys.old, sink);
                         }
                     }
                 }
-                let row = self.materialize(new, scanned.rewrite)?;
-                sink(self.upsert(key, row));
+                let row = self.materialize(&keys.new, new, scanned.rewrite)?;
+                sink(self.put(&keys.new, row));
             }
             Action::Delete => {
-                let key = self.key_of(old.ok_or_else(|| missing("old_values"))?)?;
-                self.remove(key, sink);
+                let old = old.ok_or_else(|| missing("old_values"))?;
+                keys.old.clear();
+                self.scan_with(old, Depth::KeyOnly, &mut keys.layout)?
+                    .write_key(&self.key, &mut keys.old)?;
+                self.remove(&keys.old, sink);
             }
             Action::Truncate => {
                 self.rows.clear();
@@ -330,10 +384,18 @@ impl Table {
         Ok(())
     }
 
-    fn remove(&mut self, key: RowKey, sink: &mut impl FnMut(Change)) {
-        match self.rows.remove(&key) {
-            Some(old) => sink(Change::Delete { key, old }),
-            None => self.stats.deletes_of_missing_rows += 1,
+    fn remove(&mut self, key: &str, sink: &mut impl FnMut(Change)) {
+        let bytes = key.as_bytes();
+        let hash = self.hasher.hash_one(bytes);
+        match self.rows.find_entry(hash, |row| row.key() == bytes) {
+            Ok(entry) => {
+                let (old, _) = entry.remove();
+                sink(Change::Delete {
+                    key: key.into(),
+                    old,
+                });
+            }
+            Err(_) => self.stats.deletes_of_missing_rows += 1,
         }
     }
 }

@@ -3,20 +3,13 @@
 //! decoding nothing else. Ingest speed (BENCHMARKS.md) rests on reading each
 //! row once and skipping what the key and normalization do not need.
 
-use std::cell::RefCell;
-
 use super::RowError;
-use super::key::{KeySpec, RowKey};
-use super::normalize::{self, ColumnTypes};
+use super::key::KeySpec;
+use super::normalize::{self, ColumnKind, ColumnTypes};
 use super::wire::{self, RawStructEntries, ValueRef, WireError};
 
 /// Key columns held without allocating; more spill to the heap.
 const INLINE_KEY_COLUMNS: usize = 4;
-
-thread_local! {
-    /// Where keys are formatted before their one exact-size allocation.
-    static KEY_SCRATCH: RefCell<String> = RefCell::new(String::with_capacity(64));
-}
 
 /// How much of a row to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,22 +50,82 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// The formatted key.
-    pub fn key(&self, spec: &KeySpec) -> Result<RowKey, RowError> {
-        KEY_SCRATCH.with_borrow_mut(|scratch| {
-            scratch.clear();
-            spec.write_values(self.values(), scratch)?;
-            Ok(RowKey::from(scratch.as_str()))
-        })
+    /// Appends the formatted key to `out`.
+    pub fn write_key(&self, spec: &KeySpec, out: &mut String) -> Result<(), RowError> {
+        Ok(spec.write_values(self.values(), out)?)
     }
 }
 
 /// Reads an encoded row once.
+/// What a column name means to the scan: its key slot and normalized kind.
+#[derive(Debug, Clone)]
+struct Column {
+    name: Box<[u8]>,
+    slot: Option<usize>,
+    kind: Option<ColumnKind>,
+}
+
+/// The columns of the last row scanned, by position. Rows of one table
+/// nearly always list their columns in one order, so one name comparison
+/// per column replaces the key-slot and column-type searches and the UTF-8
+/// check of the name. Only valid for the key spec and column types it was
+/// filled with: the table clears it when they change.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Layout(Vec<Column>);
+
+impl Layout {
+    /// Forgets every column (the column types changed).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The key slot and kind of the column named `name` at `position`;
+    /// `None` when the name is not UTF-8.
+    #[inline]
+    fn column(
+        &mut self,
+        position: usize,
+        name: &[u8],
+        spec: &KeySpec,
+        types: &ColumnTypes,
+    ) -> Option<(Option<usize>, Option<ColumnKind>)> {
+        if let Some(column) = self.0.get(position)
+            && *column.name == *name
+        {
+            return Some((column.slot, column.kind));
+        }
+        let found = lookup(name, spec, types)?;
+        let column = Column {
+            name: name.into(),
+            slot: found.0,
+            kind: found.1,
+        };
+        // Bounded by the longest row seen: a hostile row of many columns
+        // costs as much here as the row itself.
+        if let Some(held) = self.0.get_mut(position) {
+            *held = column;
+        } else if position == self.0.len() {
+            self.0.push(column);
+        }
+        Some(found)
+    }
+}
+
+/// The key slot and kind of a column; `None` when the name is not UTF-8.
+fn lookup(
+    name: &[u8],
+    spec: &KeySpec,
+    types: &ColumnTypes,
+) -> Option<(Option<usize>, Option<ColumnKind>)> {
+    wire::is_utf8(name).then(|| (spec.slot_of_name(name), types.kind_of_name(name)))
+}
+
 pub(super) fn scan<'a>(
     encoded: &'a [u8],
     spec: &KeySpec,
     types: &ColumnTypes,
     depth: Depth,
+    mut layout: Option<&mut Layout>,
 ) -> Result<Scan<'a>, RowError> {
     let columns = spec.fields().len();
     let values = if columns <= INLINE_KEY_COLUMNS {
@@ -84,16 +137,21 @@ pub(super) fn scan<'a>(
         values,
         rewrite: false,
     };
-    for entry in RawStructEntries::new(encoded) {
+    for (position, entry) in RawStructEntries::new(encoded).enumerate() {
         let (name, value) = entry?;
-        let slot = spec.slot_of_name(name);
+        let column = match layout.as_deref_mut() {
+            Some(layout) => layout.column(position, name, spec, types),
+            None => lookup(name, spec, types),
+        };
+        let (slot, kind) = match (column, depth) {
+            (Some(column), _) => column,
+            // A key column's name is UTF-8: this one is not part of the key.
+            (None, Depth::KeyOnly) => continue,
+            (None, Depth::Full) => return Err(RowError::Malformed(WireError::Utf8)),
+        };
         if slot.is_none() && depth == Depth::KeyOnly {
             continue;
         }
-        if !wire::is_utf8(name) {
-            return Err(RowError::Malformed(WireError::Utf8));
-        }
-        let kind = types.kind_of_name(name);
         if slot.is_none() && kind.is_none() {
             // Neither part of the key nor normalized: only checked.
             wire::check_value(value)?;

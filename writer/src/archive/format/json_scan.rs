@@ -184,20 +184,23 @@ pub fn key_of_json(line: &[u8], spec: &KeySpec) -> Result<RowKey, String> {
             }
         }
     }
-    let mut key = String::new();
-    if let [value] = values.as_slice() {
-        push_json_value(&mut key, *value)?;
-    } else {
-        key.push('[');
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                key.push(' ');
+    // Formatted in a reused buffer, then copied into one exact-size
+    // allocation: a rebuild keys every snapshot row.
+    crate::table::key::with_scratch(|key| {
+        if let [value] = values.as_slice() {
+            push_json_value(key, *value)?;
+        } else {
+            key.push('[');
+            for (i, value) in values.iter().enumerate() {
+                if i > 0 {
+                    key.push(' ');
+                }
+                push_json_value(key, *value)?;
             }
-            push_json_value(&mut key, *value)?;
+            key.push(']');
         }
-        key.push(']');
-    }
-    Ok(key.into_boxed_str())
+        Ok(RowKey::from(key.as_str()))
+    })
 }
 
 /// Appends Go's `%v` of a raw JSON value (missing prints `<nil>`).

@@ -41,24 +41,47 @@ pub fn encode_diff_entry(out: &mut Vec<u8>, entry: &DiffEntry<'_>) -> Result<(),
     Ok(())
 }
 
+/// Entries of one object kept on the stack; wider objects spill to the heap.
+const STACK_ENTRIES: usize = 32;
+
 /// Appends an encoded `Struct` as a JSON object with sorted keys.
 pub fn write_object(out: &mut Vec<u8>, row: &[u8], depth: usize) -> Result<(), WireError> {
     if depth > MAX_DEPTH {
         return Err(WireError::TooDeep);
     }
-    let mut entries: Vec<(&str, &[u8])> = Vec::with_capacity(16);
+    // Every snapshot row passes here: no allocation for a row of usual width.
+    let mut stack: [(&str, &[u8]); STACK_ENTRIES] = [("", &[]); STACK_ENTRIES];
+    let mut len = 0;
+    let mut spilled: Vec<(&str, &[u8])> = Vec::new();
     for entry in StructEntries::new(row) {
-        entries.push(entry?);
+        let entry = entry?;
+        match stack.get_mut(len) {
+            Some(slot) if spilled.is_empty() => {
+                *slot = entry;
+                len += 1;
+            }
+            _ => {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&stack[..len]);
+                }
+                spilled.push(entry);
+            }
+        }
     }
+    let entries = match spilled.is_empty() {
+        true => &mut stack[..len],
+        false => spilled.as_mut_slice(),
+    };
+    let mut count = entries.len();
     if !entries.is_sorted_by(|a, b| a.0 < b.0) {
         // Protobuf map semantics: the last duplicate wins. Reversing first
         // makes the stable sort keep it ahead of earlier ones.
         entries.reverse();
         entries.sort_by(|a, b| a.0.cmp(b.0));
-        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        count = dedup_names(entries);
     }
     out.push(b'{');
-    for (i, (name, value)) in entries.iter().enumerate() {
+    for (i, (name, value)) in entries[..count].iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -68,6 +91,19 @@ pub fn write_object(out: &mut Vec<u8>, row: &[u8], depth: usize) -> Result<(), W
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Moves the first of each run of equal names to the front; returns how
+/// many are kept (`Vec::dedup_by` for a slice).
+fn dedup_names(entries: &mut [(&str, &[u8])]) -> usize {
+    let mut kept = 0;
+    for i in 0..entries.len() {
+        if kept == 0 || entries[kept - 1].0 != entries[i].0 {
+            entries.swap(kept, i);
+            kept += 1;
+        }
+    }
+    kept
 }
 
 fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) -> Result<(), WireError> {
@@ -171,8 +207,11 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
 /// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
 /// shortest round-trip digits, or `'e'` when the magnitude is below 1e-6 or
 /// at least 1e21, with `e-07` shortened to `e-7`.
+///
+/// The shortest digits come from `ryu` (the same digits as Go's
+/// `strconv`), whose own layout differs from Go's (`1e16`, `1.0`), so only
+/// its digits and exponent are used and the layout is Go's.
 pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
-    use std::io::Write;
     if !v.is_finite() {
         out.extend_from_slice(b"null");
         return;
@@ -186,30 +225,88 @@ pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
         }
         return;
     }
+    let mut buffer = ryu::Buffer::new();
+    let (digits, exponent) = shortest_digits(buffer.format_finite(abs));
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    let digits = digits.as_slice();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Rust's `{:e}` has the same shortest digits as Go's 'e' with -1.
-        let text = format!("{v:e}");
-        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
-        out.extend_from_slice(mantissa.as_bytes());
-        out.push(b'e');
-        match exponent.strip_prefix('-') {
-            Some(digits) => {
-                out.push(b'-');
-                out.extend_from_slice(digits.as_bytes());
-            }
-            None => {
-                out.push(b'+');
-                if exponent.len() < 2 {
-                    out.push(b'0');
-                }
-                out.extend_from_slice(exponent.as_bytes());
-            }
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
         }
+        out.push(b'e');
+        out.push(if exponent < 0 { b'-' } else { b'+' });
+        out.extend_from_slice(decimal_digits(
+            u64::from(exponent.unsigned_abs()),
+            &mut [0u8; 20],
+        ));
         return;
     }
-    // Rust's `Display` for f64 is the shortest round-trip digits without an
-    // exponent: Go's 'f' with precision -1.
-    let _ = write!(out, "{v}");
+    if exponent < 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-exponent - 1) as usize));
+        out.extend_from_slice(digits);
+        return;
+    }
+    let integer = exponent as usize + 1;
+    if digits.len() <= integer {
+        out.extend_from_slice(digits);
+        out.extend(std::iter::repeat_n(b'0', integer - digits.len()));
+    } else {
+        out.extend_from_slice(&digits[..integer]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[integer..]);
+    }
+}
+
+/// Significant digits (no leading or trailing zeros) of a positive number
+/// as `ryu` prints it (`123.45`, `0.00123`, `1e-7`, `1.5e30`, `1e16`), and
+/// the decimal exponent of the first one (`123.45` → `12345`, 2).
+fn shortest_digits(text: &str) -> (Digits, i32) {
+    let (mantissa, exponent) = match text.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let integer_len = mantissa.find('.').unwrap_or(mantissa.len());
+    let mut digits = Digits::default();
+    let mut leading_zeros = 0;
+    for byte in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if byte == b'0' && digits.len == 0 {
+            leading_zeros += 1;
+        } else {
+            digits.push(byte);
+        }
+    }
+    while digits.len > 1 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    (digits, exponent + integer_len as i32 - 1 - leading_zeros)
+}
+
+/// The significant digits of a float64 (at most 17).
+#[derive(Default)]
+struct Digits {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Digits {
+    fn push(&mut self, digit: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = digit;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self.len {
+            0 => b"0",
+            len => &self.bytes[..len],
+        }
+    }
 }
 
 fn push_i64(out: &mut Vec<u8>, v: i64) {
@@ -300,6 +397,61 @@ mod tests {
         let mut out = Vec::new();
         write_go_float(&mut out, v);
         String::from_utf8(out).unwrap()
+    }
+
+    /// The layout rules spelled out with `core::fmt`'s shortest digits (the
+    /// encoder before it used `ryu`), as a reference for random values.
+    fn reference_go_float(v: f64) -> String {
+        let abs = v.abs();
+        if !v.is_finite() {
+            return "null".into();
+        }
+        if v.fract() == 0.0 && abs < 1e15 {
+            return if v == 0.0 && v.is_sign_negative() {
+                "-0".into()
+            } else {
+                format!("{}", v as i64)
+            };
+        }
+        if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+            let text = format!("{v:e}");
+            let (mantissa, exponent) = text.split_once('e').unwrap();
+            return match exponent.strip_prefix('-') {
+                Some(digits) => format!("{mantissa}e-{digits}"),
+                None => format!("{mantissa}e+{exponent:0>2}"),
+            };
+        }
+        format!("{v}")
+    }
+
+    #[test]
+    fn random_floats_format_as_the_reference() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Raw bit patterns cover every exponent; scaled integers cover
+            // the common decimal values.
+            let v = match i % 3 {
+                0 => f64::from_bits(x),
+                1 => (x % 100_000_000) as f64 / 100.0,
+                _ => (x >> 11) as f64 * 1e-3,
+            };
+            let (ours, reference) = (go_float(v), reference_go_float(v));
+            if ours != reference {
+                // `core::fmt` rounds an exact tie at the 17th digit up; Go
+                // (and ryu) round it to even. Only that may differ.
+                let (a, b) = (ours.as_bytes(), reference.as_bytes());
+                let last = a.iter().zip(b).position(|(x, y)| x != y).unwrap();
+                assert_eq!(a.len(), b.len(), "{ours} vs {reference}");
+                assert_eq!(ours.parse::<f64>().unwrap(), v, "{ours} round-trips");
+                assert!(
+                    (a[last] - b'0').is_multiple_of(2) && b[last] == a[last] + 1,
+                    "{v:e}: {ours} vs {reference}"
+                );
+            }
+        }
     }
 
     /// Expected strings are what Go's `json.Marshal(float64)` produces.
