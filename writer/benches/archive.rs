@@ -8,6 +8,10 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+// The allocator the `snapshot-writer` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
