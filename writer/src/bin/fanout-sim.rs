@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use snapshot_writer::cli;
 use snapshot_writer::config::GoDuration;
 use snapshot_writer::sim::{LiveValues, PositionMode, Sim, SimConfig, parse_script};
+use snapshot_writer::telemetry::{self, LogFormat};
 
 /// Serves one generated (or scripted) table over laredo's replication
 /// protocol: Connect, gRPC-Web and gRPC on one port.
@@ -60,27 +62,13 @@ enum Positions {
     Empty,
 }
 
-/// SIGINT (Ctrl-C) or SIGTERM (a container runtime stopping us).
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
-        _ = terminate.recv() => Ok(()),
-    }
-}
-
 fn duration(text: &str) -> Result<GoDuration, String> {
     GoDuration::parse(text)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    telemetry::init(LogFormat::Text, None).map_err(anyhow::Error::msg)?;
     let args = Args::parse();
     let mut config = SimConfig {
         schema: args.schema,
@@ -122,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
         None => sim.spawn_generator(args.rate),
     };
     tracing::info!(addr = %server.local_addr(), %table, rows = args.rows, rate = args.rate, "fanout-sim serving (Connect, gRPC-Web, gRPC)");
-    shutdown_signal().await?;
+    cli::shutdown_signal().await?;
     tracing::info!(sequence = sim.sequence(), "stopping");
     tokio::time::timeout(Duration::from_secs(5), server.stop())
         .await

@@ -8,16 +8,21 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use snapshot_writer::sim::rows::Generator;
+use snapshot_writer::sim::rows::{Generator, key_of_id};
 use snapshot_writer::sim::{ScriptChange, Sim};
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::rows_as_lines;
+use crate::support::service::sim_rows;
 
 /// What one change did to the table.
 enum Effect {
-    Put { key: String, line: String },
-    Remove { key: String },
+    Put {
+        key: String,
+        row: prost_types::Struct,
+    },
+    Remove {
+        key: String,
+    },
     Truncate,
 }
 
@@ -27,7 +32,7 @@ pub struct Churn {
     rows: Generator,
     rng: StdRng,
     truncates: bool,
-    baseline: BTreeMap<String, String>,
+    baseline: BTreeMap<String, prost_types::Struct>,
     baseline_sequence: i64,
     ids: Vec<i64>,
     next_id: i64,
@@ -38,7 +43,7 @@ impl Churn {
     /// Starts from the simulator's current table; `truncates` allows a rare
     /// TRUNCATE among the changes.
     pub fn new(sim: &Sim, seed: u64, truncates: bool) -> Self {
-        let baseline = rows_as_lines(sim.rows().iter());
+        let baseline = sim_rows(sim);
         let ids: Vec<i64> = baseline.keys().map(|k| k.parse().unwrap()).collect();
         Self {
             sim: sim.clone(),
@@ -69,7 +74,7 @@ impl Churn {
             let index = self.rng.random_range(0..self.ids.len());
             let id = self.ids.swap_remove(index);
             let row = self.rows.row(id);
-            let key = id.to_string();
+            let key = key_of_id(id);
             (ScriptChange::delete(row), Effect::Remove { key })
         } else {
             let id = self.ids[self.rng.random_range(0..self.ids.len())];
@@ -85,12 +90,15 @@ impl Churn {
         change: fn(snapshot_writer::table::Row) -> ScriptChange,
     ) -> (ScriptChange, Effect) {
         let row = self.rows.row(id);
-        let (key, line) = rows_as_lines(std::iter::once(&row)).pop_first().unwrap();
-        (change(row), Effect::Put { key, line })
+        let effect = Effect::Put {
+            key: key_of_id(id),
+            row: row.to_struct().unwrap(),
+        };
+        (change(row), effect)
     }
 
     /// The table after every change up to and including `sequence`.
-    pub fn table_at(&self, sequence: i64) -> BTreeMap<String, String> {
+    pub fn table_at(&self, sequence: i64) -> BTreeMap<String, prost_types::Struct> {
         assert!(
             sequence >= self.baseline_sequence,
             "sequence {sequence} is before the churn began ({})",
@@ -99,8 +107,8 @@ impl Churn {
         let mut table = self.baseline.clone();
         for (_, effect) in self.log.iter().take_while(|(s, _)| *s <= sequence) {
             match effect {
-                Effect::Put { key, line } => {
-                    table.insert(key.clone(), line.clone());
+                Effect::Put { key, row } => {
+                    table.insert(key.clone(), row.clone());
                 }
                 Effect::Remove { key } => {
                     table.remove(key);

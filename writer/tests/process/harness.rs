@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use snapshot_writer::archive::format::jsonl;
-use snapshot_writer::archive::verify::verify;
-use snapshot_writer::archive::{ArchiveReader, Manifest, RebuiltTable};
-use snapshot_writer::config::Format;
-use snapshot_writer::dest::{Destination, LocalDestination};
-use snapshot_writer::sim::{Sim, SimConfig, SimServer};
+use snapshot_writer::archive::Manifest;
+use snapshot_writer::dest::LocalDestination;
+use snapshot_writer::sim::{Sim, SimServer};
 use snapshot_writer::status::TableStatus;
-use snapshot_writer::table::{KeySpec, Row};
+
+use crate::support::service;
 
 /// The table the simulator serves.
 pub const SCHEMA: &str = "public";
@@ -40,16 +38,7 @@ pub struct Source {
 impl Source {
     /// Serves a generated table of `rows` rows.
     pub async fn start(rows: usize) -> Self {
-        let sim = Sim::new(SimConfig {
-            schema: SCHEMA.into(),
-            table: TABLE.into(),
-            rows,
-            ..SimConfig::default()
-        });
-        let server = sim
-            .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .unwrap();
+        let (sim, server) = service::sim(rows).await;
         let addr = server.local_addr();
         Self {
             sim,
@@ -70,42 +59,17 @@ impl Source {
         self.server = Some(self.sim.serve(self.addr).await.unwrap());
     }
 
-    /// The simulator's table as `key → JSON line`.
-    pub fn rows(&self) -> BTreeMap<String, String> {
-        rows_as_lines(self.sim.rows().iter())
+    /// The simulator's table, decoded, by key.
+    pub fn rows(&self) -> BTreeMap<String, prost_types::Struct> {
+        service::sim_rows(&self.sim)
     }
 }
 
-/// `rows` as `key → JSON line`, keyed by `id` as the writer keys them.
-pub fn rows_as_lines<'a>(rows: impl Iterator<Item = &'a Row>) -> BTreeMap<String, String> {
-    let key = KeySpec::new(vec!["id".into()]);
-    rows.map(|row| {
-        let mut line = Vec::new();
-        jsonl::encode_snapshot_row(&mut line, row.as_bytes()).unwrap();
-        (
-            key.key_of(row.as_bytes()).unwrap().to_string(),
-            String::from_utf8(line).unwrap(),
-        )
-    })
-    .collect()
-}
-
-/// The table's archive in the local destination `dir` (under the default
-/// key prefix, `items/`): verified (every object present with its size and
-/// checksum, the chain contiguous), then rebuilt at its head.
-pub async fn verified_archive(dir: &Path) -> (Manifest, RebuiltTable) {
-    let dest: Arc<dyn Destination> = Arc::new(LocalDestination::new(dir));
-    let reader = ArchiveReader::open(dest, &format!("{TABLE}/"))
-        .await
-        .unwrap();
-    let report = verify(&reader).await.unwrap();
-    assert!(report.ok(), "verify failed:\n{report}");
-    let key = KeySpec::new(vec!["id".into()]);
-    let table = reader
-        .rebuild(None, &key, &[Format::Protobuf, Format::Jsonl])
-        .await
-        .unwrap();
-    (reader.manifest().clone(), table)
+/// The table's archive in the local destination `dir`: verified (every
+/// object present with its size and checksum, the chain contiguous), then
+/// rebuilt at its head.
+pub async fn verified_archive(dir: &Path) -> (Manifest, BTreeMap<String, prost_types::Struct>) {
+    service::verified_head(Arc::new(LocalDestination::new(dir))).await
 }
 
 /// A running `snapshot-writer --config FILE` with its log collected.

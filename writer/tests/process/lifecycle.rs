@@ -5,7 +5,6 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use rand::{Rng, SeedableRng};
 
-use crate::archive_support::rebuilt_rows as rebuilt_lines;
 use crate::churn::{Churn, Running};
 use crate::harness::{
     Source, WriterProcess, closed_port, has_manifest, one_table_config, table_name,
@@ -46,7 +45,7 @@ async fn sigterm_mid_run_flushes_a_final_diff_and_loses_nothing() {
     assert!(head.change_count > 0);
     let sequence = manifest.source.as_ref().unwrap().sequence;
     let expected = churn.lock().unwrap().table_at(sequence);
-    assert_same_table(&rebuilt_lines(&table), &expected, "after SIGTERM");
+    assert_same_table(&table, &expected, "after SIGTERM");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +147,7 @@ formats: {snapshot: [jsonl, protobuf], diff: [jsonl, protobuf]}"#,
         let sequence = manifest.source.as_ref().unwrap().sequence;
         let expected = churn.churn.lock().unwrap().table_at(sequence);
         assert_same_table(
-            &rebuilt_lines(&table),
+            &table,
             &expected,
             &format!(
                 "round {round} (head {}, sequence {sequence})",
@@ -160,7 +159,7 @@ formats: {snapshot: [jsonl, protobuf], diff: [jsonl, protobuf]}"#,
             manifest.epoch,
             manifest.artifacts.len(),
             manifest.head_position,
-            table.rows.len()
+            table.len()
         );
         checked += 1;
     }
@@ -184,9 +183,5 @@ formats: {snapshot: [jsonl, protobuf], diff: [jsonl, protobuf]}"#,
     assert_eq!(manifest.source.as_ref().unwrap().sequence, target);
     let churn = churn.lock().unwrap();
     assert!(churn.applied() > 1000, "only {} changes", churn.applied());
-    assert_same_table(
-        &rebuilt_lines(&table),
-        &source.rows(),
-        "after the last restart",
-    );
+    assert_same_table(&table, &source.rows(), "after the last restart");
 }

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
-#[path = "../archive_support/mod.rs"]
-mod archive_support;
 #[path = "../support/mod.rs"]
 mod support;
 

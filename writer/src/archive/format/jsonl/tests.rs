@@ -1,0 +1,173 @@
+use super::*;
+use crate::table::wire::{encode_scalar, write_struct_entry};
+
+fn go_float(v: f64) -> String {
+    let mut out = Vec::new();
+    write_go_float(&mut out, v);
+    String::from_utf8(out).unwrap()
+}
+
+/// The layout rules spelled out with `core::fmt`'s shortest digits (the
+/// encoder before it used `ryu`), as a reference for random values.
+fn reference_go_float(v: f64) -> String {
+    let abs = v.abs();
+    if !v.is_finite() {
+        return "null".into();
+    }
+    if v.fract() == 0.0 && abs < 1e15 {
+        return if v == 0.0 && v.is_sign_negative() {
+            "-0".into()
+        } else {
+            format!("{}", v as i64)
+        };
+    }
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let text = format!("{v:e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap();
+        return match exponent.strip_prefix('-') {
+            Some(digits) => format!("{mantissa}e-{digits}"),
+            None => format!("{mantissa}e+{exponent:0>2}"),
+        };
+    }
+    format!("{v}")
+}
+
+#[test]
+fn random_floats_format_as_the_reference() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..200_000u32 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // Raw bit patterns cover every exponent; scaled integers cover
+        // the common decimal values.
+        let v = match i % 3 {
+            0 => f64::from_bits(x),
+            1 => (x % 100_000_000) as f64 / 100.0,
+            _ => (x >> 11) as f64 * 1e-3,
+        };
+        let (ours, reference) = (go_float(v), reference_go_float(v));
+        if ours != reference {
+            // `core::fmt` rounds an exact tie at the 17th digit up; Go
+            // (and ryu) round it to even. Only that may differ.
+            let (a, b) = (ours.as_bytes(), reference.as_bytes());
+            let last = a.iter().zip(b).position(|(x, y)| x != y).unwrap();
+            assert_eq!(a.len(), b.len(), "{ours} vs {reference}");
+            assert_eq!(ours.parse::<f64>().unwrap(), v, "{ours} round-trips");
+            assert!(
+                (a[last] - b'0').is_multiple_of(2) && b[last] == a[last] + 1,
+                "{v:e}: {ours} vs {reference}"
+            );
+        }
+    }
+}
+
+/// Expected strings are what Go's `json.Marshal(float64)` produces.
+#[test]
+fn floats_match_go_encoding_json() {
+    let golden: &[(f64, &str)] = &[
+        (0.0, "0"),
+        (-0.0, "-0"),
+        (1.0, "1"),
+        (-42.0, "-42"),
+        (1e6, "1000000"),
+        (1_234_567.0, "1234567"),
+        (1.5, "1.5"),
+        (0.1, "0.1"),
+        (1e20, "100000000000000000000"),
+        (1e21, "1e+21"),
+        (1.5e21, "1.5e+21"),
+        (123_456_789_012_345_680.0, "123456789012345680"),
+        (0.000001, "0.000001"),
+        (0.0000001, "1e-7"),
+        (1.5e-7, "1.5e-7"),
+        (-2.5e-10, "-2.5e-10"),
+        (5e-324, "5e-324"),
+        (1.7976931348623157e308, "1.7976931348623157e+308"),
+        (9_007_199_254_740_993.0, "9007199254740992"),
+        (0.30000000000000004, "0.30000000000000004"),
+    ];
+    for (v, expected) in golden {
+        assert_eq!(go_float(*v), *expected, "{v:e}");
+    }
+    assert_eq!(go_float(f64::NAN), "null");
+}
+
+#[test]
+fn strings_are_escaped_as_go_does() {
+    let mut out = Vec::new();
+    write_string(
+        &mut out,
+        "a<b>&\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é\u{2028}\u{2029}\u{2027}",
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#""a\u003cb\u003e\u0026\"\\\n\r\t\b\f\u0001"#.to_owned()
+            + "\u{7f}é\\u2028\\u2029\u{2027}\""
+    );
+}
+
+#[test]
+fn rows_have_sorted_keys_and_the_last_duplicate_wins() {
+    let mut row = Vec::new();
+    write_struct_entry(&mut row, "z", &encode_scalar(&ValueRef::Number(1.0)));
+    write_struct_entry(&mut row, "a", &encode_scalar(&ValueRef::String("x")));
+    write_struct_entry(&mut row, "z", &encode_scalar(&ValueRef::Bool(true)));
+    let mut out = Vec::new();
+    encode_snapshot_row(&mut out, &row).unwrap();
+    assert_eq!(out, b"{\"a\":\"x\",\"z\":true}\n");
+}
+
+#[test]
+fn diff_lines_keep_go_field_order_and_omit_absent_rows() {
+    let mut row = Vec::new();
+    write_struct_entry(&mut row, "id", &encode_scalar(&ValueRef::Number(7.0)));
+    let mut out = Vec::new();
+    let entry = |action, old, new| DiffEntry {
+        action,
+        key: "7",
+        old,
+        new,
+    };
+    encode_diff_entry(&mut out, &entry(Action::Update, Some(&row), Some(&row))).unwrap();
+    encode_diff_entry(&mut out, &entry(Action::Delete, Some(&row), None)).unwrap();
+    encode_diff_entry(
+        &mut out,
+        &DiffEntry {
+            action: Action::Truncate,
+            key: "",
+            old: None,
+            new: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(out.clone()).unwrap(),
+        "{\"action\":\"UPDATE\",\"key\":\"7\",\"old\":{\"id\":7},\"new\":{\"id\":7}}\n\
+         {\"action\":\"DELETE\",\"key\":\"7\",\"old\":{\"id\":7}}\n\
+         {\"action\":\"TRUNCATE\",\"key\":\"\"}\n"
+    );
+    let mut records = Vec::new();
+    decode_diff(&Bytes::from(out), |r| {
+        records.push(r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(records.len(), 3);
+    assert_eq!(
+        records[0].new,
+        Some(StoredRow::Json(Bytes::from_static(b"{\"id\":7}")))
+    );
+    assert_eq!(records[1].action, Action::Delete);
+    assert_eq!(records[2].action, Action::Truncate);
+}
+
+#[test]
+fn bad_diff_lines_name_the_line() {
+    let object = Bytes::from_static(
+        b"\n{\"action\":\"INSERT\",\"key\":\"1\",\"new\":{}}\n{\"action\":\"MERGE\"}\n",
+    );
+    let err = decode_diff(&object, |_| Ok(())).unwrap_err();
+    assert_eq!(err.record, 3);
+    assert!(err.message.contains("MERGE"), "{err}");
+}
