@@ -486,6 +486,7 @@ fn go_reconstruct(
                         snapshot_writer::archive::format::json_scan::json_to_struct(&new).unwrap();
                     let mut line = Vec::new();
                     snapshot_writer::archive::format::jsonl::encode_snapshot_row(
+                        &mut Default::default(),
                         &mut line,
                         &struct_bytes,
                     )

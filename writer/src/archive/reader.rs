@@ -20,6 +20,7 @@ use futures::StreamExt;
 use hashbrown::HashMap;
 
 use super::ArchiveError;
+use super::format::jsonl::ColumnCache;
 use super::format::{self, DiffRecord, StoredRow, json_scan};
 use super::keys::manifest_key;
 use super::manifest::{Artifact, ArtifactKind, Manifest};
@@ -100,9 +101,10 @@ impl RebuiltTable {
         let mut keys: Vec<&RowKey> = self.rows.keys().collect();
         keys.sort_unstable();
         let mut buffer = Vec::with_capacity(1 << 20);
+        let mut columns = ColumnCache::default();
         for key in keys {
             if let Some(row) = self.rows.get(key) {
-                row.write_json_line(&mut buffer)
+                row.write_json_line(&mut columns, &mut buffer)
                     .map_err(std::io::Error::other)?;
             }
             if buffer.len() >= 1 << 20 {

@@ -14,8 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+mod writeback;
+
+use writeback::{WRITEBACK_EVERY, Writeback};
+
 use super::ArchiveError;
-use super::format::{DiffEntry, encode_diff_entry, encode_snapshot_row};
+use super::format::{DiffEntry, RecordEncoder};
 use crate::config::Format;
 use crate::table::{Table, WireError};
 
@@ -57,12 +61,19 @@ impl Drop for SpoolFile {
 struct SpoolWriter {
     file: File,
     spool: SpoolFile,
+    /// Early writeback, for snapshots (large files).
+    writeback: Option<Writeback>,
+    unsynced: u64,
 }
 
 impl SpoolWriter {
-    fn create(dir: &Path, id: &str, format: Format) -> Result<Self, ArchiveError> {
+    fn create(dir: &Path, id: &str, format: Format, large: bool) -> Result<Self, ArchiveError> {
         let path = dir.join(format!("{id}.{}.spool", format.extension()));
         let file = File::create(&path).map_err(|error| spool_error(&path, error))?;
+        let writeback = match large {
+            true => Some(Writeback::start(&file).map_err(|error| spool_error(&path, error))?),
+            false => None,
+        };
         Ok(Self {
             file,
             spool: SpoolFile {
@@ -71,6 +82,8 @@ impl SpoolWriter {
                 size: 0,
                 crc32c: 0,
             },
+            writeback,
+            unsynced: 0,
         })
     }
 
@@ -80,11 +93,23 @@ impl SpoolWriter {
             .map_err(|error| spool_error(&self.spool.path, error))?;
         self.spool.size += bytes.len() as u64;
         self.spool.crc32c = crc32c::crc32c_append(self.spool.crc32c, bytes);
+        self.unsynced += bytes.len() as u64;
+        if let Some(writeback) = &self.writeback
+            && self.unsynced >= WRITEBACK_EVERY
+        {
+            writeback.request();
+            self.unsynced = 0;
+        }
         Ok(())
     }
 
-    fn finish(self) -> SpoolFile {
-        self.spool
+    fn finish(self) -> Result<SpoolFile, ArchiveError> {
+        if let Some(writeback) = self.writeback {
+            writeback
+                .finish()
+                .map_err(|error| spool_error(&self.spool.path, error))?;
+        }
+        Ok(self.spool)
     }
 }
 
@@ -131,7 +156,7 @@ impl Spool {
         let rows = table.rows_in_memory_order();
         let mut writers = formats
             .iter()
-            .map(|format| SpoolWriter::create(&self.dir, id, *format))
+            .map(|format| SpoolWriter::create(&self.dir, id, *format, true))
             .collect::<Result<Vec<_>, _>>()?;
         let chunks = rows.len().div_ceil(CHUNK_ROWS);
         let workers = std::thread::available_parallelism()
@@ -173,7 +198,7 @@ impl Spool {
             }
             Ok::<(), ArchiveError>(())
         })?;
-        Ok(writers.into_iter().map(SpoolWriter::finish).collect())
+        writers.into_iter().map(SpoolWriter::finish).collect()
     }
 
     /// Encodes a diff's entries in each format.
@@ -185,10 +210,12 @@ impl Spool {
     ) -> Result<Vec<SpoolFile>, ArchiveError> {
         let mut files = Vec::with_capacity(formats.len());
         for format in formats {
-            let mut writer = SpoolWriter::create(&self.dir, id, *format)?;
+            let mut writer = SpoolWriter::create(&self.dir, id, *format, false)?;
             let mut buffer = Vec::with_capacity(WRITE_CHUNK + 4096);
+            let mut encoder = RecordEncoder::new(*format);
             for entry in entries {
-                encode_diff_entry(*format, &mut buffer, entry)
+                encoder
+                    .diff_entry(&mut buffer, entry)
                     .map_err(|e| encode_error(&format!("diff entry {:?}", entry.key), e))?;
                 if buffer.len() >= WRITE_CHUNK {
                     writer.write(&buffer)?;
@@ -196,7 +223,7 @@ impl Spool {
                 }
             }
             writer.write(&buffer)?;
-            files.push(writer.finish());
+            files.push(writer.finish()?);
         }
         Ok(files)
     }
@@ -208,8 +235,9 @@ fn encode_chunk(rows: &[&[u8]], formats: &[Format]) -> Result<Vec<Vec<u8>>, Wire
         .iter()
         .map(|format| {
             let mut out = Vec::with_capacity(raw + raw / 4 + 64);
+            let mut encoder = RecordEncoder::new(*format);
             for row in rows {
-                encode_snapshot_row(*format, &mut out, row)?;
+                encoder.snapshot_row(&mut out, row)?;
             }
             Ok(out)
         })

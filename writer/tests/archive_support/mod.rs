@@ -26,11 +26,14 @@ pub fn row(id: u32, name: &str, n: f64) -> Vec<u8> {
 
 /// A table as `key → JSON line`, for comparisons.
 pub fn table_rows(table: &Table) -> BTreeMap<String, String> {
+    // One column cache for all rows, where `rebuilt_rows` starts afresh for
+    // each: comparing the two also checks the cache.
+    let mut columns = jsonl::ColumnCache::default();
     table
         .iter()
         .map(|(key, row)| {
             let mut line = Vec::new();
-            jsonl::encode_snapshot_row(&mut line, row.as_bytes()).unwrap();
+            jsonl::encode_snapshot_row(&mut columns, &mut line, row.as_bytes()).unwrap();
             (key.to_string(), String::from_utf8(line).unwrap())
         })
         .collect()
@@ -43,7 +46,8 @@ pub fn rebuilt_rows(table: &RebuiltTable) -> BTreeMap<String, String> {
         .iter()
         .map(|(key, row)| {
             let mut line = Vec::new();
-            row.write_json_line(&mut line).unwrap();
+            row.write_json_line(&mut jsonl::ColumnCache::default(), &mut line)
+                .unwrap();
             (key.to_string(), String::from_utf8(line).unwrap())
         })
         .collect()

@@ -46,28 +46,47 @@ pub struct DiffEntry<'a> {
     pub new: Option<&'a [u8]>,
 }
 
-/// Appends one snapshot record.
-pub fn encode_snapshot_row(format: Format, out: &mut Vec<u8>, row: &[u8]) -> Result<(), WireError> {
-    match format {
-        Format::Jsonl => jsonl::encode_snapshot_row(out, row),
-        Format::Protobuf => {
-            protobuf::encode_snapshot_row(out, row);
-            Ok(())
-        }
-    }
+/// Encodes the records of artifacts in one format. It remembers what makes
+/// the next row of the same table cheaper (the JSONL column layout), so use
+/// one encoder per stream of rows of one table.
+#[derive(Debug, Clone)]
+pub struct RecordEncoder {
+    format: Format,
+    columns: jsonl::ColumnCache,
 }
 
-/// Appends one diff record.
-pub fn encode_diff_entry(
-    format: Format,
-    out: &mut Vec<u8>,
-    entry: &DiffEntry<'_>,
-) -> Result<(), WireError> {
-    match format {
-        Format::Jsonl => jsonl::encode_diff_entry(out, entry),
-        Format::Protobuf => {
-            protobuf::encode_diff_entry(out, entry);
-            Ok(())
+impl RecordEncoder {
+    /// An encoder for `format`.
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            columns: jsonl::ColumnCache::default(),
+        }
+    }
+
+    /// Appends one snapshot record.
+    pub fn snapshot_row(&mut self, out: &mut Vec<u8>, row: &[u8]) -> Result<(), WireError> {
+        match self.format {
+            Format::Jsonl => jsonl::encode_snapshot_row(&mut self.columns, out, row),
+            Format::Protobuf => {
+                protobuf::encode_snapshot_row(out, row);
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends one diff record.
+    pub fn diff_entry(
+        &mut self,
+        out: &mut Vec<u8>,
+        entry: &DiffEntry<'_>,
+    ) -> Result<(), WireError> {
+        match self.format {
+            Format::Jsonl => jsonl::encode_diff_entry(&mut self.columns, out, entry),
+            Format::Protobuf => {
+                protobuf::encode_diff_entry(out, entry);
+                Ok(())
+            }
         }
     }
 }
@@ -84,15 +103,20 @@ pub enum StoredRow {
 
 impl StoredRow {
     /// Appends the row as a JSONL line in our (Go-compatible) encoding;
-    /// JSON rows are copied as stored.
-    pub fn write_json_line(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+    /// JSON rows are copied as stored, `Struct` rows encoded (`columns`:
+    /// one cache for every row of a table).
+    pub fn write_json_line(
+        &self,
+        columns: &mut jsonl::ColumnCache,
+        out: &mut Vec<u8>,
+    ) -> Result<(), WireError> {
         match self {
             StoredRow::Json(line) => {
                 out.extend_from_slice(line);
                 out.push(b'\n');
                 Ok(())
             }
-            StoredRow::Struct(row) => jsonl::encode_snapshot_row(out, row),
+            StoredRow::Struct(row) => jsonl::encode_snapshot_row(columns, out, row),
         }
     }
 

@@ -86,6 +86,13 @@ fn floats_match_go_encoding_json() {
         (1.7976931348623157e308, "1.7976931348623157e+308"),
         (9_007_199_254_740_993.0, "9007199254740992"),
         (0.30000000000000004, "0.30000000000000004"),
+        (0.00001, "0.00001"),
+        (0.000012345, "0.000012345"),
+        (0.0000099, "0.0000099"),
+        (-0.5, "-0.5"),
+        (123_456_789_012.5, "123456789012.5"),
+        (999_999_999_999_999.9, "999999999999999.9"),
+        (1_234_567_890_123_456.8, "1234567890123456.8"),
     ];
     for (v, expected) in golden {
         assert_eq!(go_float(*v), *expected, "{v:e}");
@@ -114,8 +121,123 @@ fn rows_have_sorted_keys_and_the_last_duplicate_wins() {
     write_struct_entry(&mut row, "a", &encode_scalar(&ValueRef::String("x")));
     write_struct_entry(&mut row, "z", &encode_scalar(&ValueRef::Bool(true)));
     let mut out = Vec::new();
-    encode_snapshot_row(&mut out, &row).unwrap();
+    encode_snapshot_row(&mut ColumnCache::default(), &mut out, &row).unwrap();
     assert_eq!(out, b"{\"a\":\"x\",\"z\":true}\n");
+}
+
+fn encoded_row(members: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
+    let mut row = Vec::new();
+    for (name, value) in members {
+        write_struct_entry(&mut row, name, &encode_scalar(value));
+    }
+    row
+}
+
+/// Rows whose layouts change from one row to the next, through one cache,
+/// come out as each would alone.
+#[test]
+fn a_changing_column_layout_is_relearned() {
+    use ValueRef::{Bool, Number, String as Text};
+    let rows = [
+        encoded_row(&[("id", Number(1.0)), ("b", Text("x")), ("a", Bool(true))]),
+        encoded_row(&[("id", Number(2.0)), ("b", Text("y")), ("a", Bool(false))]),
+        encoded_row(&[("id", Number(3.0)), ("a", Bool(true))]),
+        encoded_row(&[("id", Number(4.0)), ("a", Bool(true)), ("b", Text("z"))]),
+        encoded_row(&[("i", Number(5.0)), ("b", Text("y")), ("a", Bool(false))]),
+        encoded_row(&[("id", Number(6.0)), ("id", Number(7.0)), ("a<", Bool(true))]),
+        encoded_row(&[]),
+        encoded_row(&[("id", Number(8.0)), ("b", Text("y")), ("a", Bool(false))]),
+    ];
+    let expected = [
+        r#"{"a":true,"b":"x","id":1}"#,
+        r#"{"a":false,"b":"y","id":2}"#,
+        r#"{"a":true,"id":3}"#,
+        r#"{"a":true,"b":"z","id":4}"#,
+        r#"{"a":false,"b":"y","i":5}"#,
+        r#"{"a\u003c":true,"id":7}"#,
+        r#"{}"#,
+        r#"{"a":false,"b":"y","id":8}"#,
+    ];
+    let mut cache = ColumnCache::default();
+    for (row, expected) in rows.iter().zip(expected) {
+        let mut shared = Vec::new();
+        encode_snapshot_row(&mut cache, &mut shared, row).unwrap();
+        let mut alone = Vec::new();
+        encode_snapshot_row(&mut ColumnCache::default(), &mut alone, row).unwrap();
+        assert_eq!(shared, alone);
+        assert_eq!(String::from_utf8(shared).unwrap(), format!("{expected}\n"));
+    }
+}
+
+/// A row whose member name is not UTF-8 is refused every time, even right
+/// after a row of the same shape was encoded.
+#[test]
+fn a_bad_member_name_is_refused_every_time() {
+    let good = encoded_row(&[("ab", ValueRef::Null)]);
+    let mut bad = good.clone();
+    let at = bad.iter().position(|b| *b == b'a').unwrap();
+    bad[at] = 0xFF;
+    let mut cache = ColumnCache::default();
+    let mut out = Vec::new();
+    for row in [&good, &bad, &bad, &good, &bad] {
+        let result = encode_snapshot_row(&mut cache, &mut out, row);
+        assert_eq!(result.is_err(), row == &bad);
+    }
+    assert_eq!(out, b"{\"ab\":null}\n{\"ab\":null}\n");
+}
+
+/// Go's escaping spelled out one character at a time.
+fn reference_escape(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\0'..='\u{1f}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[test]
+fn random_strings_escape_as_the_reference() {
+    let alphabet: Vec<char> =
+        "abcXYZ019 \"\\<>&\n\t\u{1}\u{1f}\u{7f}é€\u{2028}\u{2029}\u{2027}\u{20ac}😀"
+            .chars()
+            .collect();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 40) as usize;
+        // Mostly plain text, so runs of eight plain bytes are common.
+        let text: String = (0..len)
+            .map(|_| match next() % 4 {
+                0 => alphabet[(next() % alphabet.len() as u64) as usize],
+                _ => 'q',
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_string(&mut out, &text);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            reference_escape(&text),
+            "{text:?}"
+        );
+    }
 }
 
 #[test]
@@ -123,15 +245,22 @@ fn diff_lines_keep_go_field_order_and_omit_absent_rows() {
     let mut row = Vec::new();
     write_struct_entry(&mut row, "id", &encode_scalar(&ValueRef::Number(7.0)));
     let mut out = Vec::new();
+    let columns = &mut ColumnCache::default();
     let entry = |action, old, new| DiffEntry {
         action,
         key: "7",
         old,
         new,
     };
-    encode_diff_entry(&mut out, &entry(Action::Update, Some(&row), Some(&row))).unwrap();
-    encode_diff_entry(&mut out, &entry(Action::Delete, Some(&row), None)).unwrap();
     encode_diff_entry(
+        columns,
+        &mut out,
+        &entry(Action::Update, Some(&row), Some(&row)),
+    )
+    .unwrap();
+    encode_diff_entry(columns, &mut out, &entry(Action::Delete, Some(&row), None)).unwrap();
+    encode_diff_entry(
+        columns,
         &mut out,
         &DiffEntry {
             action: Action::Truncate,

@@ -1,0 +1,245 @@
+//! JSON strings and numbers written exactly as Go's `encoding/json` writes
+//! them.
+
+use crate::table::key::decimal_digits;
+use crate::table::wire::WireError;
+
+/// Byte classes for string escaping: 0 copy as is, 1 escape, 2 first byte of
+/// a possible U+2028/U+2029.
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = 1;
+        b += 1;
+    }
+    table[b'"' as usize] = 1;
+    table[b'\\' as usize] = 1;
+    table[b'<' as usize] = 1;
+    table[b'>' as usize] = 1;
+    table[b'&' as usize] = 1;
+    table[0xE2] = 2;
+    table
+};
+
+/// Appends a JSON string escaped as Go's `encoding/json` does (HTML-safe).
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    // Text already known to be UTF-8 cannot fail the check.
+    let _ = escape(out, s.as_bytes(), true);
+}
+
+/// [`write_string`] for bytes that must be UTF-8: they are checked while
+/// escaping, from the first non-ASCII byte on, so ASCII text (most of it) is
+/// read once.
+pub fn write_text(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), WireError> {
+    escape(out, bytes, false)
+}
+
+fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), WireError> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        i = skip_plain(bytes, i);
+        let Some(&b) = bytes.get(i) else { break };
+        if b >= 0x80 && !checked {
+            // Everything before `i` is ASCII, so `i` starts a character.
+            std::str::from_utf8(&bytes[i..]).map_err(|_| WireError::Utf8)?;
+            checked = true;
+        }
+        match ESCAPE[b as usize] {
+            0 => {
+                i += 1;
+                continue;
+            }
+            2 => {
+                // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
+                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
+                {
+                    out.extend_from_slice(&bytes[start..i]);
+                    out.extend_from_slice(if bytes[i + 2] == 0xA8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    });
+                    i += 3;
+                    start = i;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0C => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xF) as usize]);
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+    Ok(())
+}
+
+/// The first index at or after `i` whose byte may need a look (an escape,
+/// or a non-ASCII byte that may start U+2028/U+2029), skipping eight plain
+/// bytes at a time. Most strings are plain ASCII; Go's escaping rules are
+/// not what any SIMD JSON crate implements, so this is written here.
+#[inline]
+fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(Ok(chunk)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(chunk);
+        let equal = |c: u8| {
+            let x = word ^ (ONES * u64::from(c));
+            x.wrapping_sub(ONES) & !x & HIGHS
+        };
+        // The lowest flagged byte is always a true match: false flags
+        // only appear above a true one (a borrow carries upwards).
+        let flagged = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
+            | (word & HIGHS)
+            | equal(b'"')
+            | equal(b'\\')
+            | equal(b'<')
+            | equal(b'>')
+            | equal(b'&');
+        if flagged != 0 {
+            return i + (flagged.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
+/// shortest round-trip digits, or `'e'` when the magnitude is below 1e-6 or
+/// at least 1e21, with `e-07` shortened to `e-7`.
+///
+/// The shortest digits come from `ryu` (the same digits as Go's
+/// `strconv`), whose own layout differs from Go's (`1e16`, `1.0`), so only
+/// its digits and exponent are used and the layout is Go's.
+pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
+    if !v.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let abs = v.abs();
+    if v.fract() == 0.0 && abs < 1e15 {
+        if v == 0.0 && v.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            push_i64(out, v as i64);
+        }
+        return;
+    }
+    let mut buffer = ryu::Buffer::new();
+    if (1e-5..1e15).contains(&abs) {
+        // A fraction in this range is one `ryu` lays out as Go does
+        // (`123.45`, `0.00012`): its plain-decimal range is [1e-5, 1e16).
+        out.extend_from_slice(buffer.format_finite(v).as_bytes());
+        return;
+    }
+    let (digits, exponent) = shortest_digits(buffer.format_finite(abs));
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    let digits = digits.as_slice();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exponent < 0 { b'-' } else { b'+' });
+        out.extend_from_slice(decimal_digits(
+            u64::from(exponent.unsigned_abs()),
+            &mut [0u8; 20],
+        ));
+        return;
+    }
+    if exponent < 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-exponent - 1) as usize));
+        out.extend_from_slice(digits);
+        return;
+    }
+    let integer = exponent as usize + 1;
+    if digits.len() <= integer {
+        out.extend_from_slice(digits);
+        out.extend(std::iter::repeat_n(b'0', integer - digits.len()));
+    } else {
+        out.extend_from_slice(&digits[..integer]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[integer..]);
+    }
+}
+
+/// Significant digits (no leading or trailing zeros) of a positive number
+/// as `ryu` prints it (`123.45`, `0.00123`, `1e-7`, `1.5e30`, `1e16`), and
+/// the decimal exponent of the first one (`123.45` → `12345`, 2).
+fn shortest_digits(text: &str) -> (Digits, i32) {
+    let (mantissa, exponent) = match text.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let integer_len = mantissa.find('.').unwrap_or(mantissa.len());
+    let mut digits = Digits::default();
+    let mut leading_zeros = 0;
+    for byte in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if byte == b'0' && digits.len == 0 {
+            leading_zeros += 1;
+        } else {
+            digits.push(byte);
+        }
+    }
+    while digits.len > 1 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    (digits, exponent + integer_len as i32 - 1 - leading_zeros)
+}
+
+/// The significant digits of a float64 (at most 17).
+#[derive(Default)]
+struct Digits {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Digits {
+    fn push(&mut self, digit: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = digit;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self.len {
+            0 => b"0",
+            len => &self.bytes[..len],
+        }
+    }
+}
+
+fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(decimal_digits(v.unsigned_abs(), &mut [0u8; 20]));
+}
