@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::ArchiveError;
-use super::reader::{ArchiveReader, RebuiltTable};
+use super::reader::ArchiveReader;
+use super::rebuilt::RebuiltTable;
 use super::verify::{VerifyReport, verify};
 use crate::config::Format;
 use crate::dest::{Destination, LocalDestination};

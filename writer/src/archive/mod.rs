@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod policy;
 pub mod position;
 pub mod reader;
+pub mod rebuilt;
 pub mod retention;
 pub mod spool;
 pub mod verify;
@@ -30,7 +31,8 @@ use serde::{Deserialize, Serialize};
 pub use changes::ChangeBuffer;
 pub use manifest::{Artifact, ArtifactKind, FormatRef, Manifest, ManifestColumn};
 pub use policy::Trigger;
-pub use reader::{ArchiveReader, RebuiltTable};
+pub use reader::ArchiveReader;
+pub use rebuilt::{RebuiltRows, RebuiltTable};
 pub use writer::{ArchiveSettings, ArchiveWriter, Committed, Restored, TickOutcome};
 
 use crate::dest::DestError;

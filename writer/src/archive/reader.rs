@@ -11,24 +11,23 @@
 //!   tie the later one), then the diffs of its epoch after it while their
 //!   `to_position ≤ P` (a diff straddling `P` ends the plan).
 //!
-//! Rows stay slices of the fetched objects; only key columns are parsed.
+//! The table itself, and how its snapshot is loaded, is in [`super::rebuilt`].
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use hashbrown::HashMap;
 
 use super::ArchiveError;
-use super::format::jsonl::ColumnCache;
-use super::format::{self, DiffRecord, StoredRow, json_scan};
+use super::format;
 use super::keys::manifest_key;
 use super::manifest::{Artifact, ArtifactKind, Manifest};
 use super::position::compare;
+use super::rebuilt::{RebuiltTable, load_snapshot};
 use super::retention::artifact_key;
 use crate::config::Format;
 use crate::dest::Destination;
-use crate::table::{Action, KeySpec, RowKey};
+use crate::table::KeySpec;
 
 /// Objects fetched concurrently while rebuilding.
 const FETCH_CONCURRENCY: usize = 8;
@@ -80,40 +79,6 @@ pub fn plan(manifest: &Manifest, at: Option<&str>) -> Option<Plan> {
         diffs,
         position,
     })
-}
-
-/// A rebuilt table.
-#[derive(Debug, Default)]
-pub struct RebuiltTable {
-    /// Rows by key, as stored in the artifacts.
-    pub rows: HashMap<RowKey, StoredRow>,
-    /// The position the table is at (last artifact applied).
-    pub position: String,
-    /// The epoch read.
-    pub epoch: u64,
-    /// Artifacts read (1 snapshot + diffs).
-    pub artifacts_read: usize,
-}
-
-impl RebuiltTable {
-    /// Writes every row as a JSONL line, sorted by key.
-    pub fn write_jsonl(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let mut keys: Vec<&RowKey> = self.rows.keys().collect();
-        keys.sort_unstable();
-        let mut buffer = Vec::with_capacity(1 << 20);
-        let mut columns = ColumnCache::default();
-        for key in keys {
-            if let Some(row) = self.rows.get(key) {
-                row.write_json_line(&mut columns, &mut buffer)
-                    .map_err(std::io::Error::other)?;
-            }
-            if buffer.len() >= 1 << 20 {
-                out.write_all(&buffer)?;
-                buffer.clear();
-            }
-        }
-        out.write_all(&buffer)
-    }
 }
 
 /// Reads one archive.
@@ -234,18 +199,17 @@ impl ArchiveReader {
         };
         if let Some((format, object_key, body)) = fetched.next().await {
             let body = body?;
-            load_snapshot(&mut table.rows, format, &body, key).map_err(|error| {
-                ArchiveError::Artifact {
+            table.rows =
+                load_snapshot(format, &body, key).map_err(|error| ArchiveError::Artifact {
                     key: object_key,
                     error,
-                }
-            })?;
+                })?;
             table.artifacts_read += 1;
         }
         while let Some((format, object_key, body)) = fetched.next().await {
             let body = body?;
             format::decode_diff(format, &body, |record| {
-                apply(&mut table.rows, record);
+                table.apply(record);
                 Ok(())
             })
             .map_err(|error| ArchiveError::Artifact {
@@ -257,76 +221,6 @@ impl ArchiveReader {
         table.position = plan.position;
         Ok(table)
     }
-}
-
-fn apply(rows: &mut HashMap<RowKey, StoredRow>, record: DiffRecord) {
-    match record.action {
-        Action::Truncate => rows.clear(),
-        Action::Delete => {
-            rows.remove(record.key.as_str());
-        }
-        Action::Insert | Action::Update => {
-            if let Some(new) = record.new {
-                rows.insert(record.key.into_boxed_str(), new);
-            }
-        }
-    }
-}
-
-/// Decodes a snapshot and keys its rows, computing keys on every core.
-fn load_snapshot(
-    rows: &mut HashMap<RowKey, StoredRow>,
-    format: Format,
-    body: &Bytes,
-    key: &KeySpec,
-) -> Result<(), format::FormatError> {
-    let mut stored = Vec::new();
-    format::decode_snapshot(format, body, |row| {
-        stored.push(row);
-        Ok(())
-    })?;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 8);
-    let chunk = stored.len().div_ceil(workers).max(1);
-    let keyed: Vec<Result<Vec<RowKey>, format::FormatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = stored
-            .chunks(chunk)
-            .enumerate()
-            .map(|(n, rows)| {
-                scope.spawn(move || {
-                    rows.iter()
-                        .enumerate()
-                        .map(|(i, row)| {
-                            let record = n * chunk + i + 1;
-                            match row {
-                                StoredRow::Struct(bytes) => key
-                                    .key_of(bytes)
-                                    .map_err(|e| format::FormatError::at(record, e)),
-                                StoredRow::Json(line) => json_scan::key_of_json(line, key)
-                                    .map_err(|e| format::FormatError::at(record, e)),
-                            }
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(format::FormatError::at(0, "key worker panicked")))
-            })
-            .collect()
-    });
-    rows.reserve(stored.len());
-    let mut stored = stored.into_iter();
-    for keys in keyed {
-        for (key, row) in keys?.into_iter().zip(stored.by_ref()) {
-            rows.insert(key, row);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -184,7 +184,7 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
                 )),
             }
             let decoded = match artifact.kind {
-                ArtifactKind::Snapshot => format::decode_snapshot(format, &body, |_| Ok(())),
+                ArtifactKind::Snapshot => format::decode_snapshot(format, &body, |_, _| Ok(())),
                 ArtifactKind::Diff => format::decode_diff(format, &body, |_| Ok(())),
             };
             if let Err(error) = decoded {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr2;
+use super::swar;
 
 use crate::table::key::push_go_value;
 use crate::table::wire::{ValueRef, encode_scalar, write_struct_entry};
@@ -61,14 +61,16 @@ impl<'a> ObjectScanner<'a> {
         self.expect(b'"')?;
         let start = self.pos;
         loop {
-            let rest = self.buf.get(self.pos..).unwrap_or_default();
-            match memchr2(b'"', b'\\', rest) {
+            let found = find(self.buf, self.pos, |word| {
+                swar::equal(word, b'"') | swar::equal(word, b'\\')
+            });
+            match found {
                 None => return Err("unterminated string".to_owned()),
-                Some(i) if rest[i] == b'"' => {
-                    self.pos += i + 1;
-                    return Ok(&self.buf[start..self.pos - 1]);
+                Some(i) if self.buf[i] == b'"' => {
+                    self.pos = i + 1;
+                    return Ok(&self.buf[start..i]);
                 }
-                Some(i) => self.pos += i + 2,
+                Some(i) => self.pos = i + 2,
             }
         }
     }
@@ -83,23 +85,33 @@ impl<'a> ObjectScanner<'a> {
             Some(b'{' | b'[') => {
                 let mut depth = 0usize;
                 loop {
-                    match self.peek() {
-                        None => return Err("unterminated object or array".to_owned()),
-                        Some(b'"') => {
+                    // `{`/`[` and `}`/`]` differ only in bit 0x20.
+                    let found = find(self.buf, self.pos, |word| {
+                        let folded = word | 0x2020_2020_2020_2020;
+                        swar::equal(word, b'"')
+                            | swar::equal(folded, b'{')
+                            | swar::equal(folded, b'}')
+                    });
+                    let Some(i) = found else {
+                        return Err("unterminated object or array".to_owned());
+                    };
+                    self.pos = i;
+                    match self.buf[i] {
+                        b'"' => {
                             self.string()?;
-                            continue;
                         }
-                        Some(b'{' | b'[') => depth += 1,
-                        Some(b'}' | b']') => {
+                        b'{' | b'[' => {
+                            depth += 1;
+                            self.pos += 1;
+                        }
+                        _ => {
                             depth -= 1;
+                            self.pos += 1;
                             if depth == 0 {
-                                self.pos += 1;
                                 break;
                             }
                         }
-                        Some(_) => {}
                     }
-                    self.pos += 1;
                 }
             }
             Some(_) => {
@@ -133,6 +145,23 @@ impl<'a> ObjectScanner<'a> {
         }
         Ok((name, value))
     }
+}
+
+/// The first index at or after `at` of a byte that `flags` flags (see
+/// [`swar`]), checking eight bytes at a time; the tail byte by byte.
+#[inline]
+fn find(buf: &[u8], mut at: usize, flags: impl Fn(u64) -> u64) -> Option<usize> {
+    while let Some(word) = swar::word_at(buf, at) {
+        let flagged = flags(word);
+        if flagged != 0 {
+            return Some(at + swar::first(flagged));
+        }
+        at += 8;
+    }
+    let tail = buf.get(at..)?;
+    tail.iter()
+        .position(|&byte| flags(u64::from(byte)) & 0x80 != 0)
+        .map(|i| at + i)
 }
 
 impl<'a> Iterator for ObjectScanner<'a> {
@@ -169,7 +198,16 @@ pub fn unescape_string(raw: &[u8]) -> Result<Cow<'_, str>, String> {
 /// The Go `RowKey` of a JSON row, parsing only the key columns.
 pub fn key_of_json(line: &[u8], spec: &KeySpec) -> Result<RowKey, String> {
     let fields = spec.fields();
-    let mut values: Vec<Option<&[u8]>> = vec![None; fields.len()];
+    // Keys of up to eight columns without an allocation per row.
+    let mut stack: [Option<&[u8]>; 8] = [None; 8];
+    let mut heap: Vec<Option<&[u8]>> = Vec::new();
+    let values: &mut [Option<&[u8]>] = match stack.get_mut(..fields.len()) {
+        Some(values) => values,
+        None => {
+            heap.resize(fields.len(), None);
+            &mut heap
+        }
+    };
     for member in ObjectScanner::new(line)? {
         let (name, value) = member?;
         if let Some(slot) = fields.iter().position(|f| f.as_bytes() == name) {
@@ -187,7 +225,7 @@ pub fn key_of_json(line: &[u8], spec: &KeySpec) -> Result<RowKey, String> {
     // Formatted in a reused buffer, then copied into one exact-size
     // allocation: a rebuild keys every snapshot row.
     crate::table::key::with_scratch(|key| {
-        if let [value] = values.as_slice() {
+        if let [value] = values {
             push_json_value(key, *value)?;
         } else {
             key.push('[');

@@ -147,18 +147,39 @@ pub fn lines(object: &Bytes) -> impl Iterator<Item = (usize, Bytes)> + '_ {
     })
 }
 
-/// Calls `row` for every line of a JSONL snapshot.
+/// Calls `row` with the line number and row of every line of a JSONL
+/// snapshot.
 pub fn decode_snapshot(
     object: &Bytes,
-    mut row: impl FnMut(StoredRow) -> Result<(), FormatError>,
+    mut row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     for (number, line) in lines(object) {
         if line.first() != Some(&b'{') {
             return Err(FormatError::at(number, "not a JSON object"));
         }
-        row(StoredRow::Json(line))?;
+        row(number, StoredRow::Json(line))?;
     }
     Ok(())
+}
+
+/// Splits an object into about `count` parts of whole lines, each with its
+/// byte offset in the object (a rebuild reads the parts in parallel).
+pub fn split_lines(object: &Bytes, count: usize) -> Vec<(usize, Bytes)> {
+    let target = object.len().div_ceil(count.max(1)).max(1);
+    let mut parts = Vec::with_capacity(count);
+    let mut start = 0;
+    while start < object.len() {
+        let end = match object
+            .get(start + target..)
+            .and_then(|rest| memchr(b'\n', rest))
+        {
+            Some(newline) => start + target + newline + 1,
+            None => object.len(),
+        };
+        parts.push((start, object.slice(start..end)));
+        start = end;
+    }
+    parts
 }
 
 /// Calls `change` for every line of a JSONL diff.

@@ -8,6 +8,7 @@
 pub mod json_scan;
 pub mod jsonl;
 pub mod protobuf;
+mod swar;
 
 use bytes::Bytes;
 
@@ -140,11 +141,12 @@ pub struct DiffRecord {
     pub new: Option<StoredRow>,
 }
 
-/// Calls `row` for every record of a snapshot object.
+/// Calls `row` with the record number (1-based line or message number) and
+/// the row of every record of a snapshot object.
 pub fn decode_snapshot(
     format: Format,
     object: &Bytes,
-    row: impl FnMut(StoredRow) -> Result<(), FormatError>,
+    row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     match format {
         Format::Jsonl => jsonl::decode_snapshot(object, row),

@@ -77,10 +77,32 @@ fn messages(object: &[u8]) -> impl Iterator<Item = Result<(usize, &[u8]), Format
     })
 }
 
-/// Calls `row` for every `SnapshotRow` of an object.
+/// Splits an object into about `count` parts of whole messages, each with
+/// the number of messages before it (a rebuild reads the parts in
+/// parallel). Framing errors are found here, with their message number.
+pub fn split_messages(object: &Bytes, count: usize) -> Result<Vec<(usize, Bytes)>, FormatError> {
+    let target = object.len().div_ceil(count.max(1)).max(1);
+    let mut parts = Vec::with_capacity(count);
+    let (mut start, mut before) = (0, 0);
+    for message in messages(object) {
+        let (number, message) = message?;
+        let end = message.as_ptr().addr() - object.as_ptr().addr() + message.len();
+        if end - start >= target {
+            parts.push((before, object.slice(start..end)));
+            (start, before) = (end, number);
+        }
+    }
+    if start < object.len() {
+        parts.push((before, object.slice(start..)));
+    }
+    Ok(parts)
+}
+
+/// Calls `row` with the message number and row of every `SnapshotRow` of an
+/// object.
 pub fn decode_snapshot(
     object: &Bytes,
-    mut row: impl FnMut(StoredRow) -> Result<(), FormatError>,
+    mut row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     for message in messages(object) {
         let (number, message) = message?;
@@ -90,7 +112,7 @@ pub fn decode_snapshot(
                 found = object.slice_ref(bytes);
             }
         }
-        row(StoredRow::Struct(found))?;
+        row(number, StoredRow::Struct(found))?;
     }
     Ok(())
 }
@@ -219,7 +241,7 @@ mod tests {
         let mut out = Vec::new();
         encode_snapshot_row(&mut out, &row().encode_to_vec());
         out.truncate(out.len() - 1);
-        let err = decode_snapshot(&Bytes::from(out), |_| Ok(())).unwrap_err();
+        let err = decode_snapshot(&Bytes::from(out), |_, _| Ok(())).unwrap_err();
         assert_eq!(err.record, 1);
     }
 }

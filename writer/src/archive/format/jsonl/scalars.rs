@@ -1,6 +1,7 @@
 //! JSON strings and numbers written exactly as Go's `encoding/json` writes
 //! them.
 
+use super::super::swar;
 use crate::table::key::decimal_digits;
 use crate::table::wire::WireError;
 
@@ -97,29 +98,19 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
 
 /// The first index at or after `i` whose byte may need a look (an escape,
 /// or a non-ASCII byte that may start U+2028/U+2029), skipping eight plain
-/// bytes at a time. Most strings are plain ASCII; Go's escaping rules are
-/// not what any SIMD JSON crate implements, so this is written here.
+/// bytes at a time: most strings are plain ASCII.
 #[inline]
 fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    while let Some(Ok(chunk)) = bytes.get(i..i + 8).map(<[u8; 8]>::try_from) {
-        let word = u64::from_le_bytes(chunk);
-        let equal = |c: u8| {
-            let x = word ^ (ONES * u64::from(c));
-            x.wrapping_sub(ONES) & !x & HIGHS
-        };
-        // The lowest flagged byte is always a true match: false flags
-        // only appear above a true one (a borrow carries upwards).
-        let flagged = (word.wrapping_sub(ONES * 0x20) & !word & HIGHS)
-            | (word & HIGHS)
-            | equal(b'"')
-            | equal(b'\\')
-            | equal(b'<')
-            | equal(b'>')
-            | equal(b'&');
-        if flagged != 0 {
-            return i + (flagged.trailing_zeros() / 8) as usize;
+    while let Some(word) = swar::word_at(bytes, i) {
+        let flags = swar::below(word, 0x20)
+            | swar::non_ascii(word)
+            | swar::equal(word, b'"')
+            | swar::equal(word, b'\\')
+            | swar::equal(word, b'<')
+            | swar::equal(word, b'>')
+            | swar::equal(word, b'&');
+        if flags != 0 {
+            return i + swar::first(flags);
         }
         i += 8;
     }

@@ -1,0 +1,70 @@
+//! Byte searches eight bytes at a time in plain integer arithmetic ("SIMD
+//! within a register"). The JSON paths look for small sets of bytes in
+//! short strings, where a call into `memchr` costs more than the search, and
+//! no crate searches for Go's set of escaped bytes.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at `at`, little-endian, if there are eight.
+#[inline]
+pub fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// Flags (high bit set) the bytes of `word` equal to `byte`.
+#[inline]
+pub fn equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Flags the bytes of `word` below `bound` (at most 0x80).
+#[inline]
+pub fn below(word: u64, bound: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGHS
+}
+
+/// Flags the bytes of `word` with their high bit set (non-ASCII).
+#[inline]
+pub fn non_ascii(word: u64) -> u64 {
+    word & HIGHS
+}
+
+/// The offset of the first flagged byte. Flags from [`equal`] and [`below`]
+/// can be wrong only above a correct one (a borrow carries upwards), so the
+/// lowest flag is always exact.
+#[inline]
+pub fn first(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte value at every offset, next to every other byte value
+    /// (the borrow cases): the first flag is the first true match.
+    #[test]
+    fn the_first_flag_is_the_first_match() {
+        for target in 0..=255u8 {
+            for other in 0..=255u8 {
+                for at in 0..8 {
+                    let mut bytes = [other; 8];
+                    bytes[at] = target;
+                    let word = u64::from_le_bytes(bytes);
+                    let expect_equal = bytes.iter().position(|b| *b == b'"');
+                    let flags = equal(word, b'"');
+                    assert_eq!((flags != 0).then(|| first(flags)), expect_equal);
+                    let expect_below = bytes.iter().position(|b| *b < 0x20);
+                    let flags = below(word, 0x20);
+                    assert_eq!((flags != 0).then(|| first(flags)), expect_below);
+                    let expect_high = bytes.iter().position(|b| *b >= 0x80);
+                    let flags = non_ascii(word);
+                    assert_eq!((flags != 0).then(|| first(flags)), expect_high);
+                }
+            }
+        }
+    }
+}
