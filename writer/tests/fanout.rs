@@ -279,6 +279,10 @@ async fn faults_give_clear_errors_and_reconnect(protocol: SourceProtocol) {
             "no known message variant",
         ),
         (
+            Wrong::Stream(Fault::ActionNotText),
+            "journal_entry action is not UTF-8",
+        ),
+        (
             Wrong::Stream(Fault::Oversized(u32::MAX)),
             "frame of 4294967295 bytes exceeds max_message_size",
         ),

@@ -134,6 +134,8 @@ pub enum Fault {
     BadEndStream,
     /// A journal entry whose row is not a `Struct` (the stream stays valid).
     MalformedRow,
+    /// A journal entry whose `action`, a string field, is not UTF-8.
+    ActionNotText,
 }
 
 /// A fault for the next stream that sends a full snapshot.

@@ -252,9 +252,9 @@ impl Stream {
         };
         RawJournalEntry {
             sequence: record.sequence,
-            source_position: record.position.clone(),
+            source_position: Bytes::from(record.position.clone()),
             timestamp: Some(record.timestamp),
-            action: record.action.as_str().to_owned(),
+            action: Bytes::from_static(record.action.as_str().as_bytes()),
             old_values: wire(&record.old),
             new_values: wire(&record.new),
         }
@@ -333,6 +333,14 @@ impl Stream {
                     sequence: cursor,
                     action: "INSERT".into(),
                     new_values: Some(Bytes::from_static(&[0x0a, 0x09])),
+                    ..RawJournalEntry::default()
+                };
+                self.send(Message::JournalEntry(entry)).await
+            }
+            Fault::ActionNotText => {
+                let entry = RawJournalEntry {
+                    sequence: cursor,
+                    action: Bytes::from_static(b"INS\xffRT"),
                     ..RawJournalEntry::default()
                 };
                 self.send(Message::JournalEntry(entry)).await

@@ -284,6 +284,13 @@ impl Session {
                 if catch_up.in_snapshot() {
                     return violation("journal_entry inside a snapshot");
                 }
+                // Strings on the wire, kept as bytes (replication_raw.proto).
+                if std::str::from_utf8(&entry.action).is_err() {
+                    return violation("journal_entry action is not UTF-8");
+                }
+                if std::str::from_utf8(&entry.source_position).is_err() {
+                    return violation("journal_entry source_position is not UTF-8");
+                }
                 live = catch_up.entry(entry.sequence);
                 Step::Event {
                     event: Event::Entry(entry),

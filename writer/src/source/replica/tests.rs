@@ -54,9 +54,9 @@ fn entry(
 ) -> Event {
     Event::Entry(RawJournalEntry {
         sequence,
-        source_position: position.into(),
+        source_position: Bytes::copy_from_slice(position.as_bytes()),
         timestamp: None,
-        action: action.into(),
+        action: Bytes::copy_from_slice(action.as_bytes()),
         old_values: old,
         new_values: new,
     })
