@@ -14,9 +14,6 @@ use super::format::{self, DiffRecord, FormatError, StoredRow, json_scan, jsonl, 
 use crate::config::Format;
 use crate::table::{Action, KeySpec, RowKey};
 
-/// Most threads a load uses.
-const MAX_WORKERS: usize = 8;
-
 /// A rebuilt table.
 #[derive(Debug, Default)]
 pub struct RebuiltTable {
@@ -155,10 +152,7 @@ pub(super) fn load_snapshot(
     body: &Bytes,
     key: &KeySpec,
 ) -> Result<RebuiltRows, FormatError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, MAX_WORKERS);
-    load_in_parts(format, body, key, workers)
+    load_in_parts(format, body, key, super::worker_threads())
 }
 
 /// [`load_snapshot`] on `workers` threads.
@@ -209,19 +203,24 @@ fn load_in_parts(
 /// A slice of a snapshot object holding whole records.
 struct Part {
     body: Bytes,
-    /// Where it starts in the object.
-    offset: usize,
-    /// Records before it, when known without counting lines.
-    records_before: Option<usize>,
+    start: PartStart,
+}
+
+/// Where a part starts, as needed to number its records in the object.
+enum PartStart {
+    /// After this many messages (protobuf: counted while splitting).
+    Records(usize),
+    /// At this byte (JSONL: lines are counted only for an error).
+    Byte(usize),
 }
 
 impl Part {
     /// Makes a record number within the part one within the object.
     fn locate(&self, object: &[u8], mut error: FormatError) -> FormatError {
-        // Counting lines is left for the rare error.
-        error.record += self
-            .records_before
-            .unwrap_or_else(|| memchr::memchr_iter(b'\n', &object[..self.offset]).count());
+        error.record += match self.start {
+            PartStart::Records(before) => before,
+            PartStart::Byte(offset) => memchr::memchr_iter(b'\n', &object[..offset]).count(),
+        };
         error
     }
 }
@@ -233,16 +232,14 @@ fn split(format: Format, object: &Bytes, count: usize) -> Result<Vec<Part>, Form
             .into_iter()
             .map(|(offset, body)| Part {
                 body,
-                offset,
-                records_before: None,
+                start: PartStart::Byte(offset),
             })
             .collect(),
         Format::Protobuf => protobuf::split_messages(object, count)?
             .into_iter()
             .map(|(before, body)| Part {
                 body,
-                offset: 0,
-                records_before: Some(before),
+                start: PartStart::Records(before),
             })
             .collect(),
     })

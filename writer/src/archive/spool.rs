@@ -159,10 +159,7 @@ impl Spool {
             .map(|format| SpoolWriter::create(&self.dir, id, *format, true))
             .collect::<Result<Vec<_>, _>>()?;
         let chunks = rows.len().div_ceil(CHUNK_ROWS);
-        let workers = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .clamp(1, 8)
-            .min(chunks.max(1));
+        let workers = super::worker_threads().min(chunks.max(1));
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             let (sender, receiver) =

@@ -213,31 +213,7 @@ impl Table {
         self.stats
     }
 
-    /// Normalizes an encoded row and computes its key. The row is copied into
-    /// its own allocation so it does not pin the network buffer it came in.
-    pub fn prepare(&self, encoded: &[u8]) -> Result<(RowKey, Row), RowError> {
-        let scanned = self.scan(encoded, Depth::Full)?;
-        let mut key = String::new();
-        scanned.write_key(&self.key, &mut key)?;
-        let row = self.materialize(&key, encoded, scanned.rewrite)?;
-        Ok((key.into_boxed_str(), row))
-    }
-
-    /// The key of an encoded row, normalized as [`prepare`](Self::prepare)
-    /// would, without copying the row or checking its other columns (old
-    /// rows of UPDATEs and DELETEs, which are not kept).
-    pub fn key_of(&self, encoded: &[u8]) -> Result<RowKey, RowError> {
-        let mut key = String::new();
-        self.scan(encoded, Depth::KeyOnly)?
-            .write_key(&self.key, &mut key)?;
-        Ok(key.into_boxed_str())
-    }
-
-    fn scan<'a>(&self, encoded: &'a [u8], depth: Depth) -> Result<scan::Scan<'a>, RowError> {
-        scan::scan(encoded, &self.key, &self.types, depth, None)
-    }
-
-    /// [`scan`](Self::scan) with the remembered column layout.
+    /// Scans an encoded row with the remembered column layout.
     fn scan_with<'a>(
         &self,
         encoded: &'a [u8],
@@ -276,15 +252,6 @@ impl Table {
         scanned.write_key(&self.key, &mut scratch.new)?;
         let row = self.materialize(&scratch.new, encoded, scanned.rewrite)?;
         Ok(self.put(&scratch.new, row))
-    }
-
-    /// Inserts or replaces a prepared row.
-    pub fn upsert(&mut self, key: RowKey, row: Row) -> Change {
-        let row = match row.key() == key.as_bytes() {
-            true => row,
-            false => Row::keyed(key.as_bytes(), row.as_bytes()),
-        };
-        self.put(&key, row)
     }
 
     /// Stores `row`, which holds `key`, replacing the row under that key.

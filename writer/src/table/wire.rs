@@ -238,20 +238,31 @@ pub fn is_utf8(bytes: &[u8]) -> bool {
     bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
 }
 
+/// The text of an encoded `Value` in the one-field `string_value` encoding
+/// every encoder writes for a short string (tag, one-byte length, text), not
+/// yet checked as UTF-8; `None` for any other encoding.
+#[inline]
+pub fn short_string(buf: &[u8]) -> Option<&[u8]> {
+    match buf {
+        [0x1a, len, text @ ..] if *len < 0x80 && text.len() == usize::from(*len) => Some(text),
+        _ => None,
+    }
+}
+
 /// Checks an encoded `Value` without decoding it: its fields are well
 /// framed and a string is UTF-8 (nested structs and lists are checked when
 /// they are read).
 #[inline]
 pub fn check_value(buf: &[u8]) -> Result<(), WireError> {
+    if let Some(text) = short_string(buf) {
+        return if is_utf8(text) {
+            Ok(())
+        } else {
+            Err(WireError::Utf8)
+        };
+    }
     match buf {
         [0x11, bits @ ..] if bits.len() == 8 => Ok(()),
-        [0x1a, len, text @ ..] if *len < 0x80 && text.len() == usize::from(*len) => {
-            if is_utf8(text) {
-                Ok(())
-            } else {
-                Err(WireError::Utf8)
-            }
-        }
         [0x20, flag] | [0x08, flag] if *flag < 0x80 => Ok(()),
         _ => ValueRef::parse(buf).map(|_| ()),
     }
@@ -308,15 +319,14 @@ impl<'a> ValueRef<'a> {
     /// any protobuf oneof.
     pub fn parse(buf: &'a [u8]) -> Result<Self, WireError> {
         // The one-field encodings every encoder writes for scalars.
+        if let Some(text) = short_string(buf) {
+            return utf8(text).map(ValueRef::String);
+        }
         match buf {
             [0x11, bits @ ..] if bits.len() == 8 => {
                 let mut le = [0; 8];
                 le.copy_from_slice(bits);
                 return Ok(ValueRef::Number(f64::from_bits(u64::from_le_bytes(le))));
-            }
-            [0x1a, len, text @ ..] if *len < 0x80 && text.len() == usize::from(*len) => {
-                let text = std::str::from_utf8(text).map_err(|_| WireError::Utf8)?;
-                return Ok(ValueRef::String(text));
             }
             [0x20, flag] if *flag < 0x80 => return Ok(ValueRef::Bool(*flag != 0)),
             [0x08, null] if *null < 0x80 => return Ok(ValueRef::Null),

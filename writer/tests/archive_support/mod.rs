@@ -1,6 +1,8 @@
 //! Helpers shared by the archive tests (included with `mod`).
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod go_reader;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -121,20 +121,18 @@ impl WriterProcess {
 
     /// `GET path`: status code and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.api))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+        self.request(reqwest::Method::GET, path).await
     }
 
     /// `POST path`: status code and body.
     pub async fn post(&self, path: &str) -> (u16, String) {
+        self.request(reqwest::Method::POST, path).await
+    }
+
+    async fn request(&self, method: reqwest::Method, path: &str) -> (u16, String) {
         let response = self
             .http
-            .post(format!("{}{path}", self.api))
+            .request(method, format!("{}{path}", self.api))
             .send()
             .await
             .unwrap();

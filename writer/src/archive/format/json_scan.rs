@@ -61,7 +61,7 @@ impl<'a> ObjectScanner<'a> {
         self.expect(b'"')?;
         let start = self.pos;
         loop {
-            let found = find(self.buf, self.pos, |word| {
+            let found = swar::find(self.buf, self.pos, |word| {
                 swar::equal(word, b'"') | swar::equal(word, b'\\')
             });
             match found {
@@ -86,7 +86,7 @@ impl<'a> ObjectScanner<'a> {
                 let mut depth = 0usize;
                 loop {
                     // `{`/`[` and `}`/`]` differ only in bit 0x20.
-                    let found = find(self.buf, self.pos, |word| {
+                    let found = swar::find(self.buf, self.pos, |word| {
                         let folded = word | 0x2020_2020_2020_2020;
                         swar::equal(word, b'"')
                             | swar::equal(folded, b'{')
@@ -145,23 +145,6 @@ impl<'a> ObjectScanner<'a> {
         }
         Ok((name, value))
     }
-}
-
-/// The first index at or after `at` of a byte that `flags` flags (see
-/// [`swar`]), checking eight bytes at a time; the tail byte by byte.
-#[inline]
-fn find(buf: &[u8], mut at: usize, flags: impl Fn(u64) -> u64) -> Option<usize> {
-    while let Some(word) = swar::word_at(buf, at) {
-        let flagged = flags(word);
-        if flagged != 0 {
-            return Some(at + swar::first(flagged));
-        }
-        at += 8;
-    }
-    let tail = buf.get(at..)?;
-    tail.iter()
-        .position(|&byte| flags(u64::from(byte)) & 0x80 != 0)
-        .map(|i| at + i)
 }
 
 impl<'a> Iterator for ObjectScanner<'a> {

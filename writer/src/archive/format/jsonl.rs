@@ -12,7 +12,7 @@ use memchr::memchr;
 use super::json_scan::{ObjectScanner, unescape_string};
 use super::{DiffEntry, DiffRecord, FormatError, StoredRow};
 use crate::table::Action;
-use crate::table::wire::{MAX_DEPTH, ValueRef, WireError, list_items, utf8};
+use crate::table::wire::{MAX_DEPTH, ValueRef, WireError, list_items, short_string, utf8};
 
 mod columns;
 mod scalars;
@@ -61,21 +61,13 @@ fn write_row(columns: &mut ColumnCache, out: &mut Vec<u8>, row: &[u8]) -> Result
     columns.write_row(out, row, write_encoded_value)
 }
 
-/// Appends an encoded top-level `Value`. The scalar encodings every encoder
-/// writes are transcoded straight from their bytes (a string is checked
-/// while it is escaped); anything else goes through [`ValueRef`].
+/// Appends an encoded top-level `Value`. A short string is escaped straight
+/// from its bytes, checked as UTF-8 while it is escaped (not once before);
+/// anything else goes through [`ValueRef`].
 fn write_encoded_value(out: &mut Vec<u8>, value: &[u8]) -> Result<(), WireError> {
-    match value {
-        [0x1a, len, text @ ..] if *len < 0x80 && text.len() == usize::from(*len) => {
-            write_text(out, text)
-        }
-        [0x11, bits @ ..] if bits.len() == 8 => {
-            let mut le = [0; 8];
-            le.copy_from_slice(bits);
-            write_go_float(out, f64::from_bits(u64::from_le_bytes(le)));
-            Ok(())
-        }
-        _ => write_value(out, &ValueRef::parse(value)?, 0),
+    match short_string(value) {
+        Some(text) => write_text(out, text),
+        None => write_value(out, &ValueRef::parse(value)?, 0),
     }
 }
 

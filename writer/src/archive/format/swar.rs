@@ -40,6 +40,24 @@ pub fn first(flags: u64) -> usize {
     (flags.trailing_zeros() / 8) as usize
 }
 
+/// The first index at or after `at` of a byte that `flags` flags, checking
+/// eight bytes at a time, then the tail one byte at a time (each byte as
+/// the lowest of a word, whose flag is always exact).
+#[inline]
+pub fn find(bytes: &[u8], mut at: usize, flags: impl Fn(u64) -> u64) -> Option<usize> {
+    while let Some(word) = word_at(bytes, at) {
+        let flagged = flags(word);
+        if flagged != 0 {
+            return Some(at + first(flagged));
+        }
+        at += 8;
+    }
+    let tail = bytes.get(at..)?;
+    tail.iter()
+        .position(|&byte| flags(u64::from(byte)) & 0x80 != 0)
+        .map(|i| at + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

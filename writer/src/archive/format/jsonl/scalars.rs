@@ -41,9 +41,9 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
     out.push(b'"');
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        i = skip_plain(bytes, i);
-        let Some(&b) = bytes.get(i) else { break };
+    while let Some(next) = swar::find(bytes, i, needs_a_look) {
+        i = next;
+        let b = bytes[i];
         if b >= 0x80 && !checked {
             // Everything before `i` is ASCII, so `i` starts a character.
             std::str::from_utf8(&bytes[i..]).map_err(|_| WireError::Utf8)?;
@@ -96,25 +96,18 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
     Ok(())
 }
 
-/// The first index at or after `i` whose byte may need a look (an escape,
-/// or a non-ASCII byte that may start U+2028/U+2029), skipping eight plain
-/// bytes at a time: most strings are plain ASCII.
+/// Flags the bytes that may need a look (an escape, or a non-ASCII byte
+/// that may start U+2028/U+2029); most strings have none, and are skipped
+/// eight bytes at a time.
 #[inline]
-fn skip_plain(bytes: &[u8], mut i: usize) -> usize {
-    while let Some(word) = swar::word_at(bytes, i) {
-        let flags = swar::below(word, 0x20)
-            | swar::non_ascii(word)
-            | swar::equal(word, b'"')
-            | swar::equal(word, b'\\')
-            | swar::equal(word, b'<')
-            | swar::equal(word, b'>')
-            | swar::equal(word, b'&');
-        if flags != 0 {
-            return i + swar::first(flags);
-        }
-        i += 8;
-    }
-    i
+fn needs_a_look(word: u64) -> u64 {
+    swar::below(word, 0x20)
+        | swar::non_ascii(word)
+        | swar::equal(word, b'"')
+        | swar::equal(word, b'\\')
+        | swar::equal(word, b'<')
+        | swar::equal(word, b'>')
+        | swar::equal(word, b'&')
 }
 
 /// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
