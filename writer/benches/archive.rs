@@ -3,8 +3,10 @@
 //! write of the same bytes in the same run; and the rebuild speed from a
 //! snapshot plus 100 diffs, in rows/s, per format.
 //!
-//! `cargo bench -p snapshot-writer --bench archive` (env `ARCHIVE_BENCH_ROWS`
-//! overrides the row count). Medians of 3 runs.
+//! `cargo bench -p snapshot-writer --bench archive`. Medians of 3 runs. For
+//! profiling, env `ARCHIVE_BENCH_ROWS` overrides the row count,
+//! `ARCHIVE_BENCH_RUNS` the runs, and `ARCHIVE_BENCH_FORMAT=jsonl|protobuf`
+//! picks one format.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -27,6 +29,21 @@ use snapshot_writer::table::wire::{encode_scalar, write_struct_entry};
 use snapshot_writer::table::{KeySpec, Table, ValueRef};
 
 const RUNS: usize = 3;
+
+fn runs() -> usize {
+    std::env::var("ARCHIVE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS)
+}
+
+fn formats() -> Vec<Format> {
+    let only = std::env::var("ARCHIVE_BENCH_FORMAT").unwrap_or_default();
+    [Format::Jsonl, Format::Protobuf]
+        .into_iter()
+        .filter(|format| only.is_empty() || only == format.id())
+        .collect()
+}
 const DIFFS: usize = 100;
 const CHANGES_PER_DIFF: u32 = 1000;
 
@@ -97,7 +114,7 @@ async fn bench_snapshot(table: &Table, format: Format) {
     let mut ours = Vec::new();
     let mut plain = Vec::new();
     let mut size = 0;
-    for _ in 0..RUNS {
+    for _ in 0..runs() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = open(dir.path(), format).await;
         let started = Instant::now();
@@ -165,7 +182,7 @@ async fn bench_rebuild(table: &Table, rows: u32, format: Format) {
     let dest: Arc<dyn Destination> = Arc::new(LocalDestination::new(dir.path()));
     let reader = ArchiveReader::open(dest, "rows/").await.unwrap();
     let mut samples = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs() {
         let started = Instant::now();
         let rebuilt = reader
             .rebuild(None, &KeySpec::default(), &[format])
@@ -212,10 +229,10 @@ fn main() {
             started.elapsed().as_secs_f64() * 1e3
         );
         let mut out = Vec::with_capacity(256 << 20);
-        for format in [Format::Jsonl, Format::Protobuf] {
+        for format in formats() {
             // Best of 3 into a buffer already paged in.
             let mut time = f64::MAX;
-            for _ in 0..RUNS {
+            for _ in 0..runs() {
                 out.clear();
                 let started = Instant::now();
                 let mut encoder = RecordEncoder::new(format);
@@ -240,12 +257,12 @@ fn main() {
     runtime.block_on(async {
         // `ARCHIVE_BENCH_ONLY=snapshot|rebuild` runs one half (e.g. to profile it).
         let only = std::env::var("ARCHIVE_BENCH_ONLY").unwrap_or_default();
-        for format in [Format::Jsonl, Format::Protobuf] {
+        for format in formats() {
             if only != "rebuild" {
                 bench_snapshot(&table, format).await;
             }
         }
-        for format in [Format::Jsonl, Format::Protobuf] {
+        for format in formats() {
             if only != "snapshot" {
                 bench_rebuild(&table, rows, format).await;
             }

@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod aws;
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod dest;

@@ -123,6 +123,45 @@ pub struct FormatRef {
     pub crc32c: Option<String>,
 }
 
+impl FormatRef {
+    /// Whether an object of `len` bytes has the recorded size.
+    pub fn check_size(&self, len: usize) -> Result<(), String> {
+        if len as u64 == self.size_bytes {
+            Ok(())
+        } else {
+            Err(format!(
+                "has {len} bytes, the manifest records {}",
+                self.size_bytes
+            ))
+        }
+    }
+
+    /// The recorded CRC-32C, if any (Go writers record none); one that is
+    /// not 8 hex digits is an error.
+    pub fn recorded_crc32c(&self) -> Result<Option<u32>, String> {
+        self.crc32c
+            .as_deref()
+            .map(|text| {
+                u32::from_str_radix(text, 16)
+                    .ok()
+                    .filter(|_| text.len() == 8)
+                    .ok_or_else(|| format!("the manifest records an invalid CRC-32C {text:?}"))
+            })
+            .transpose()
+    }
+}
+
+/// Whether an object's CRC-32C is the recorded one.
+pub fn check_crc32c(actual: u32, recorded: u32) -> Result<(), String> {
+    if actual == recorded {
+        Ok(())
+    } else {
+        Err(format!(
+            "has CRC-32C {actual:08x}, the manifest records {recorded:08x}: the object is corrupt"
+        ))
+    }
+}
+
 /// A column of the table schema, with the Go struct's field names.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

@@ -19,12 +19,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use super::ArchiveError;
-use super::format;
+use super::format::{self, DiffRecord, FormatError};
 use super::keys::manifest_key;
-use super::manifest::{Artifact, ArtifactKind, Manifest};
+use super::manifest::{Artifact, ArtifactKind, FormatRef, Manifest, check_crc32c};
 use super::position::compare;
-use super::rebuilt::{RebuiltTable, load_snapshot};
+use super::rebuilt::{RebuiltRows, RebuiltTable, load_snapshot};
 use super::retention::artifact_key;
+use crate::blocking::off_runtime;
 use crate::config::Format;
 use crate::dest::Destination;
 use crate::table::KeySpec;
@@ -184,43 +185,118 @@ impl ArchiveReader {
         for index in std::iter::once(plan.snapshot).chain(plan.diffs.iter().copied()) {
             let artifact = &self.manifest.artifacts[index];
             let format = Self::choose_format(artifact, preference)?;
-            objects.push((format, artifact_key(&self.key_prefix, artifact, format)));
+            objects.push(ObjectToRead {
+                kind: artifact.kind,
+                format,
+                key: artifact_key(&self.key_prefix, artifact, format),
+                recorded: artifact.formats.get(format.id()).cloned(),
+            });
         }
-        let mut fetched =
-            futures::stream::iter(objects.into_iter().map(|(format, key)| async move {
-                let body = self.fetch(&key).await;
-                (format, key, body)
-            }))
-            .buffered(FETCH_CONCURRENCY);
-
+        // Fetching, checking and decoding run ahead, off the runtime, while
+        // earlier objects are applied in order.
+        let mut loaded = futures::stream::iter(
+            objects
+                .into_iter()
+                .map(|object| self.load_object(object, key)),
+        )
+        .buffered(FETCH_CONCURRENCY);
         let mut table = RebuiltTable {
             epoch: self.manifest.artifacts[plan.snapshot].epoch,
             ..RebuiltTable::default()
         };
-        if let Some((format, object_key, body)) = fetched.next().await {
-            let body = body?;
-            table.rows =
-                load_snapshot(format, &body, key).map_err(|error| ArchiveError::Artifact {
-                    key: object_key,
-                    error,
-                })?;
-            table.artifacts_read += 1;
-        }
-        while let Some((format, object_key, body)) = fetched.next().await {
-            let body = body?;
-            format::decode_diff(format, &body, |record| {
-                table.apply(record);
-                Ok(())
-            })
-            .map_err(|error| ArchiveError::Artifact {
-                key: object_key,
-                error,
-            })?;
+        while let Some(loaded) = loaded.next().await {
+            match loaded? {
+                Loaded::Snapshot(rows) => table.rows = rows,
+                Loaded::Diff {
+                    format,
+                    key,
+                    body,
+                    records,
+                } => table
+                    .apply_diff(format, body, records)
+                    .map_err(|error| ArchiveError::Artifact { key, error })?,
+            }
             table.artifacts_read += 1;
         }
         table.position = plan.position;
         Ok(table)
     }
+
+    /// Fetches one object of a rebuild, checks its size and checksum against
+    /// the manifest, and decodes it (a snapshot into rows keyed by `key`).
+    async fn load_object(
+        &self,
+        object: ObjectToRead,
+        key: &KeySpec,
+    ) -> Result<Loaded, ArchiveError> {
+        let body = self.fetch(&object.key).await?;
+        let ObjectToRead {
+            kind,
+            format,
+            key: object_key,
+            recorded,
+        } = object;
+        let bad = |key: &str, error: FormatError| ArchiveError::Artifact {
+            key: key.to_owned(),
+            error,
+        };
+        let expected_crc = match &recorded {
+            Some(recorded) => recorded
+                .check_size(body.len())
+                .and_then(|()| recorded.recorded_crc32c()),
+            None => Ok(None),
+        }
+        .map_err(|message| bad(&object_key, FormatError::at(0, message)))?;
+        let key = key.clone();
+        let diff_key = object_key.clone();
+        off_runtime(move || match kind {
+            ArtifactKind::Snapshot => {
+                load_snapshot(format, &body, &key, expected_crc).map(Loaded::Snapshot)
+            }
+            ArtifactKind::Diff => {
+                if let Some(expected) = expected_crc {
+                    check_crc32c(crc32c::crc32c(&body), expected)
+                        .map_err(|message| FormatError::at(0, message))?;
+                }
+                let mut records = Vec::new();
+                format::decode_diff(format, &body, |record| {
+                    records.push(record);
+                    Ok(())
+                })?;
+                Ok(Loaded::Diff {
+                    format,
+                    key: diff_key,
+                    body,
+                    records,
+                })
+            }
+        })
+        .await
+        .unwrap_or_else(|panic| Err(FormatError::at(0, format!("decoding panicked: {panic}"))))
+        .map_err(|error| bad(&object_key, error))
+    }
+}
+
+/// One object a rebuild reads.
+struct ObjectToRead {
+    kind: ArtifactKind,
+    format: Format,
+    key: String,
+    /// What the manifest records about it.
+    recorded: Option<FormatRef>,
+}
+
+/// One object of a rebuild, read and decoded.
+enum Loaded {
+    /// The base snapshot's rows.
+    Snapshot(RebuiltRows),
+    /// A diff's records, whose rows are ranges of `body`.
+    Diff {
+        format: Format,
+        key: String,
+        body: Bytes,
+        records: Vec<DiffRecord>,
+    },
 }
 
 #[cfg(test)]

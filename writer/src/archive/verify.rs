@@ -10,7 +10,7 @@ use std::fmt;
 
 use super::ArchiveError;
 use super::format;
-use super::manifest::ArtifactKind;
+use super::manifest::{ArtifactKind, check_crc32c};
 use super::position::compare;
 use super::reader::ArchiveReader;
 use super::retention::artifact_keys;
@@ -152,8 +152,8 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
             let Some(recorded) = artifact.formats.get(format.id()) else {
                 continue;
             };
-            let body = match reader.destination().get(&key).await {
-                Ok(Some(object)) => object.body,
+            let body = match reader.destination().read(&key).await {
+                Ok(Some(body)) => body,
                 Ok(None) => {
                     problems.push(format!("{name}: {key} is missing"));
                     continue;
@@ -163,25 +163,19 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
                     continue;
                 }
             };
-            if body.len() as u64 != recorded.size_bytes {
-                problems.push(format!(
-                    "{name}: {key} has {} bytes, the manifest records {}",
-                    body.len(),
-                    recorded.size_bytes
-                ));
+            if let Err(problem) = recorded.check_size(body.len()) {
+                problems.push(format!("{name}: {key} {problem}"));
             }
-            match &recorded.crc32c {
-                Some(expected) => {
-                    let actual = format!("{:08x}", crc32c::crc32c(&body));
-                    if !actual.eq_ignore_ascii_case(expected) {
-                        problems.push(format!(
-                            "{name}: {key} has CRC-32C {actual}, the manifest records {expected}"
-                        ));
+            match recorded.recorded_crc32c() {
+                Ok(Some(expected)) => {
+                    if let Err(problem) = check_crc32c(crc32c::crc32c(&body), expected) {
+                        problems.push(format!("{name}: {key} {problem}"));
                     }
                 }
-                None => report.warnings.push(format!(
+                Ok(None) => report.warnings.push(format!(
                     "{name}: {key} has no recorded checksum; size checked only"
                 )),
+                Err(problem) => problems.push(format!("{name}: {key}: {problem}")),
             }
             let decoded = match artifact.kind {
                 ArtifactKind::Snapshot => format::decode_snapshot(format, &body, |_, _| Ok(())),

@@ -158,14 +158,18 @@ impl LocalDestination {
     }
 
     fn get_blocking(&self, key: &str) -> Result<Option<Versioned>, DestError> {
+        Ok(self.read_blocking(key)?.map(|body| Versioned {
+            revision: content_revision(&body),
+            body,
+        }))
+    }
+
+    fn read_blocking(&self, key: &str) -> Result<Option<Bytes>, DestError> {
         let path = self.path_of(key)?;
         match fs::read(&path) {
-            Ok(body) => Ok(Some(Versioned {
-                revision: content_revision(&body),
-                body: Bytes::from(body),
-            })),
+            Ok(body) => Ok(Some(Bytes::from(body))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io_error("get", key, e)),
+            Err(e) => Err(self.io_error("read", key, e)),
         }
     }
 
@@ -306,12 +310,9 @@ async fn blocking<T: Send + 'static>(
     key: &str,
     work: impl FnOnce() -> Result<T, DestError> + Send + 'static,
 ) -> Result<T, DestError> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(_) => tokio::task::spawn_blocking(work)
-            .await
-            .unwrap_or_else(|e| Err(dest.failed("run", key, e.to_string(), true))),
-        Err(_) => work(),
-    }
+    crate::blocking::off_runtime(work)
+        .await
+        .unwrap_or_else(|panic| Err(dest.failed("run", key, panic, true)))
 }
 
 #[async_trait]
@@ -339,6 +340,11 @@ impl Destination for LocalDestination {
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError> {
         let (this, key_owned) = (self.clone(), key.to_owned());
         blocking(self, key, move || this.get_blocking(&key_owned)).await
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Bytes>, DestError> {
+        let (this, key_owned) = (self.clone(), key.to_owned());
+        blocking(self, key, move || this.read_blocking(&key_owned)).await
     }
 
     async fn put_if(

@@ -121,6 +121,12 @@ pub trait Destination: Send + Sync + fmt::Debug {
     /// Reads a whole object with its revision; `None` if it does not exist.
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError>;
 
+    /// Reads a whole object without its revision, for objects that are never
+    /// swapped (artifacts); `None` if it does not exist.
+    async fn read(&self, key: &str) -> Result<Option<Bytes>, DestError> {
+        Ok(self.get(key).await?.map(|object| object.body))
+    }
+
     /// Writes `body` under `key` only if the stored object is at `expected`
     /// (`None`: only if no object exists). Returns the new revision, or
     /// [`DestError::Conflict`].

@@ -180,6 +180,25 @@ pub fn unescape_string(raw: &[u8]) -> Result<Cow<'_, str>, String> {
 
 /// The Go `RowKey` of a JSON row, parsing only the key columns.
 pub fn key_of_json(line: &[u8], spec: &KeySpec) -> Result<RowKey, String> {
+    // Formatted in a reused buffer, then copied into one exact-size
+    // allocation.
+    crate::table::key::with_scratch(|key| {
+        write_json_key(line, spec, false, key)?;
+        Ok(RowKey::from(key.as_str()))
+    })
+}
+
+/// Appends the Go `RowKey` of a JSON row to `out`, parsing only the key
+/// columns. With `stop_early`, the scan ends at the last key column; use it
+/// only for a line whose bytes are vouched for (a checksum), since the rest
+/// of the line is then not checked, and of a member named twice the first
+/// counts (Go's decoder takes the last; no writer writes one twice).
+pub fn write_json_key(
+    line: &[u8],
+    spec: &KeySpec,
+    stop_early: bool,
+    out: &mut String,
+) -> Result<(), String> {
     let fields = spec.fields();
     // Keys of up to eight columns without an allocation per row.
     let mut stack: [Option<&[u8]>; 8] = [None; 8];
@@ -191,37 +210,43 @@ pub fn key_of_json(line: &[u8], spec: &KeySpec) -> Result<RowKey, String> {
             &mut heap
         }
     };
+    let mut missing = fields.len();
     for member in ObjectScanner::new(line)? {
         let (name, value) = member?;
-        if let Some(slot) = fields.iter().position(|f| f.as_bytes() == name) {
-            values[slot] = Some(value);
-        } else if name.contains(&b'\\') {
+        let slot = match fields.iter().position(|f| f.as_bytes() == name) {
+            Some(slot) => Some(slot),
             // An escaped member name: compare its text.
-            let quoted = [&b"\""[..], name, b"\""].concat();
-            if let Ok(text) = unescape_string(&quoted)
-                && let Some(slot) = fields.iter().position(|f| *f == text)
-            {
-                values[slot] = Some(value);
+            None if name.contains(&b'\\') => {
+                let quoted = [&b"\""[..], name, b"\""].concat();
+                unescape_string(&quoted)
+                    .ok()
+                    .and_then(|text| fields.iter().position(|f| *f == text))
+            }
+            None => None,
+        };
+        if let Some(slot) = slot {
+            if values[slot].is_none() {
+                missing -= 1;
+            }
+            values[slot] = Some(value);
+            if stop_early && missing == 0 {
+                break;
             }
         }
     }
-    // Formatted in a reused buffer, then copied into one exact-size
-    // allocation: a rebuild keys every snapshot row.
-    crate::table::key::with_scratch(|key| {
-        if let [value] = values {
-            push_json_value(key, *value)?;
-        } else {
-            key.push('[');
-            for (i, value) in values.iter().enumerate() {
-                if i > 0 {
-                    key.push(' ');
-                }
-                push_json_value(key, *value)?;
+    if let [value] = values {
+        push_json_value(out, *value)
+    } else {
+        out.push('[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
             }
-            key.push(']');
+            push_json_value(out, *value)?;
         }
-        Ok(RowKey::from(key.as_str()))
-    })
+        out.push(']');
+        Ok(())
+    }
 }
 
 /// Appends Go's `%v` of a raw JSON value (missing prints `<nil>`).

@@ -120,8 +120,9 @@ fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) -> Result<
     Ok(())
 }
 
-/// Non-blank lines of an object, as slices of it (Go readers skip blank lines).
-pub fn lines(object: &Bytes) -> impl Iterator<Item = (usize, Bytes)> + '_ {
+/// Non-blank lines of an object with their line numbers, as slices of it
+/// (Go readers skip blank lines).
+pub fn lines(object: &[u8]) -> impl Iterator<Item = (usize, &[u8])> + '_ {
     let mut pos = 0;
     let mut number = 0;
     std::iter::from_fn(move || {
@@ -132,11 +133,26 @@ pub fn lines(object: &Bytes) -> impl Iterator<Item = (usize, Bytes)> + '_ {
             pos = end + 1;
             let line = object[start..end].trim_ascii();
             if !line.is_empty() {
-                return Some((number, object.slice_ref(line)));
+                return Some((number, line));
             }
         }
         None
     })
+}
+
+/// Calls `row` with the line number and row (a slice of `object`) of every
+/// line of a JSONL snapshot.
+pub fn snapshot_rows<'a>(
+    object: &'a [u8],
+    mut row: impl FnMut(usize, &'a [u8]) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    for (number, line) in lines(object) {
+        if line.first() != Some(&b'{') {
+            return Err(FormatError::at(number, "not a JSON object"));
+        }
+        row(number, line)?;
+    }
+    Ok(())
 }
 
 /// Calls `row` with the line number and row of every line of a JSONL
@@ -145,13 +161,9 @@ pub fn decode_snapshot(
     object: &Bytes,
     mut row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    for (number, line) in lines(object) {
-        if line.first() != Some(&b'{') {
-            return Err(FormatError::at(number, "not a JSON object"));
-        }
-        row(number, StoredRow::Json(line))?;
-    }
-    Ok(())
+    snapshot_rows(object, |number, line| {
+        row(number, StoredRow::Json(object.slice_ref(line)))
+    })
 }
 
 /// Splits an object into about `count` parts of whole lines, each with its
@@ -180,7 +192,8 @@ pub fn decode_diff(
     mut change: impl FnMut(DiffRecord) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     for (number, line) in lines(object) {
-        let record = parse_diff_line(&line).map_err(|e| FormatError::at(number, e))?;
+        let record =
+            parse_diff_line(&object.slice_ref(line)).map_err(|e| FormatError::at(number, e))?;
         change(record)?;
     }
     Ok(())

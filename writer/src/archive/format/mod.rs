@@ -17,9 +17,10 @@ use crate::table::{Action, WireError};
 
 /// Why an artifact's bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("record {record}: {message}")]
+#[error("{}{message}", if *record == 0 { String::new() } else { format!("record {record}: ") })]
 pub struct FormatError {
-    /// 1-based record (line or message) number.
+    /// 1-based record (line or message) number; 0 when the error is about
+    /// the whole object (its size or checksum).
     pub record: usize,
     /// What is wrong.
     pub message: String,
@@ -139,6 +140,19 @@ pub struct DiffRecord {
     pub key: String,
     /// The new row (INSERT, UPDATE).
     pub new: Option<StoredRow>,
+}
+
+/// Calls `row` with the record number (1-based line or message number) and
+/// the row (a slice of `object`) of every record of a snapshot object.
+pub fn snapshot_rows<'a>(
+    format: Format,
+    object: &'a [u8],
+    row: impl FnMut(usize, &'a [u8]) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    match format {
+        Format::Jsonl => jsonl::snapshot_rows(object, row),
+        Format::Protobuf => protobuf::snapshot_rows(object, row),
+    }
 }
 
 /// Calls `row` with the record number (1-based line or message number) and

@@ -98,23 +98,34 @@ pub fn split_messages(object: &Bytes, count: usize) -> Result<Vec<(usize, Bytes)
     Ok(parts)
 }
 
+/// Calls `row` with the message number and row (a slice of `object`; empty
+/// when the message has none) of every `SnapshotRow` of an object.
+pub fn snapshot_rows<'a>(
+    object: &'a [u8],
+    mut row: impl FnMut(usize, &'a [u8]) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    for message in messages(object) {
+        let (number, message) = message?;
+        let mut found: &[u8] = &[];
+        for field in Fields::new(message) {
+            if let Field::Bytes(1, bytes) = field.map_err(|e| FormatError::at(number, e))? {
+                found = bytes;
+            }
+        }
+        row(number, found)?;
+    }
+    Ok(())
+}
+
 /// Calls `row` with the message number and row of every `SnapshotRow` of an
 /// object.
 pub fn decode_snapshot(
     object: &Bytes,
     mut row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
-    for message in messages(object) {
-        let (number, message) = message?;
-        let mut found = Bytes::new();
-        for field in Fields::new(message) {
-            if let Field::Bytes(1, bytes) = field.map_err(|e| FormatError::at(number, e))? {
-                found = object.slice_ref(bytes);
-            }
-        }
-        row(number, StoredRow::Struct(found))?;
-    }
-    Ok(())
+    snapshot_rows(object, |number, found| {
+        row(number, StoredRow::Struct(object.slice_ref(found)))
+    })
 }
 
 /// Calls `change` for every `DiffChange` of an object, in file order.

@@ -174,7 +174,7 @@ impl ArchiveWriter {
             .await?;
         let mut table = Table::new(key);
         table.reserve(rebuilt.rows.len());
-        for (key, row) in rebuilt.rows {
+        for (key, row) in rebuilt.rows.iter() {
             let encoded = row
                 .to_struct_bytes()
                 .map_err(|message| ArchiveError::Encode {

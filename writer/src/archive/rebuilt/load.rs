@@ -1,0 +1,201 @@
+//! The parallel load of a base snapshot: the object is split into one part
+//! per core (whole records); each part is keyed on its own thread, its rows
+//! grouped by shard; then each thread fills its own run of shards. One map
+//! filled by one thread spent most of a rebuild waiting for memory; many
+//! small shards fit in a core's cache while they are filled.
+
+use bytes::Bytes;
+
+use super::rows::{Keyed, RebuiltRows, RowKind, Slot};
+use crate::archive::format::{self, FormatError, json_scan, jsonl, protobuf};
+use crate::archive::manifest::check_crc32c;
+use crate::config::Format;
+use crate::table::KeySpec;
+
+/// Object bytes per shard: about 4,000 rows of 250 bytes, whose map slots
+/// fit in a core's cache.
+const BYTES_PER_SHARD: usize = 1 << 20;
+
+/// Decodes a snapshot object into rows keyed by `key`, using every core.
+///
+/// With `expected_crc`, the object must have that CRC-32C (computed while
+/// the parts are keyed), and JSON rows are scanned only up to their last key
+/// column: the checksum vouches for the rest of the line, as our writer
+/// wrote it. Without one (Go writers record none), every line is scanned
+/// whole, so a malformed line is still an error.
+pub(in crate::archive) fn load_snapshot(
+    format: Format,
+    body: &Bytes,
+    key: &KeySpec,
+    expected_crc: Option<u32>,
+) -> Result<RebuiltRows, FormatError> {
+    load_in_parts(
+        format,
+        body,
+        key,
+        expected_crc,
+        crate::archive::worker_threads(),
+    )
+}
+
+/// [`load_snapshot`] on `workers` threads.
+pub(super) fn load_in_parts(
+    format: Format,
+    body: &Bytes,
+    key: &KeySpec,
+    expected_crc: Option<u32>,
+    workers: usize,
+) -> Result<RebuiltRows, FormatError> {
+    let shards = (body.len() / BYTES_PER_SHARD).clamp(workers, 4096);
+    let mut rows = RebuiltRows::with_shards(shards);
+    let object = rows.hold(body.clone(), RowKind::of(format));
+    let parts = split(format, body, workers)?;
+    let job = Job {
+        rows: &rows,
+        format,
+        object: body,
+        held: object,
+        key,
+        checked: expected_crc.is_some(),
+    };
+    let keyed: Vec<Result<KeyedPart, FormatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|part| scope.spawn(|| job.key_part(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(FormatError::at(0, "key worker panicked")))
+            })
+            .collect()
+    });
+    let keyed = keyed.into_iter().collect::<Result<Vec<_>, _>>()?;
+    if let Some(expected) = expected_crc {
+        let actual = keyed.iter().fold(0, |crc, part| {
+            crc32c::crc32c_combine(crc, part.crc, part.len)
+        });
+        check_crc32c(actual, expected).map_err(|message| FormatError::at(0, message))?;
+    }
+    let by_part: Vec<(usize, Vec<Vec<Keyed>>)> = keyed
+        .into_iter()
+        .map(|part| (rows.push_key_text(&part.keys).0, part.by_shard))
+        .collect();
+    rows.fill(&by_part, workers);
+    Ok(rows)
+}
+
+/// A slice of a snapshot object holding whole records.
+struct Part {
+    body: Bytes,
+    start: PartStart,
+}
+
+/// Where a part starts, as needed to number its records in the object.
+enum PartStart {
+    /// After this many messages (protobuf: counted while splitting).
+    Records(usize),
+    /// At this byte (JSONL: lines are counted only for an error).
+    Byte(usize),
+}
+
+impl Part {
+    /// Makes a record number within the part one within the object.
+    fn locate(&self, object: &[u8], mut error: FormatError) -> FormatError {
+        error.record += match self.start {
+            PartStart::Records(before) => before,
+            PartStart::Byte(offset) => memchr::memchr_iter(b'\n', &object[..offset]).count(),
+        };
+        error
+    }
+}
+
+/// Splits a snapshot object into about `count` parts of whole records, one
+/// after another from its first byte to its last.
+fn split(format: Format, object: &Bytes, count: usize) -> Result<Vec<Part>, FormatError> {
+    Ok(match format {
+        Format::Jsonl => jsonl::split_lines(object, count)
+            .into_iter()
+            .map(|(offset, body)| Part {
+                body,
+                start: PartStart::Byte(offset),
+            })
+            .collect(),
+        Format::Protobuf => protobuf::split_messages(object, count)?
+            .into_iter()
+            .map(|(before, body)| Part {
+                body,
+                start: PartStart::Records(before),
+            })
+            .collect(),
+    })
+}
+
+/// The rows of one part, keyed.
+struct KeyedPart {
+    /// `by_shard[s]`: the part's rows in shard `s`, key offsets into `keys`.
+    by_shard: Vec<Vec<Keyed>>,
+    /// The key text of the part's rows, one after another.
+    keys: String,
+    /// The part's CRC-32C (0 when no checksum is checked).
+    crc: u32,
+    /// The part's length in bytes.
+    len: usize,
+}
+
+/// What every part's worker shares.
+struct Job<'a> {
+    rows: &'a RebuiltRows,
+    format: Format,
+    object: &'a Bytes,
+    /// The object's index in `rows`.
+    held: usize,
+    key: &'a KeySpec,
+    /// Whether the object's checksum is checked.
+    checked: bool,
+}
+
+impl Job<'_> {
+    fn key_part(&self, part: &Part) -> Result<KeyedPart, FormatError> {
+        let crc = if self.checked {
+            crc32c::crc32c(&part.body)
+        } else {
+            0
+        };
+        let mut by_shard: Vec<Vec<Keyed>> =
+            (0..self.rows.shard_count()).map(|_| Vec::new()).collect();
+        let mut keys = String::with_capacity(part.body.len() / 16);
+        let base = self.object.as_ptr().addr();
+        format::snapshot_rows(self.format, &part.body, |record, row| {
+            let start = keys.len();
+            let written = match self.format {
+                Format::Protobuf => self
+                    .key
+                    .write_key(row, &mut keys)
+                    .map_err(|e| e.to_string()),
+                Format::Jsonl => json_scan::write_json_key(row, self.key, self.checked, &mut keys),
+            };
+            let bad = |message| FormatError::at(record, message);
+            written.map_err(bad)?;
+            let hash = self.rows.hash(&keys[start..]);
+            let offset = if row.is_empty() {
+                0
+            } else {
+                row.as_ptr().addr() - base
+            };
+            let slot = Slot::new(self.held, (offset, row.len()), (start, keys.len() - start))
+                .map_err(bad)?;
+            by_shard[self.rows.shard_of(hash)].push(Keyed { hash, slot });
+            Ok(())
+        })
+        .map_err(|error| part.locate(self.object, error))?;
+        Ok(KeyedPart {
+            by_shard,
+            keys,
+            crc,
+            len: part.body.len(),
+        })
+    }
+}
