@@ -67,3 +67,64 @@ fn verify_exits_non_zero_with_a_report() {
         "{stderr}"
     );
 }
+
+/// A copy of a golden archive to damage.
+fn copy_of(name: &str) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    let source = golden(name);
+    for entry in walk(&source) {
+        let target = copy.path().join(entry.strip_prefix(&source).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &target).unwrap();
+    }
+    copy
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_damaged_object_is_named_by_read_and_verify() {
+    // A flipped byte keeps the size: only the checksum can tell.
+    let flipped = copy_of("rust-writer");
+    let snapshot = flipped.path().join("epoch=3/snapshot-0_001A0002.pb");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&snapshot, bytes).unwrap();
+    // A cut diff changes the size.
+    let cut = copy_of("rust-writer");
+    let diff = cut.path().join("epoch=3/diff-0_001A0002-0_001A0003.pb");
+    let bytes = std::fs::read(&diff).unwrap();
+    std::fs::write(&diff, &bytes[..bytes.len() - 1]).unwrap();
+
+    for (archive, object, problem) in [
+        (&flipped, "snapshot-0_001A0002.pb", "has CRC-32C "),
+        (&cut, "diff-0_001A0002-0_001A0003.pb", "bytes, the manifest records"),
+    ] {
+        let path = archive.path().to_str().unwrap();
+        let (ok, stdout, stderr) = run(&["read", path]);
+        assert!(!ok, "read of a damaged archive succeeded: {stdout}");
+        assert!(stdout.is_empty(), "nothing is printed: {stdout}");
+        assert!(
+            stderr.contains(object) && stderr.contains(problem),
+            "{stderr}"
+        );
+        let (ok, _, stderr) = run(&["verify", path]);
+        assert!(!ok);
+        assert!(
+            stderr.contains(object) && stderr.contains(problem),
+            "{stderr}"
+        );
+    }
+}

@@ -46,6 +46,27 @@ pub(super) fn load_in_parts(
     expected_crc: Option<u32>,
     workers: usize,
 ) -> Result<RebuiltRows, FormatError> {
+    load_unchecked(format, body, key, expected_crc, workers).map_err(|error| {
+        // Damage shows first as a record that does not decode; the
+        // checksum says which it is.
+        match expected_crc {
+            Some(expected) if error.record != 0 => {
+                check_crc32c(crc32c::crc32c(body), expected)
+                    .map_or_else(|message| FormatError::at(0, message), |()| error)
+            }
+            _ => error,
+        }
+    })
+}
+
+/// [`load_in_parts`], checking the CRC-32C only once every record decoded.
+fn load_unchecked(
+    format: Format,
+    body: &Bytes,
+    key: &KeySpec,
+    expected_crc: Option<u32>,
+    workers: usize,
+) -> Result<RebuiltRows, FormatError> {
     let shards = (body.len() / BYTES_PER_SHARD).clamp(workers, 4096);
     let mut rows = RebuiltRows::with_shards(shards);
     let object = rows.hold(body.clone(), RowKind::of(format));
