@@ -135,8 +135,8 @@ impl ArchiveReader {
 
     /// Fetches one object, failing if it is missing.
     pub async fn fetch(&self, key: &str) -> Result<Bytes, ArchiveError> {
-        match self.dest.get(key).await? {
-            Some(object) => Ok(object.body),
+        match self.dest.read(key).await? {
+            Some(body) => Ok(body),
             None => Err(ArchiveError::MissingObject {
                 dest: self.dest.name().to_owned(),
                 key: key.to_owned(),

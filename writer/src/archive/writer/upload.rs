@@ -106,14 +106,14 @@ impl ArchiveWriter {
                     if dest.size(&key).await?.is_some() {
                         continue;
                     }
-                    let Some(object) = source.get(&key).await? else {
+                    let Some(body) = source.read(&key).await? else {
                         return Err(ArchiveError::MissingObject {
                             dest: source.name().to_owned(),
                             key,
                         });
                     };
                     let path = self.spool.dir().join(format!("{}.copy", new_id()));
-                    std::fs::write(&path, &object.body).map_err(|error| ArchiveError::Spool {
+                    std::fs::write(&path, &body).map_err(|error| ArchiveError::Spool {
                         path: path.display().to_string(),
                         error,
                     })?;
@@ -140,7 +140,7 @@ async fn same_content(
         return Ok(false);
     }
     Ok(dest
-        .get(key)
+        .read(key)
         .await?
-        .is_some_and(|stored| crc32c::crc32c(&stored.body) == file.crc32c))
+        .is_some_and(|body| crc32c::crc32c(&body) == file.crc32c))
 }
