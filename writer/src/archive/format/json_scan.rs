@@ -12,6 +12,18 @@ use crate::table::key::push_go_value;
 use crate::table::wire::{ValueRef, encode_scalar, write_struct_entry};
 use crate::table::{KeySpec, RowKey};
 
+/// The bytes that end a number or a literal (`true`, `false`, `null`).
+static ENDS_SCALAR: [bool; 256] = {
+    let mut ends = [false; 256];
+    let mut i = 0;
+    let set = b",}] \t\n\r";
+    while i < set.len() {
+        ends[set[i] as usize] = true;
+        i += 1;
+    }
+    ends
+};
+
 /// Iterates the `(name, raw value)` members of a JSON object.
 #[derive(Debug)]
 pub struct ObjectScanner<'a> {
@@ -37,16 +49,19 @@ impl<'a> ObjectScanner<'a> {
         Ok(scanner)
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
 
+    #[inline]
     fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
         }
     }
 
+    #[inline]
     fn expect(&mut self, byte: u8) -> Result<(), String> {
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -115,12 +130,10 @@ impl<'a> ObjectScanner<'a> {
                 }
             }
             Some(_) => {
-                while !matches!(
-                    self.peek(),
-                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-                ) {
-                    self.pos += 1;
-                }
+                self.pos = self.buf[start..]
+                    .iter()
+                    .position(|&byte| ENDS_SCALAR[usize::from(byte)])
+                    .map_or(self.buf.len(), |end| start + end);
                 if self.pos == start {
                     return Err(format!("expected a value at byte {start}"));
                 }
@@ -200,6 +213,20 @@ pub fn write_json_key(
     out: &mut String,
 ) -> Result<(), String> {
     let fields = spec.fields();
+    if let [field] = fields {
+        // The usual key, one column: no array of values to set up per row.
+        let mut found = None;
+        for member in ObjectScanner::new(line)? {
+            let (name, value) = member?;
+            if is_named(name, field) {
+                found = Some(value);
+                if stop_early {
+                    break;
+                }
+            }
+        }
+        return push_json_value(out, found);
+    }
     // Keys of up to eight columns without an allocation per row.
     let mut stack: [Option<&[u8]>; 8] = [None; 8];
     let mut heap: Vec<Option<&[u8]>> = Vec::new();
@@ -213,18 +240,7 @@ pub fn write_json_key(
     let mut missing = fields.len();
     for member in ObjectScanner::new(line)? {
         let (name, value) = member?;
-        let slot = match fields.iter().position(|f| f.as_bytes() == name) {
-            Some(slot) => Some(slot),
-            // An escaped member name: compare its text.
-            None if name.contains(&b'\\') => {
-                let quoted = [&b"\""[..], name, b"\""].concat();
-                unescape_string(&quoted)
-                    .ok()
-                    .and_then(|text| fields.iter().position(|f| *f == text))
-            }
-            None => None,
-        };
-        if let Some(slot) = slot {
+        if let Some(slot) = fields.iter().position(|field| is_named(name, field)) {
             if values[slot].is_none() {
                 missing -= 1;
             }
@@ -234,19 +250,25 @@ pub fn write_json_key(
             }
         }
     }
-    if let [value] = values {
-        push_json_value(out, *value)
-    } else {
-        out.push('[');
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            push_json_value(out, *value)?;
+    out.push('[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
         }
-        out.push(']');
-        Ok(())
+        push_json_value(out, *value)?;
     }
+    out.push(']');
+    Ok(())
+}
+
+/// Whether a member's raw (possibly escaped) name is `field`.
+fn is_named(raw: &[u8], field: &str) -> bool {
+    if raw == field.as_bytes() {
+        return true;
+    }
+    // An escaped name: compare its text.
+    raw.contains(&b'\\')
+        && unescape_string(&[&b"\""[..], raw, b"\""].concat()).is_ok_and(|text| text == field)
 }
 
 /// Appends Go's `%v` of a raw JSON value (missing prints `<nil>`).
@@ -368,6 +390,9 @@ mod tests {
                 "[acme 7 true]",
             ),
             (br#"{"m":{"b":1,"a":"x"}}"#, &["m"], "map[a:x b:1]"),
+            // Escaped member names, for one key column and for several.
+            (br#"{"\u0069d":5,"v":1}"#, &["id"], "5"),
+            (br#"{"t":"a","\u0069d":5}"#, &["t", "id"], "[a 5]"),
         ];
         for (line, fields, expected) in cases {
             assert_eq!(&*key_of_json(line, &spec(fields)).unwrap(), *expected);
