@@ -110,7 +110,11 @@ fn a_damaged_object_is_named_by_read_and_verify() {
 
     for (archive, object, problem) in [
         (&flipped, "snapshot-0_001A0002.pb", "has CRC-32C "),
-        (&cut, "diff-0_001A0002-0_001A0003.pb", "bytes, the manifest records"),
+        (
+            &cut,
+            "diff-0_001A0002-0_001A0003.pb",
+            "bytes, the manifest records",
+        ),
     ] {
         let path = archive.path().to_str().unwrap();
         let (ok, stdout, stderr) = run(&["read", path]);

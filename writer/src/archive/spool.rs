@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
 mod writeback;
 
@@ -161,18 +161,22 @@ impl Spool {
         let chunks = rows.len().div_ceil(CHUNK_ROWS);
         let workers = super::worker_threads().min(chunks.max(1));
         let next = AtomicUsize::new(0);
+        // Written chunk buffers go back to the encoders: a fresh 1 MiB buffer
+        // per chunk cost a page fault and a page of zeroes every 4 KiB.
+        let spare: Mutex<Vec<Vec<Vec<u8>>>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             let (sender, receiver) =
                 mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 2);
             for _ in 0..workers {
-                let (sender, rows, next) = (sender.clone(), &rows, &next);
+                let (sender, rows, next, spare) = (sender.clone(), &rows, &next, &spare);
                 scope.spawn(move || {
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(chunk) = rows.chunks(CHUNK_ROWS).nth(index) else {
                             break;
                         };
-                        let encoded = encode_chunk(chunk, formats);
+                        let buffers = spare.lock().ok().and_then(|mut spare| spare.pop());
+                        let encoded = encode_chunk(chunk, formats, buffers.unwrap_or_default());
                         if sender.send((index, encoded)).is_err() {
                             break;
                         }
@@ -189,6 +193,9 @@ impl Spool {
                     let buffers = encoded.map_err(|e| encode_error("snapshot row", e))?;
                     for (writer, buffer) in writers.iter_mut().zip(&buffers) {
                         writer.write(buffer)?;
+                    }
+                    if let Ok(mut spare) = spare.lock() {
+                        spare.push(buffers);
                     }
                     expected += 1;
                 }
@@ -226,17 +233,22 @@ impl Spool {
     }
 }
 
-fn encode_chunk(rows: &[&[u8]], formats: &[Format]) -> Result<Vec<Vec<u8>>, WireError> {
+/// Encodes a chunk of rows in each format, into `buffers` (one per format,
+/// reused from earlier chunks) when there are any.
+fn encode_chunk(
+    rows: &[&[u8]],
+    formats: &[Format],
+    mut buffers: Vec<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, WireError> {
     let raw: usize = rows.iter().map(|r| r.len()).sum();
-    formats
-        .iter()
-        .map(|format| {
-            let mut out = Vec::with_capacity(raw + raw / 4 + 64);
-            let mut encoder = RecordEncoder::new(*format);
-            for row in rows {
-                encoder.snapshot_row(&mut out, row)?;
-            }
-            Ok(out)
-        })
-        .collect()
+    buffers.resize_with(formats.len(), Vec::new);
+    for (format, out) in formats.iter().zip(&mut buffers) {
+        out.clear();
+        out.reserve(raw + raw / 4 + 64);
+        let mut encoder = RecordEncoder::new(*format);
+        for row in rows {
+            encoder.snapshot_row(out, row)?;
+        }
+    }
+    Ok(buffers)
 }

@@ -129,3 +129,28 @@ fn malformed_entries_are_errors() {
     ));
     assert!(table.is_empty());
 }
+
+#[test]
+fn rows_in_memory_order_hold_every_row_once_in_address_order() {
+    for count in [1_000u32, 70_000] {
+        let mut table = Table::new(KeySpec::default());
+        for id in 0..count {
+            table
+                .upsert_encoded(&row(ValueRef::Number(id.into()), "x"))
+                .unwrap();
+        }
+        let ordered = table.rows_in_memory_order();
+        assert!(ordered.is_sorted_by_key(|row| row.as_ptr().addr()));
+        let mut seen: Vec<&[u8]> = ordered.clone();
+        let mut expected: Vec<&[u8]> = table.iter().map(|(_, row)| row.as_bytes()).collect();
+        seen.sort_unstable_by_key(|row| row.as_ptr().addr());
+        expected.sort_unstable_by_key(|row| row.as_ptr().addr());
+        assert_eq!(seen.len(), count as usize);
+        assert!(
+            seen.iter()
+                .zip(&expected)
+                .all(|(a, b)| std::ptr::eq(*a, *b)),
+            "every row once, as its encoded bytes"
+        );
+    }
+}

@@ -50,10 +50,8 @@ pub(super) fn load_in_parts(
         // Damage shows first as a record that does not decode; the
         // checksum says which it is.
         match expected_crc {
-            Some(expected) if error.record != 0 => {
-                check_crc32c(crc32c::crc32c(body), expected)
-                    .map_or_else(|message| FormatError::at(0, message), |()| error)
-            }
+            Some(expected) if error.record != 0 => check_crc32c(crc32c::crc32c(body), expected)
+                .map_or_else(|message| FormatError::at(0, message), |()| error),
             _ => error,
         }
     })
