@@ -19,7 +19,10 @@ use mimalloc::MiMalloc as Inner;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
+use support::timed;
 
 use bytes::Bytes;
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
@@ -55,23 +58,6 @@ unsafe impl GlobalAlloc for Counting {
         count(new_size, layout.size());
         unsafe { Inner.realloc(ptr, layout, new_size) }
     }
-}
-
-/// CPU time of this thread (Linux schedstat, nanoseconds), so the figure
-/// is per core even on a machine busy with other work.
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let nanos: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(nanos))
-}
-
-/// Wall and CPU time of `work`.
-fn timed(work: impl FnOnce()) -> (Duration, Option<Duration>) {
-    let cpu = thread_cpu();
-    let start = Instant::now();
-    work();
-    let wall = start.elapsed();
-    (wall, thread_cpu().zip(cpu).map(|(end, start)| end - start))
 }
 
 #[global_allocator]
