@@ -70,7 +70,7 @@ mod tests {
     fn find_agrees_with_a_plain_search() {
         let alphabet = [b'"', b'#', b'a', 0x00, 0x1f, 0x20, 0x80, 0xff];
         let flags = |word: u64| equal(word, b'"') | below(word, 0x20) | non_ascii(word);
-        let plain = |b: u8| b == b'"' || b < 0x20 || b >= 0x80;
+        let plain = |b: u8| b == b'"' || !(0x20..0x80).contains(&b);
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for len in 0..=24 {
             for _ in 0..200 {
