@@ -20,19 +20,22 @@ pub fn equal(word: u64, byte: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
-/// Flags the bytes of `word` below `bound` (at most 0x80).
+/// Flags the bytes of `word` below `bound` (at most 0x80) or with their
+/// high bit set.
 #[inline]
-pub fn below(word: u64, bound: u8) -> u64 {
-    word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGHS
+pub fn below_or_non_ascii(word: u64, bound: u8) -> u64 {
+    (word.wrapping_sub(ONES * u64::from(bound)) | word) & HIGHS
 }
 
-/// Flags the bytes of `word` with their high bit set (non-ASCII).
+/// Flags the bytes of `word` equal to `byte` once the bits of `mask` are
+/// set in both: two bytes for one comparison when they differ in one bit
+/// (`<` and `>` with mask 0x02).
 #[inline]
-pub fn non_ascii(word: u64) -> u64 {
-    word & HIGHS
+pub fn equal_masked(word: u64, byte: u8, mask: u8) -> u64 {
+    equal(word | (ONES * u64::from(mask)), byte | mask)
 }
 
-/// The offset of the first flagged byte. Flags from [`equal`] and [`below`]
+/// The offset of the first flagged byte. Flags from [`equal`] and [`below_or_non_ascii`]
 /// can be wrong only above a correct one (a borrow carries upwards), so the
 /// lowest flag is always exact.
 #[inline]
@@ -69,7 +72,7 @@ mod tests {
     #[test]
     fn find_agrees_with_a_plain_search() {
         let alphabet = [b'"', b'#', b'a', 0x00, 0x1f, 0x20, 0x80, 0xff];
-        let flags = |word: u64| equal(word, b'"') | below(word, 0x20) | non_ascii(word);
+        let flags = |word: u64| equal(word, b'"') | below_or_non_ascii(word, 0x20);
         let plain = |b: u8| b == b'"' || !(0x20..0x80).contains(&b);
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for len in 0..=24 {
@@ -106,12 +109,12 @@ mod tests {
                     let expect_equal = bytes.iter().position(|b| *b == b'"');
                     let flags = equal(word, b'"');
                     assert_eq!((flags != 0).then(|| first(flags)), expect_equal);
-                    let expect_below = bytes.iter().position(|b| *b < 0x20);
-                    let flags = below(word, 0x20);
-                    assert_eq!((flags != 0).then(|| first(flags)), expect_below);
-                    let expect_high = bytes.iter().position(|b| *b >= 0x80);
-                    let flags = non_ascii(word);
-                    assert_eq!((flags != 0).then(|| first(flags)), expect_high);
+                    let expect_either = bytes.iter().position(|b| *b < 0x20 || *b >= 0x80);
+                    let flags = below_or_non_ascii(word, 0x20);
+                    assert_eq!((flags != 0).then(|| first(flags)), expect_either);
+                    let expect_angle = bytes.iter().position(|b| matches!(b, b'<' | b'>'));
+                    let flags = equal_masked(word, b'<', 0x02);
+                    assert_eq!((flags != 0).then(|| first(flags)), expect_angle);
                 }
             }
         }

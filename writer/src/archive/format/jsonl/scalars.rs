@@ -101,13 +101,11 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
 /// eight bytes at a time.
 #[inline]
 fn needs_a_look(word: u64) -> u64 {
-    swar::below(word, 0x20)
-        | swar::non_ascii(word)
-        | swar::equal(word, b'"')
+    // `"` (0x22) and `&` (0x26) differ in one bit, as `<` and `>` do.
+    swar::below_or_non_ascii(word, 0x20)
+        | swar::equal_masked(word, b'"', 0x04)
+        | swar::equal_masked(word, b'<', 0x02)
         | swar::equal(word, b'\\')
-        | swar::equal(word, b'<')
-        | swar::equal(word, b'>')
-        | swar::equal(word, b'&')
 }
 
 /// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
@@ -133,6 +131,9 @@ pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
     }
     let mut buffer = ryu::Buffer::new();
     if (1e-5..1e15).contains(&abs) {
+        if write_short_decimal(out, v) {
+            return;
+        }
         // A fraction in this range is one `ryu` lays out as Go does
         // (`123.45`, `0.00012`): its plain-decimal range is [1e-5, 1e16).
         out.extend_from_slice(buffer.format_finite(v).as_bytes());
@@ -172,6 +173,45 @@ pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
         out.push(b'.');
         out.extend_from_slice(&digits[integer..]);
     }
+}
+
+/// Writes a fraction `v` as `[-]int.frac` when it is the float64 nearest to
+/// a decimal of one to four places and at most 15 significant digits (most
+/// money and measurement values), without `ryu`'s digit search. That
+/// decimal is then the shortest that rounds back to `v`, so it is the one
+/// Go writes: two decimals of 15 significant digits are further apart than
+/// a float64's precision, so no shorter one rounds to `v` as well.
+fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
+    for (places, scale) in [10.0, 100.0, 1000.0, 10000.0].into_iter().enumerate() {
+        let scaled = v * scale;
+        // `scaled / scale` is rounded correctly, so it equals `v` only if `v`
+        // is the float64 nearest to the decimal `scaled / 10^places`.
+        if scaled.fract() != 0.0 || scaled.abs() >= 1e15 || scaled / scale != v {
+            continue;
+        }
+        let mut buffer = [0u8; 20];
+        let digits = decimal_digits((scaled as i64).unsigned_abs(), &mut buffer);
+        let places = places + 1;
+        let integer = digits.len().saturating_sub(places);
+        if v < 0.0 {
+            out.push(b'-');
+        }
+        match integer {
+            0 => out.push(b'0'),
+            _ => out.extend_from_slice(&digits[..integer]),
+        }
+        out.push(b'.');
+        out.extend(std::iter::repeat_n(
+            b'0',
+            places.saturating_sub(digits.len()),
+        ));
+        // Not all zeros: `v` is not an integer.
+        let fraction = &digits[integer..];
+        let zeros = fraction.iter().rev().take_while(|d| **d == b'0').count();
+        out.extend_from_slice(&fraction[..fraction.len() - zeros]);
+        return true;
+    }
+    false
 }
 
 /// Significant digits (no leading or trailing zeros) of a positive number

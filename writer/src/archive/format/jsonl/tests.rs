@@ -41,10 +41,15 @@ fn random_floats_format_as_the_reference() {
         x ^= x << 17;
         // Raw bit patterns cover every exponent; scaled integers cover
         // the common decimal values.
-        let v = match i % 3 {
+        let sign = if x & 1 == 0 { 1.0 } else { -1.0 };
+        let v = match i % 6 {
             0 => f64::from_bits(x),
             1 => (x % 100_000_000) as f64 / 100.0,
-            _ => (x >> 11) as f64 * 1e-3,
+            2 => (x >> 11) as f64 * 1e-3,
+            // Decimals of one to six places, up to 16 digits, and small ones.
+            3 => sign * (x % 10_000_000_000_000_000) as f64 / 10f64.powi((x % 6) as i32 + 1),
+            4 => sign * (x % 100_000) as f64 / 10f64.powi((x % 9) as i32 + 1),
+            _ => sign * (x % 1_000_000_000_000_000) as f64 / 10_000.0,
         };
         let (ours, reference) = (go_float(v), reference_go_float(v));
         if ours != reference {
