@@ -24,7 +24,7 @@ use std::time::Duration;
 mod support;
 use support::timed;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
 use prost::Message as _;
@@ -72,6 +72,7 @@ fn workload() -> (Vec<Bytes>, f64) {
     let mut generator = Generator::new(42);
     let mut held: HashMap<i64, Row> = HashMap::new();
     let mut frames = Vec::with_capacity(CHANGES);
+    let mut received = BytesMut::with_capacity(1 << 20);
     let mut row_bytes = 0usize;
     let mut rows = 0usize;
     let id_of = |row: &Row| match snapshot_writer::table::key::find_field(row.as_bytes(), "id") {
@@ -113,7 +114,12 @@ fn workload() -> (Vec<Bytes>, f64) {
         let response = RawSyncResponse {
             message: Some(Message::JournalEntry(entry)),
         };
-        frames.push(Bytes::from(response.encode_to_vec()));
+        // Split off one receive buffer, as the session's deframer does
+        // (`BytesMut::split_to(..).freeze()`): slicing such a frame only
+        // counts a reference, where a `Bytes` made from a `Vec` allocates a
+        // shared header on its first slice.
+        response.encode(&mut received).unwrap();
+        frames.push(received.split().freeze());
     }
     (frames, row_bytes as f64 / rows as f64)
 }
