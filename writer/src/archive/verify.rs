@@ -178,7 +178,7 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
                 Err(problem) => problems.push(format!("{name}: {key}: {problem}")),
             }
             let decoded = match artifact.kind {
-                ArtifactKind::Snapshot => format::decode_snapshot(format, &body, |_, _| Ok(())),
+                ArtifactKind::Snapshot => format::snapshot_rows(format, &body, |_, _| Ok(())),
                 ArtifactKind::Diff => format::decode_diff(format, &body, |_| Ok(())),
             };
             if let Err(error) = decoded {

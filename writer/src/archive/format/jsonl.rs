@@ -155,17 +155,6 @@ pub fn snapshot_rows<'a>(
     Ok(())
 }
 
-/// Calls `row` with the line number and row of every line of a JSONL
-/// snapshot.
-pub fn decode_snapshot(
-    object: &Bytes,
-    mut row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
-) -> Result<(), FormatError> {
-    snapshot_rows(object, |number, line| {
-        row(number, StoredRow::Json(object.slice_ref(line)))
-    })
-}
-
 /// Splits an object into about `count` parts of whole lines, each with its
 /// byte offset in the object (a rebuild reads the parts in parallel).
 pub fn split_lines(object: &Bytes, count: usize) -> Vec<(usize, Bytes)> {

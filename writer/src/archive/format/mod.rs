@@ -155,19 +155,6 @@ pub fn snapshot_rows<'a>(
     }
 }
 
-/// Calls `row` with the record number (1-based line or message number) and
-/// the row of every record of a snapshot object.
-pub fn decode_snapshot(
-    format: Format,
-    object: &Bytes,
-    row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
-) -> Result<(), FormatError> {
-    match format {
-        Format::Jsonl => jsonl::decode_snapshot(object, row),
-        Format::Protobuf => protobuf::decode_snapshot(object, row),
-    }
-}
-
 /// Calls `change` for every record of a diff object, in file order.
 pub fn decode_diff(
     format: Format,

@@ -117,17 +117,6 @@ pub fn snapshot_rows<'a>(
     Ok(())
 }
 
-/// Calls `row` with the message number and row of every `SnapshotRow` of an
-/// object.
-pub fn decode_snapshot(
-    object: &Bytes,
-    mut row: impl FnMut(usize, StoredRow) -> Result<(), FormatError>,
-) -> Result<(), FormatError> {
-    snapshot_rows(object, |number, found| {
-        row(number, StoredRow::Struct(object.slice_ref(found)))
-    })
-}
-
 /// Calls `change` for every `DiffChange` of an object, in file order.
 pub fn decode_diff(
     object: &Bytes,
@@ -252,7 +241,7 @@ mod tests {
         let mut out = Vec::new();
         encode_snapshot_row(&mut out, &row().encode_to_vec());
         out.truncate(out.len() - 1);
-        let err = decode_snapshot(&Bytes::from(out), |_, _| Ok(())).unwrap_err();
+        let err = snapshot_rows(&out, |_, _| Ok(())).unwrap_err();
         assert_eq!(err.record, 1);
     }
 }

@@ -46,29 +46,17 @@ pub(super) fn load_in_parts(
     expected_crc: Option<u32>,
     workers: usize,
 ) -> Result<RebuiltRows, FormatError> {
-    load_unchecked(format, body, key, expected_crc, workers).map_err(|error| {
-        // Damage shows first as a record that does not decode; the
-        // checksum says which it is.
-        match expected_crc {
-            Some(expected) if error.record != 0 => check_crc32c(crc32c::crc32c(body), expected)
-                .map_or_else(|message| FormatError::at(0, message), |()| error),
-            _ => error,
-        }
-    })
-}
-
-/// [`load_in_parts`], checking the CRC-32C only once every record decoded.
-fn load_unchecked(
-    format: Format,
-    body: &Bytes,
-    key: &KeySpec,
-    expected_crc: Option<u32>,
-    workers: usize,
-) -> Result<RebuiltRows, FormatError> {
+    // Damage shows first as a record that does not decode; the checksum
+    // says which it is.
+    let damage = |error: FormatError| match expected_crc {
+        Some(expected) if error.record != 0 => check_crc32c(crc32c::crc32c(body), expected)
+            .map_or_else(|message| FormatError::at(0, message), |()| error),
+        _ => error,
+    };
     let shards = (body.len() / BYTES_PER_SHARD).clamp(workers, 4096);
     let mut rows = RebuiltRows::with_shards(shards);
     let object = rows.hold(body.clone(), RowKind::of(format));
-    let parts = split(format, body, workers)?;
+    let parts = split(format, body, workers).map_err(damage)?;
     let job = Job {
         rows: &rows,
         format,
@@ -91,7 +79,10 @@ fn load_unchecked(
             })
             .collect()
     });
-    let keyed = keyed.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let keyed = keyed
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(damage)?;
     if let Some(expected) = expected_crc {
         let actual = keyed.iter().fold(0, |crc, part| {
             crc32c::crc32c_combine(crc, part.crc, part.len)

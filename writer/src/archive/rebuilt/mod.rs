@@ -55,7 +55,10 @@ impl RebuiltTable {
         object: Bytes,
         records: Vec<DiffRecord>,
     ) -> Result<(), FormatError> {
-        self.rows.hold(object, RowKind::of(format));
+        // Held only when rows stay in it: a diff of deletes is dropped.
+        if records.iter().any(|record| record.new.is_some()) {
+            self.rows.hold(object, RowKind::of(format));
+        }
         for (number, record) in records.into_iter().enumerate() {
             match record.action {
                 Action::Truncate => self.rows.clear(),
