@@ -166,7 +166,7 @@ impl LocalDestination {
 
     fn read_blocking(&self, key: &str) -> Result<Option<Bytes>, DestError> {
         let path = self.path_of(key)?;
-        match fs::read(&path) {
+        match read_file(&path) {
             Ok(body) => Ok(Some(Bytes::from(body))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.io_error("read", key, e)),
@@ -297,6 +297,43 @@ fn content_revision(body: &[u8]) -> Revision {
             body.len()
         ))
     }
+}
+
+/// Files from this size on are read on several threads.
+const PARALLEL_READ_BYTES: u64 = 64 << 20;
+
+/// Reads a whole file. A large one (a snapshot) is read in one range per
+/// core at once: copying it out of the page cache into fresh memory is
+/// mostly the kernel zeroing and copying pages, which one thread does at a
+/// few GB/s, and a rebuild waits for it.
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if len < PARALLEL_READ_BYTES || threads == 1 {
+        return fs::read(path);
+    }
+    let len = usize::try_from(len).map_err(io::Error::other)?;
+    let mut body = vec![0; len];
+    let run = len.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let reads: Vec<_> = body
+            .chunks_mut(run)
+            .enumerate()
+            .map(|(index, range)| {
+                let file = &file;
+                scope.spawn(move || file.read_exact_at(range, (index * run) as u64))
+            })
+            .collect();
+        reads.into_iter().try_for_each(|read| {
+            read.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })?;
+    // A file that grew meanwhile is read only up to its size at the open;
+    // readers check sizes against the manifest.
+    Ok(body)
 }
 
 /// Makes a rename or link in `dir` durable.
@@ -489,6 +526,28 @@ mod tests {
             .filter(|ok| *ok)
             .count();
         assert_eq!(wins, 1);
+    }
+
+    #[tokio::test]
+    async fn a_large_object_reads_back_byte_exact() {
+        // Large enough to be read in ranges on several threads, and not a
+        // multiple of the range size.
+        let dir = tempfile::tempdir().unwrap();
+        let dest = LocalDestination::new(dir.path());
+        let len = PARALLEL_READ_BYTES as usize + 12_345;
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let body: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        std::fs::write(dir.path().join("big"), &body).unwrap();
+        let read = dest.read("big").await.unwrap().unwrap();
+        assert!(read[..] == body[..], "the object reads back as written");
+        assert_eq!(dest.read("missing").await.unwrap(), None);
     }
 
     #[tokio::test]
