@@ -217,6 +217,16 @@ impl<'a> Iterator for RawStructEntries<'a> {
             self.fields.pos = pos + 2 + entry.len();
             return Some(parse_entry(entry));
         }
+        self.next_framed()
+    }
+}
+
+impl RawStructEntries<'_> {
+    /// [`Iterator::next`] for any framing. Kept out of line so `next` stays
+    /// small enough to inline: returning an entry through memory from a
+    /// call cost the JSONL encoder a store-forwarding stall per column.
+    #[inline(never)]
+    fn next_framed(&mut self) -> Option<<Self as Iterator>::Item> {
         loop {
             match self.fields.next()? {
                 Err(e) => return Some(Err(e)),
@@ -284,6 +294,7 @@ fn parse_entry(entry: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
     parse_entry_slow(entry)
 }
 
+#[inline(never)]
 fn parse_entry_slow(entry: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
     let mut name: &[u8] = &[];
     let mut value: &[u8] = &[];
