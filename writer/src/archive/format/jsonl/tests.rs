@@ -152,6 +152,13 @@ fn a_changing_column_layout_is_relearned() {
         encoded_row(&[("id", Number(6.0)), ("id", Number(7.0)), ("a<", Bool(true))]),
         encoded_row(&[]),
         encoded_row(&[("id", Number(8.0)), ("b", Text("y")), ("a", Bool(false))]),
+        // Prefixes of 16 bytes and longer (`,"twelve_chars":`), and the
+        // last one, whose padding follows it.
+        encoded_row(&[
+            ("a_column_name_of_30_characters", Number(9.0)),
+            ("twelve_chars", Bool(true)),
+            ("thirteen_char", Bool(false)),
+        ]),
     ];
     let expected = [
         r#"{"a":true,"b":"x","id":1}"#,
@@ -162,6 +169,7 @@ fn a_changing_column_layout_is_relearned() {
         r#"{"a\u003c":true,"id":7}"#,
         r#"{}"#,
         r#"{"a":false,"b":"y","id":8}"#,
+        r#"{"a_column_name_of_30_characters":9,"thirteen_char":false,"twelve_chars":true}"#,
     ];
     let mut cache = ColumnCache::default();
     for (row, expected) in rows.iter().zip(expected) {
