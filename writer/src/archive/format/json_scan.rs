@@ -262,12 +262,15 @@ pub fn write_json_key(
 }
 
 /// Whether a member's raw (possibly escaped) name is `field`.
+#[inline]
 fn is_named(raw: &[u8], field: &str) -> bool {
     if raw == field.as_bytes() {
         return true;
     }
-    // An escaped name: compare its text.
-    raw.contains(&b'\\')
+    // An escaped name: compare its text. An escape is longer than the
+    // character it stands for.
+    raw.len() > field.len()
+        && raw.contains(&b'\\')
         && unescape_string(&[&b"\""[..], raw, b"\""].concat()).is_ok_and(|text| text == field)
 }
 

@@ -204,8 +204,9 @@ impl RebuiltRows {
             .map(|slot| self.row(slot))
     }
 
-    /// Stores `row` under `key`, returning the row it replaces.
-    pub fn insert(&mut self, key: &str, row: StoredRow) -> Result<Option<StoredRow>, FormatError> {
+    /// Stores `row` under `key`; `true` if it replaced a row (not handed
+    /// back: a diff replaces many, and each would cost a reference count).
+    pub fn insert(&mut self, key: &str, row: StoredRow) -> Result<bool, FormatError> {
         let (bytes, kind) = match row {
             StoredRow::Json(bytes) => (bytes, RowKind::Json),
             StoredRow::Struct(bytes) => (bytes, RowKind::Struct),
@@ -217,7 +218,7 @@ impl RebuiltRows {
             hasher,
             shards,
             keys,
-            objects,
+            ..
         } = self;
         let entry = shards[shard].entry(
             hash,
@@ -234,14 +235,14 @@ impl RebuiltRows {
                     (old.key_offset, old.key_len as usize),
                 )
                 .map_err(too_large)?;
-                Ok(Some(row_of(objects, &old)))
+                Ok(true)
             }
             Entry::Vacant(free) => {
                 let slot = Slot::new(object, (offset, bytes.len()), (keys.len(), key.len()))
                     .map_err(too_large)?;
                 keys.push_str(key);
                 free.insert(slot);
-                Ok(None)
+                Ok(false)
             }
         }
     }
