@@ -1,4 +1,14 @@
-//! Running blocking or CPU-heavy work off the async runtime's worker threads.
+//! Running blocking or CPU-heavy work off the async runtime's worker threads,
+//! and how many threads CPU-heavy work splits over.
+
+/// Threads for work split over the cores (encoding and loading snapshots,
+/// sorting a table, reading a large file): one per core, at most eight
+/// (beyond that the disk or memory is the limit).
+pub fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8)
+}
 
 /// Runs `work` on tokio's blocking pool when a tokio runtime is current,
 /// else inline (a caller on another executor). `Err` says how `work` panicked.

@@ -92,12 +92,7 @@ impl ChangeBuffer {
     pub fn net_changes(&self) -> Vec<DiffEntry<'_>> {
         let mut out = Vec::with_capacity(self.entries.len() + 1);
         if self.truncated {
-            out.push(DiffEntry {
-                action: Action::Truncate,
-                key: "",
-                old: None,
-                new: None,
-            });
+            out.push(DiffEntry::TRUNCATE);
         }
         let mut keys: Vec<(&RowKey, &NetChange)> = self.entries.iter().collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));

@@ -37,14 +37,6 @@ pub use writer::{ArchiveSettings, ArchiveWriter, Committed, Restored, TickOutcom
 
 use crate::dest::DestError;
 
-/// Threads for the parallel parts of encoding a snapshot and loading one:
-/// one per core, at most eight (beyond that the disk or memory is the limit).
-pub(crate) fn worker_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .clamp(1, 8)
-}
-
 /// What the archive records about the source at an artifact: enough to resume
 /// the fan-out subscription where the artifact left off.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

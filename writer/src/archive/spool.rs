@@ -159,7 +159,7 @@ impl Spool {
             .map(|format| SpoolWriter::create(&self.dir, id, *format, true))
             .collect::<Result<Vec<_>, _>>()?;
         let chunks = rows.len().div_ceil(CHUNK_ROWS);
-        let workers = super::worker_threads().min(chunks.max(1));
+        let workers = crate::blocking::worker_threads().min(chunks.max(1));
         let next = AtomicUsize::new(0);
         // Written chunk buffers go back to the encoders: a fresh 1 MiB buffer
         // per chunk cost a page fault and a page of zeroes every 4 KiB.

@@ -217,7 +217,7 @@ impl Table {
     pub fn rows_in_memory_order(&self) -> Vec<&[u8]> {
         // Taking each allocation's address reads only the table's slots.
         let rows: Vec<&[u8]> = self.rows.iter().map(Row::raw).collect();
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = crate::blocking::worker_threads();
         if threads == 1 || rows.len() < PARALLEL_SORT_ROWS {
             return in_memory_order(rows);
         }

@@ -48,6 +48,16 @@ pub struct DiffEntry<'a> {
     pub new: Option<&'a [u8]>,
 }
 
+impl DiffEntry<'static> {
+    /// The entry of a TRUNCATE: no key, no rows.
+    pub const TRUNCATE: Self = Self {
+        action: Action::Truncate,
+        key: "",
+        old: None,
+        new: None,
+    };
+}
+
 /// Encodes the records of artifacts in one format. It remembers what makes
 /// the next row of the same table cheaper (the JSONL column layout), so use
 /// one encoder per stream of rows of one table.

@@ -188,15 +188,7 @@ mod tests {
                 new: Some(&encoded_row),
             },
         );
-        encode_diff_entry(
-            &mut out,
-            &DiffEntry {
-                action: Action::Truncate,
-                key: "",
-                old: None,
-                new: None,
-            },
-        );
+        encode_diff_entry(&mut out, &DiffEntry::TRUNCATE);
         let mut buf = out.as_slice();
         let first = SnapshotRow::decode_length_delimited(&mut buf).unwrap();
         assert_eq!(first.row, Some(row()));

@@ -34,7 +34,7 @@ pub(in crate::archive) fn load_snapshot(
         body,
         key,
         expected_crc,
-        crate::archive::worker_threads(),
+        crate::blocking::worker_threads(),
     )
 }
 

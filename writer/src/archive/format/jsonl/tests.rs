@@ -272,17 +272,7 @@ fn diff_lines_keep_go_field_order_and_omit_absent_rows() {
     )
     .unwrap();
     encode_diff_entry(columns, &mut out, &entry(Action::Delete, Some(&row), None)).unwrap();
-    encode_diff_entry(
-        columns,
-        &mut out,
-        &DiffEntry {
-            action: Action::Truncate,
-            key: "",
-            old: None,
-            new: None,
-        },
-    )
-    .unwrap();
+    encode_diff_entry(columns, &mut out, &DiffEntry::TRUNCATE).unwrap();
     assert_eq!(
         String::from_utf8(out.clone()).unwrap(),
         "{\"action\":\"UPDATE\",\"key\":\"7\",\"old\":{\"id\":7},\"new\":{\"id\":7}}\n\
