@@ -14,6 +14,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[allow(dead_code)] // each bench uses part of it
+mod support;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,10 +116,12 @@ fn plain_write(path: &std::path::Path, bytes: &[u8]) -> Duration {
 async fn bench_snapshot(table: &Table, format: Format) {
     let mut ours = Vec::new();
     let mut plain = Vec::new();
+    let mut cpu = Vec::new();
     let mut size = 0;
     for _ in 0..runs() {
         let dir = tempfile::tempdir().unwrap();
         let mut writer = open(dir.path(), format).await;
+        let cpu_before = support::process_cpu();
         let started = Instant::now();
         let committed = writer
             .write_snapshot(
@@ -128,6 +133,11 @@ async fn bench_snapshot(table: &Table, format: Format) {
             .await
             .unwrap();
         ours.push(started.elapsed());
+        cpu.extend(
+            support::process_cpu()
+                .zip(cpu_before)
+                .map(|(end, start)| end - start),
+        );
         size = committed.bytes;
         let key = format!(
             "rows/epoch=1/snapshot-{}.{}",
@@ -138,9 +148,13 @@ async fn bench_snapshot(table: &Table, format: Format) {
         plain.push(plain_write(&dir.path().join("plain"), &bytes));
     }
     let (ours, plain) = (median(ours), median(plain));
+    let cpu = match cpu.is_empty() {
+        true => String::new(),
+        false => format!(", {:.2} CPU s", median(cpu).as_secs_f64()),
+    };
     let mb = size as f64 / 1e6;
     println!(
-        "snapshot write {:<8} {} rows, {:.0} MB: {:.0} MB/s ({:.3} s); plain buffered write {:.0} MB/s ({:.3} s); ratio {:.2}x",
+        "snapshot write {:<8} {} rows, {:.0} MB: {:.0} MB/s ({:.3} s{cpu}); plain buffered write {:.0} MB/s ({:.3} s); ratio {:.2}x",
         format.id(),
         table.len(),
         mb,

@@ -21,6 +21,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Duration;
 
+#[allow(dead_code)] // each bench uses part of it
 mod support;
 use support::timed;
 

@@ -23,7 +23,8 @@ use super::format::{DiffEntry, RecordEncoder};
 use crate::config::Format;
 use crate::table::{Table, WireError};
 
-/// Rows per parallel encoding chunk.
+/// Rows per parallel encoding chunk (about; a chunk is a range of row
+/// addresses).
 const CHUNK_ROWS: usize = 4096;
 /// Bytes buffered before a write when encoding sequentially.
 const WRITE_CHUNK: usize = 1 << 20;
@@ -152,14 +153,15 @@ impl Spool {
         formats: &[Format],
         id: &str,
     ) -> Result<Vec<SpoolFile>, ArchiveError> {
-        // Snapshot rows have no defined order: take the fastest to read.
-        let rows = table.rows_in_memory_order();
+        // Snapshot rows have no defined order: take the fastest to read,
+        // memory order, sorting each chunk's range of addresses as it is
+        // encoded.
+        let ranges = table.rows_by_address(CHUNK_ROWS);
         let mut writers = formats
             .iter()
             .map(|format| SpoolWriter::create(&self.dir, id, *format, true))
             .collect::<Result<Vec<_>, _>>()?;
-        let chunks = rows.len().div_ceil(CHUNK_ROWS);
-        let workers = crate::blocking::worker_threads().min(chunks.max(1));
+        let workers = crate::blocking::worker_threads().min(ranges.len());
         let next = AtomicUsize::new(0);
         // Written chunk buffers go back to the encoders: a fresh 1 MiB buffer
         // per chunk cost a page fault and a page of zeroes every 4 KiB.
@@ -168,15 +170,16 @@ impl Spool {
             let (sender, receiver) =
                 mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 2);
             for _ in 0..workers {
-                let (sender, rows, next, spare) = (sender.clone(), &rows, &next, &spare);
+                let (sender, ranges, next, spare) = (sender.clone(), &ranges, &next, &spare);
                 scope.spawn(move || {
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = rows.chunks(CHUNK_ROWS).nth(index) else {
+                        if index >= ranges.len() {
                             break;
-                        };
+                        }
+                        let chunk = ranges.sorted(index);
                         let buffers = spare.lock().ok().and_then(|mut spare| spare.pop());
-                        let encoded = encode_chunk(chunk, formats, buffers.unwrap_or_default());
+                        let encoded = encode_chunk(&chunk, formats, buffers.unwrap_or_default());
                         if sender.send((index, encoded)).is_err() {
                             break;
                         }

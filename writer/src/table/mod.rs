@@ -6,6 +6,7 @@
 //! which the archive buffers into diffs.
 
 pub mod key;
+mod memory_order;
 pub mod normalize;
 mod row;
 mod scan;
@@ -20,6 +21,7 @@ pub use normalize::ColumnTypes;
 pub use row::Row;
 pub use wire::{ValueRef, WireError};
 
+pub use memory_order::AddressRanges;
 use scan::{Depth, Layout};
 
 /// The four journal actions.
@@ -112,22 +114,6 @@ pub struct ApplyStats {
     pub key_changes: u64,
 }
 
-/// Tables smaller than this are put in memory order on one thread.
-const PARALLEL_SORT_ROWS: usize = 1 << 16;
-
-/// Addresses sampled to split a table's rows into ranges of equal size.
-const SORT_SAMPLE: usize = 1024;
-
-/// Rows (as [`Row::raw`]) sorted by address, as their encoded bytes. Rows
-/// are separate allocations, so the encoded bytes keep the order.
-fn in_memory_order(mut rows: Vec<&[u8]>) -> Vec<&[u8]> {
-    rows.sort_unstable_by_key(|raw| raw.as_ptr().addr());
-    for row in &mut rows {
-        *row = Row::encoded_in(row);
-    }
-    rows
-}
-
 /// The in-memory table.
 ///
 /// Rows are held in a hash table of [`Row`]s, each carrying its own key (see
@@ -210,52 +196,19 @@ impl Table {
         self.rows.iter().map(|row| (row.key_str(), row))
     }
 
-    /// Every row's encoded bytes, in the order the rows lie in memory
-    /// (about the order they were allocated in), to read them all: the
-    /// hardware then prefetches the next rows, where in hash order each row
-    /// is a cache miss (~40% of the protobuf snapshot encoder's time).
-    pub fn rows_in_memory_order(&self) -> Vec<&[u8]> {
+    /// Every row split into address ranges of about `rows_per_range` rows,
+    /// to read them all in the order they lie in memory (`memory_order.rs`).
+    pub fn rows_by_address(&self, rows_per_range: usize) -> AddressRanges<'_> {
         // Taking each allocation's address reads only the table's slots.
-        let rows: Vec<&[u8]> = self.rows.iter().map(Row::raw).collect();
-        let threads = crate::blocking::worker_threads();
-        if threads == 1 || rows.len() < PARALLEL_SORT_ROWS {
-            return in_memory_order(rows);
-        }
-        // A snapshot waits for this sort (~50 ms for 1M rows), so it is one
-        // step of a sample sort: split the rows into address ranges of about
-        // equal size at sampled addresses, then sort each range on its own
-        // thread; the ranges in turn are the whole order.
-        let addr = |raw: &&[u8]| raw.as_ptr().addr();
-        let mut sample: Vec<usize> = rows
-            .iter()
-            .step_by(rows.len() / SORT_SAMPLE)
-            .map(addr)
-            .collect();
-        sample.sort_unstable();
-        let pivots: Vec<usize> = (1..threads)
-            .map(|i| sample[i * sample.len() / threads])
-            .collect();
-        let mut ranges: Vec<Vec<&[u8]>> = (0..threads)
-            .map(|_| Vec::with_capacity(rows.len() / threads + rows.len() / 8))
-            .collect();
-        for row in rows {
-            let address = addr(&row);
-            ranges[pivots.partition_point(|pivot| *pivot <= address)].push(row);
-        }
-        std::thread::scope(|scope| {
-            let sorting: Vec<_> = ranges
-                .into_iter()
-                .map(|range| scope.spawn(move || in_memory_order(range)))
-                .collect();
-            sorting
-                .into_iter()
-                .flat_map(|sorted| {
-                    sorted
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        })
+        let rows = self.rows.iter().map(Row::raw).collect();
+        let ranges = self.rows.len().div_ceil(rows_per_range.max(1));
+        AddressRanges::split(rows, ranges, crate::blocking::worker_threads())
+    }
+
+    /// Every row's encoded bytes, in the order the rows lie in memory.
+    pub fn rows_in_memory_order(&self) -> Vec<&[u8]> {
+        let ranges = self.rows_by_address(4096);
+        (0..ranges.len()).flat_map(|i| ranges.sorted(i)).collect()
     }
 
     /// Counters of unusual entries seen so far.

@@ -132,25 +132,40 @@ fn malformed_entries_are_errors() {
 
 #[test]
 fn rows_in_memory_order_hold_every_row_once_in_address_order() {
-    for count in [1_000u32, 70_000] {
+    for count in [0u32, 1, 1_000, 70_000] {
         let mut table = Table::new(KeySpec::default());
         for id in 0..count {
             table
                 .upsert_encoded(&row(ValueRef::Number(id.into()), "x"))
                 .unwrap();
         }
-        let ordered = table.rows_in_memory_order();
-        assert!(ordered.is_sorted_by_key(|row| row.as_ptr().addr()));
-        let mut seen: Vec<&[u8]> = ordered.clone();
         let mut expected: Vec<&[u8]> = table.iter().map(|(_, row)| row.as_bytes()).collect();
-        seen.sort_unstable_by_key(|row| row.as_ptr().addr());
         expected.sort_unstable_by_key(|row| row.as_ptr().addr());
-        assert_eq!(seen.len(), count as usize);
-        assert!(
-            seen.iter()
-                .zip(&expected)
-                .all(|(a, b)| std::ptr::eq(*a, *b)),
-            "every row once, as its encoded bytes"
-        );
+        let same_rows = |rows: &[&[u8]]| {
+            rows.len() == expected.len()
+                && rows
+                    .iter()
+                    .zip(&expected)
+                    .all(|(a, b)| std::ptr::eq(*a, *b))
+        };
+        // Whole, and in ranges of several sizes: each range is sorted, and
+        // the ranges in turn hold every row once, as its encoded bytes.
+        let ordered = table.rows_in_memory_order();
+        assert!(same_rows(&ordered), "{count} rows in memory order");
+        for rows_per_range in [1, 100, 4096, 100_000] {
+            let ranges = table.rows_by_address(rows_per_range);
+            assert!(!ranges.is_empty());
+            let joined: Vec<&[u8]> = (0..ranges.len()).flat_map(|i| ranges.sorted(i)).collect();
+            assert!(
+                same_rows(&joined),
+                "{count} rows in ranges of {rows_per_range}"
+            );
+            assert!(ranges.sorted(ranges.len()).is_empty());
+            if count >= 70_000 && rows_per_range == 4096 {
+                let sizes: Vec<usize> = (0..ranges.len()).map(|i| ranges.sorted(i).len()).collect();
+                assert!(sizes.len() >= 10, "{sizes:?}");
+                assert!(sizes.iter().all(|size| *size < 3 * 4096), "{sizes:?}");
+            }
+        }
     }
 }

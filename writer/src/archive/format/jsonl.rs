@@ -62,13 +62,27 @@ fn write_row(columns: &mut ColumnCache, out: &mut Vec<u8>, row: &[u8]) -> Result
 }
 
 /// Appends an encoded top-level `Value`. A short string is escaped straight
-/// from its bytes, checked as UTF-8 while it is escaped (not once before);
-/// anything else goes through [`ValueRef`].
+/// from its bytes, checked as UTF-8 while it is escaped (not once before),
+/// and a number is formatted straight from its bits; anything else goes
+/// through [`ValueRef`].
 fn write_encoded_value(out: &mut Vec<u8>, value: &[u8]) -> Result<(), WireError> {
-    match short_string(value) {
-        Some(text) => write_text(out, text),
-        None => write_value(out, &ValueRef::parse(value)?, 0),
+    if let Some(text) = short_string(value) {
+        return write_text(out, text);
     }
+    // `number_value` (field 2, fixed64) or `bool_value` (field 4) alone, as
+    // every encoder writes them.
+    if let [0x11, bits @ ..] = value
+        && let Ok(bits) = <[u8; 8]>::try_from(bits)
+    {
+        write_go_float(out, f64::from_le_bytes(bits));
+        return Ok(());
+    }
+    match value {
+        [0x20, 0x01] => out.extend_from_slice(b"true"),
+        [0x20, 0x00] => out.extend_from_slice(b"false"),
+        _ => write_value(out, &ValueRef::parse(value)?, 0)?,
+    }
+    Ok(())
 }
 
 /// Appends an encoded `Struct` nested `depth` levels deep as a JSON object

@@ -13,6 +13,37 @@ pub fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(chunk))
 }
 
+/// The bytes of `bytes` from `at` on (fewer than eight) as the low bytes of
+/// a little-endian word, the rest zero: the string's last eight bytes
+/// shifted down when it has eight, else gathered one by one.
+#[inline]
+pub fn tail_word(bytes: &[u8], at: usize) -> u64 {
+    let len = bytes.len().saturating_sub(at);
+    match bytes
+        .len()
+        .checked_sub(8)
+        .and_then(|last| word_at(bytes, last))
+    {
+        Some(last) if (1..8).contains(&len) => last >> (8 * (8 - len)),
+        _ => bytes
+            .get(at..)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .fold(0, |word, &byte| (word << 8) | u64::from(byte)),
+    }
+}
+
+/// The high bits of the low `len` bytes of a word (all eight from 8 on),
+/// to keep the flags of a partial word's own bytes.
+#[inline]
+pub fn low_bytes(len: usize) -> u64 {
+    match len {
+        0..8 => HIGHS & ((1u64 << (len * 8)) - 1),
+        _ => HIGHS,
+    }
+}
+
 /// Flags (high bit set) the bytes of `word` equal to `byte`.
 #[inline]
 pub fn equal(word: u64, byte: u8) -> u64 {
@@ -25,6 +56,12 @@ pub fn equal(word: u64, byte: u8) -> u64 {
 #[inline]
 pub fn below_or_non_ascii(word: u64, bound: u8) -> u64 {
     (word.wrapping_sub(ONES * u64::from(bound)) | word) & HIGHS
+}
+
+/// Flags the bytes of `word` below `bound` (at most 0x80).
+#[inline]
+pub fn below(word: u64, bound: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(bound)) & !word & HIGHS
 }
 
 /// Flags the bytes of `word` equal to `byte` once the bits of `mask` are
@@ -96,6 +133,34 @@ mod tests {
         }
     }
 
+    /// A tail word holds the tail's bytes in order, from strings shorter and
+    /// longer than a word, and `low_bytes` keeps the flags of exactly those
+    /// bytes.
+    #[test]
+    fn tail_words_keep_their_own_bytes() {
+        let bytes = [
+            0x01, 0x22, 0x80, 0x7f, 0x5c, 0x3c, 0xff, 0x41, 0x00, 0x20, 0x61,
+        ];
+        for end in 0..=bytes.len() {
+            let string = &bytes[..end];
+            for at in end.saturating_sub(7)..=end {
+                let len = end - at;
+                let word = tail_word(string, at);
+                let mut padded = [0u8; 8];
+                padded[..len].copy_from_slice(&string[at..]);
+                assert_eq!(word, u64::from_le_bytes(padded), "{string:?} from {at}");
+                let flags = below_or_non_ascii(word, 0x20) & low_bytes(len);
+                assert_eq!(flags & !low_bytes(len), 0);
+                assert_eq!(
+                    (flags != 0).then(|| first(flags)),
+                    string[at..].iter().position(|b| *b < 0x20 || *b >= 0x80)
+                );
+            }
+        }
+        assert_eq!(low_bytes(8), HIGHS);
+        assert_eq!(low_bytes(0), 0);
+    }
+
     /// Every byte value at every offset, next to every other byte value
     /// (the borrow cases): the first flag is the first true match.
     #[test]
@@ -112,6 +177,9 @@ mod tests {
                     let expect_either = bytes.iter().position(|b| *b < 0x20 || *b >= 0x80);
                     let flags = below_or_non_ascii(word, 0x20);
                     assert_eq!((flags != 0).then(|| first(flags)), expect_either);
+                    let expect_below = bytes.iter().position(|b| *b < 0x20);
+                    let flags = below(word, 0x20);
+                    assert_eq!((flags != 0).then(|| first(flags)), expect_below);
                     let expect_angle = bytes.iter().position(|b| matches!(b, b'<' | b'>'));
                     let flags = equal_masked(word, b'<', 0x02);
                     assert_eq!((flags != 0).then(|| first(flags)), expect_angle);

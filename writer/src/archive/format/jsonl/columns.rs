@@ -3,9 +3,15 @@
 //! `encoding/json` writes them sorted. Remembering the sorted order and the
 //! escaped `"name":` text of the previous row turns the per-row name work
 //! (UTF-8 check, sort, escape) into one byte comparison per name.
+//!
+//! A row of the remembered layout in the framing every encoder writes (what
+//! almost every row is) is read by [`ColumnCache::locate_values`], which
+//! checks each entry's name against the remembered entry bytes with one
+//! 16-byte comparison; any other row takes the general path, which collects
+//! the members and relearns the layout when it changed.
 
 use super::write_string;
-use crate::table::wire::{RawStructEntries, WireError, utf8};
+use crate::table::wire::{RawStructEntries, WireError, read_varint, utf8, write_varint};
 
 /// Bytes copied at once for a member's `,"name":` prefix.
 const PREFIX_COPY: usize = 16;
@@ -59,9 +65,28 @@ pub(super) fn sorted_order(members: &[Member<'_>], order: &mut Vec<usize>) {
     order.dedup_by(|later, earlier| members[*later].0 == members[*earlier].0);
 }
 
+/// A remembered member's entry bytes from the name's tag to the value's tag
+/// (`0a <name length> name 12`).
+#[derive(Debug, Default, Clone)]
+struct EntryHeader {
+    /// The bytes as a little-endian word, when there are at most 16.
+    word: u128,
+    /// Which bytes of `word` are the header's (none when it is longer).
+    mask: u128,
+    /// End of the bytes in `ColumnCache::header_bytes`.
+    end: usize,
+}
+
 /// The layout of the last row written (module docs).
 #[derive(Debug, Default, Clone)]
 pub struct ColumnCache {
+    /// The entry headers of the row's members in wire order.
+    headers: Vec<EntryHeader>,
+    /// The headers' bytes, concatenated.
+    header_bytes: Vec<u8>,
+    /// Where each member's value is in the row being written, by wire
+    /// position (filled by `locate_values`).
+    values: Vec<(usize, usize)>,
     /// The row's names in wire order, concatenated.
     wire_names: Vec<u8>,
     /// End of each wire name in `wire_names`.
@@ -99,6 +124,10 @@ impl ColumnCache {
         self.wire_ends.clear();
         self.prefixes.clear();
         self.prefix_ends.clear();
+        self.headers.clear();
+        self.header_bytes.clear();
+        self.order.clear();
+        self.values.clear();
         for (name, _) in members {
             utf8(name)?;
         }
@@ -113,8 +142,75 @@ impl ColumnCache {
         for (name, _) in members {
             self.wire_names.extend_from_slice(name);
             self.wire_ends.push(self.wire_names.len());
+            self.learn_header(name);
         }
+        self.values.clear();
+        self.values.resize(members.len(), (0, 0));
         Ok(())
+    }
+
+    fn learn_header(&mut self, name: &[u8]) {
+        let start = self.header_bytes.len();
+        self.header_bytes.push(0x0a);
+        write_varint(&mut self.header_bytes, name.len() as u64);
+        self.header_bytes.extend_from_slice(name);
+        self.header_bytes.push(0x12);
+        let bytes = &self.header_bytes[start..];
+        let mut padded = [0u8; 16];
+        let (word, mask) = match padded.get_mut(..bytes.len()) {
+            Some(head) => {
+                head.copy_from_slice(bytes);
+                let mask = u128::MAX >> (8 * (16 - bytes.len()));
+                (u128::from_le_bytes(padded), mask)
+            }
+            None => (0, 0),
+        };
+        self.headers.push(EntryHeader {
+            word,
+            mask,
+            end: self.header_bytes.len(),
+        });
+    }
+
+    /// Finds the values of a row that has exactly the remembered members in
+    /// the usual framing (entries of `0a <len> 0a <len> name 12 <len> value`
+    /// filling the row), recording where each is in `values`; `false` for
+    /// any other row.
+    #[inline]
+    fn locate_values(&mut self, row: &[u8]) -> bool {
+        let mut pos = 0;
+        let mut header_start = 0;
+        for (header, value) in self.headers.iter().zip(&mut self.values) {
+            if row.get(pos) != Some(&0x0a) {
+                return false;
+            }
+            pos += 1;
+            let Ok(entry_len) = read_varint(row, &mut pos) else {
+                return false;
+            };
+            let entry_end = pos.saturating_add(entry_len as usize);
+            let len = header.end - header_start;
+            let matched = match row.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
+                Some(bytes) if header.mask != 0 => {
+                    (u128::from_le_bytes(*bytes) ^ header.word) & header.mask == 0
+                }
+                _ => row.get(pos..pos + len) == Some(&self.header_bytes[header_start..header.end]),
+            };
+            if !matched {
+                return false;
+            }
+            pos += len;
+            let Ok(value_len) = read_varint(row, &mut pos) else {
+                return false;
+            };
+            if pos.checked_add(value_len as usize) != Some(entry_end) || entry_end > row.len() {
+                return false;
+            }
+            *value = (pos, entry_end);
+            pos = entry_end;
+            header_start = header.end;
+        }
+        pos == row.len()
     }
 
     /// Appends the members of a top-level row as a JSON object with sorted
@@ -123,35 +219,51 @@ impl ColumnCache {
         &mut self,
         out: &mut Vec<u8>,
         row: &[u8],
-        mut value: impl FnMut(&mut Vec<u8>, &[u8]) -> Result<(), WireError>,
+        value: impl FnMut(&mut Vec<u8>, &[u8]) -> Result<(), WireError>,
     ) -> Result<(), WireError> {
+        if self.locate_values(row) {
+            let values = &self.values;
+            return self.write_members(out, |wire| &row[values[wire].0..values[wire].1], value);
+        }
         with_members(row, |members| {
             if !self.matches(members) {
                 self.learn(members)?;
             }
-            if self.order.is_empty() {
-                out.extend_from_slice(b"{}");
-                return Ok(());
-            }
-            let mut start = 0;
-            for (&wire, &end) in self.order.iter().zip(&self.prefix_ends) {
-                // A copy of a fixed 16 bytes, then cut back, is a few moves
-                // where a copy of a variable length is a call to `memmove`
-                // (8 per row); `learn` pads `prefixes` so 16 bytes are there.
-                let chunk = self.prefixes[start..].first_chunk::<PREFIX_COPY>();
-                match chunk {
-                    Some(chunk) if end - start <= PREFIX_COPY => {
-                        let len = out.len();
-                        out.extend_from_slice(chunk);
-                        out.truncate(len + end - start);
-                    }
-                    _ => out.extend_from_slice(&self.prefixes[start..end]),
-                }
-                start = end;
-                value(out, members[wire].1)?;
-            }
-            out.push(b'}');
-            Ok(())
+            self.write_members(out, |wire| members[wire].1, value)
         })
+    }
+
+    /// Writes the remembered layout's members, `member` giving the encoded
+    /// value at a wire position.
+    #[inline]
+    fn write_members<'a>(
+        &self,
+        out: &mut Vec<u8>,
+        member: impl Fn(usize) -> &'a [u8],
+        mut value: impl FnMut(&mut Vec<u8>, &[u8]) -> Result<(), WireError>,
+    ) -> Result<(), WireError> {
+        if self.order.is_empty() {
+            out.extend_from_slice(b"{}");
+            return Ok(());
+        }
+        let mut start = 0;
+        for (&wire, &end) in self.order.iter().zip(&self.prefix_ends) {
+            // A copy of a fixed 16 bytes, then cut back, is a few moves
+            // where a copy of a variable length is a call to `memmove`
+            // (8 per row); `learn` pads `prefixes` so 16 bytes are there.
+            let chunk = self.prefixes[start..].first_chunk::<PREFIX_COPY>();
+            match chunk {
+                Some(chunk) if end - start <= PREFIX_COPY => {
+                    let len = out.len();
+                    out.extend_from_slice(chunk);
+                    out.truncate(len + end - start);
+                }
+                _ => out.extend_from_slice(&self.prefixes[start..end]),
+            }
+            start = end;
+            value(out, member(wire))?;
+        }
+        out.push(b'}');
+        Ok(())
     }
 }

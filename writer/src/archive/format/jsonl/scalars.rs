@@ -2,7 +2,7 @@
 //! them.
 
 use super::super::swar;
-use crate::table::key::decimal_digits;
+use crate::table::key::{decimal_digits, is_integer_below};
 use crate::table::wire::WireError;
 
 /// Byte classes for string escaping: 0 copy as is, 1 escape, 2 first byte of
@@ -39,41 +39,57 @@ pub fn write_text(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), WireError> {
 fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), WireError> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while let Some(next) = swar::find(bytes, i, needs_a_look) {
-        i = next;
-        let b = bytes[i];
+    let mut at = 0;
+    // Eight bytes at a time, copied as they are checked: a clean word is one
+    // 8-byte store, where a copy of a variable length is a call to `memmove`.
+    // The last bytes of the string are read as a shorter word.
+    while at < bytes.len() {
+        let (word, len) = match swar::word_at(bytes, at) {
+            Some(word) => (word, 8),
+            None => (swar::tail_word(bytes, at), bytes.len() - at),
+        };
+        let flags = match checked {
+            true => needs_a_look_in_text(word),
+            false => needs_a_look(word),
+        } & swar::low_bytes(len);
+        let kept = out.len();
+        out.extend_from_slice(&word.to_le_bytes());
+        if flags == 0 {
+            out.truncate(kept + len);
+            at += len;
+            continue;
+        }
+        let clean = swar::first(flags);
+        out.truncate(kept + clean);
+        at += clean;
+        let b = bytes[at];
         if b >= 0x80 && !checked {
-            // Everything before `i` is ASCII, so `i` starts a character.
-            std::str::from_utf8(&bytes[i..]).map_err(|_| WireError::Utf8)?;
+            // Everything before `at` is ASCII, so `at` starts a character.
+            std::str::from_utf8(&bytes[at..]).map_err(|_| WireError::Utf8)?;
             checked = true;
         }
         match ESCAPE[b as usize] {
             0 => {
-                i += 1;
+                out.push(b);
+                at += 1;
                 continue;
             }
             2 => {
                 // U+2028 and U+2029 are E2 80 A8 / E2 80 A9.
-                if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9))
-                {
-                    out.extend_from_slice(&bytes[start..i]);
-                    out.extend_from_slice(if bytes[i + 2] == 0xA8 {
-                        b"\\u2028"
-                    } else {
-                        b"\\u2029"
-                    });
-                    i += 3;
-                    start = i;
-                } else {
-                    i += 1;
+                match (bytes.get(at + 1), bytes.get(at + 2)) {
+                    (Some(0x80), Some(&last @ (0xA8 | 0xA9))) => {
+                        out.extend_from_slice(if last == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+                        at += 3;
+                    }
+                    _ => {
+                        out.push(b);
+                        at += 1;
+                    }
                 }
                 continue;
             }
             _ => {}
         }
-        out.extend_from_slice(&bytes[start..i]);
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -88,10 +104,8 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
                 out.push(HEX[(b & 0xF) as usize]);
             }
         }
-        i += 1;
-        start = i;
+        at += 1;
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
     Ok(())
 }
@@ -108,6 +122,18 @@ fn needs_a_look(word: u64) -> u64 {
         | swar::equal(word, b'\\')
 }
 
+/// [`needs_a_look`] once the string is known to be UTF-8: only the escapes
+/// and the first byte of U+2028/U+2029, so non-ASCII text is copied a word
+/// at a time too.
+#[inline]
+fn needs_a_look_in_text(word: u64) -> u64 {
+    swar::below(word, 0x20)
+        | swar::equal_masked(word, b'"', 0x04)
+        | swar::equal_masked(word, b'<', 0x02)
+        | swar::equal(word, b'\\')
+        | swar::equal(word, 0xE2)
+}
+
 /// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
 /// shortest round-trip digits, or `'e'` when the magnitude is below 1e-6 or
 /// at least 1e21, with `e-07` shortened to `e-7`.
@@ -121,7 +147,7 @@ pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
         return;
     }
     let abs = v.abs();
-    if v.fract() == 0.0 && abs < 1e15 {
+    if is_integer_below(v, 1e15) {
         if v == 0.0 && v.is_sign_negative() {
             out.extend_from_slice(b"-0");
         } else {
@@ -154,7 +180,7 @@ pub fn write_go_float(out: &mut Vec<u8>, v: f64) {
         out.push(if exponent < 0 { b'-' } else { b'+' });
         out.extend_from_slice(decimal_digits(
             u64::from(exponent.unsigned_abs()),
-            &mut [0u8; 20],
+            &mut itoa::Buffer::new(),
         ));
         return;
     }
@@ -186,10 +212,10 @@ fn write_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
         let scaled = v * scale;
         // `scaled / scale` is rounded correctly, so it equals `v` only if `v`
         // is the float64 nearest to the decimal `scaled / 10^places`.
-        if scaled.fract() != 0.0 || scaled.abs() >= 1e15 || scaled / scale != v {
+        if !is_integer_below(scaled, 1e15) || scaled / scale != v {
             continue;
         }
-        let mut buffer = [0u8; 20];
+        let mut buffer = itoa::Buffer::new();
         let digits = decimal_digits((scaled as i64).unsigned_abs(), &mut buffer);
         let places = places + 1;
         let integer = digits.len().saturating_sub(places);
@@ -265,5 +291,5 @@ fn push_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(decimal_digits(v.unsigned_abs(), &mut [0u8; 20]));
+    out.extend_from_slice(decimal_digits(v.unsigned_abs(), &mut itoa::Buffer::new()));
 }

@@ -192,11 +192,12 @@ fn a_bad_member_name_is_refused_every_time() {
     bad[at] = 0xFF;
     let mut cache = ColumnCache::default();
     let mut out = Vec::new();
-    for row in [&good, &bad, &bad, &good, &bad] {
+    let empty = Vec::new();
+    for row in [&good, &bad, &bad, &good, &bad, &empty] {
         let result = encode_snapshot_row(&mut cache, &mut out, row);
         assert_eq!(result.is_err(), row == &bad);
     }
-    assert_eq!(out, b"{\"ab\":null}\n{\"ab\":null}\n");
+    assert_eq!(out, b"{\"ab\":null}\n{\"ab\":null}\n{}\n");
 }
 
 /// Go's escaping spelled out one character at a time.
@@ -250,6 +251,21 @@ fn random_strings_escape_as_the_reference() {
             reference_escape(&text),
             "{text:?}"
         );
+        // Bytes not yet known to be UTF-8: the same text, or an error when
+        // a byte is broken.
+        let mut out = Vec::new();
+        write_text(&mut out, text.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), reference_escape(&text));
+        if !text.is_empty() {
+            let mut broken = text.clone().into_bytes();
+            let at = (next() % broken.len() as u64) as usize;
+            broken[at] = 0xFF;
+            assert_eq!(
+                write_text(&mut Vec::new(), &broken),
+                Err(WireError::Utf8),
+                "{broken:?}"
+            );
+        }
     }
 }
 
@@ -302,4 +318,69 @@ fn bad_diff_lines_name_the_line() {
     let err = decode_diff(&object, |_| Ok(())).unwrap_err();
     assert_eq!(err.record, 3);
     assert!(err.message.contains("MERGE"), "{err}");
+}
+
+/// Random rows through one cache come out as each would alone: layouts
+/// repeated and changed, names longer than the 16-byte comparison, values
+/// long enough for two-byte lengths, repeated names, unknown fields and
+/// lengths written in more bytes than needed.
+#[test]
+fn random_rows_through_one_cache_encode_as_alone() {
+    use crate::table::wire::read_varint;
+    let names = [
+        "id",
+        "a",
+        "b",
+        "name",
+        "a_name_longer_than_sixteen_bytes",
+        "é<",
+    ];
+    let long = "x".repeat(130);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut cache = ColumnCache::default();
+    let mut layout: Vec<&str> = Vec::new();
+    for _ in 0..5_000 {
+        if next() % 3 == 0 {
+            let width = (next() % 6) as usize;
+            layout = (0..width)
+                .map(|_| names[(next() % names.len() as u64) as usize])
+                .collect();
+        }
+        let mut row = Vec::new();
+        for name in &layout {
+            let value = match next() % 4 {
+                0 => ValueRef::Number((next() % 10_000) as f64 / 8.0),
+                1 => ValueRef::String("short & sweet"),
+                2 => ValueRef::String(&long),
+                _ => ValueRef::Bool(next() % 2 == 0),
+            };
+            let mut entry = Vec::new();
+            write_struct_entry(&mut entry, name, &encode_scalar(&value));
+            match next() % 16 {
+                0 => row.extend_from_slice(&[0x10, 0x01]), // unknown field 2
+                1 => {
+                    let mut pos = 1;
+                    let len = read_varint(&entry, &mut pos).unwrap();
+                    entry = [
+                        &[0x0a, (len as u8) | 0x80, (len >> 7) as u8 | 0x80, 0x00],
+                        &entry[pos..],
+                    ]
+                    .concat();
+                }
+                _ => {}
+            }
+            row.extend_from_slice(&entry);
+        }
+        let mut shared = Vec::new();
+        encode_snapshot_row(&mut cache, &mut shared, &row).unwrap();
+        let mut alone = Vec::new();
+        encode_snapshot_row(&mut ColumnCache::default(), &mut alone, &row).unwrap();
+        assert_eq!(shared, alone, "{layout:?}");
+    }
 }
