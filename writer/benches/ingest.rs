@@ -68,6 +68,14 @@ const INITIAL_ROWS: usize = 100_000;
 const CHANGES: usize = 1_000_000;
 const RUNS: usize = 5;
 
+/// Runs per part: `INGEST_BENCH_RUNS`, else [`RUNS`].
+fn runs() -> usize {
+    std::env::var("INGEST_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS)
+}
+
 /// One encoded `SyncResponse` per change.
 fn workload() -> (Vec<Bytes>, f64) {
     let mut generator = Generator::new(42);
@@ -228,13 +236,14 @@ fn main() {
     let frame_bytes = frames.iter().map(Bytes::len).sum::<usize>() as f64 / frames.len() as f64;
     println!(
         "ingest: {CHANGES} journal entries ({INITIAL_ROWS} inserts, then ~70% updates / 15% inserts / 15% deletes), \
-         rows {mean_row:.0} B, frames {frame_bytes:.0} B; {RUNS} runs each, one thread"
+         rows {mean_row:.0} B, frames {frame_bytes:.0} B; {} runs each, one thread",
+        runs()
     );
     // `INGEST_BENCH_ONLY=table|replica|memory` runs one part (e.g. to profile it).
     let only = std::env::var("INGEST_BENCH_ONLY").unwrap_or_default();
     let mut table_times = Vec::new();
     let mut replica_times = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs() {
         if only.is_empty() || only == "table" {
             table_times.push(run_table(&frames));
         }

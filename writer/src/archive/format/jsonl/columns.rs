@@ -1,14 +1,15 @@
-//! The column layout of the previous row. Rows of one table arrive with the
-//! same member names in the same wire order, almost always unsorted, while Go's
-//! `encoding/json` writes them sorted. Remembering the sorted order and the
-//! escaped `"name":` text of the previous row turns the per-row name work
-//! (UTF-8 check, sort, escape) into one byte comparison per name.
+//! The column layout of the previous row. Rows of one table have the same
+//! member names, while Go's `encoding/json` writes them sorted. Remembering
+//! the sorted order and the escaped `"name":` text of a row turns the
+//! per-row name work (UTF-8 check, sort, escape) into one comparison per
+//! name.
 //!
-//! A row of the remembered layout in the framing every encoder writes (what
+//! A row of the remembered names in the framing every encoder writes (what
 //! almost every row is) is read by [`ColumnCache::locate_values`], which
 //! checks each entry's name against the remembered entry bytes with one
-//! 16-byte comparison; any other row takes the general path, which collects
-//! the members and relearns the layout when it changed.
+//! 16-byte comparison, in any member order (Go writes map entries in random
+//! order); any other row takes the general path, which collects the members
+//! and relearns the layout when it changed.
 
 use super::write_string;
 use crate::table::wire::{RawStructEntries, WireError, read_varint, utf8, write_varint};
@@ -73,7 +74,8 @@ struct EntryHeader {
     word: u128,
     /// Which bytes of `word` are the header's (none when it is longer).
     mask: u128,
-    /// End of the bytes in `ColumnCache::header_bytes`.
+    /// Where the bytes are in `ColumnCache::header_bytes`.
+    start: usize,
     end: usize,
 }
 
@@ -84,9 +86,12 @@ pub struct ColumnCache {
     headers: Vec<EntryHeader>,
     /// The headers' bytes, concatenated.
     header_bytes: Vec<u8>,
-    /// Where each member's value is in the row being written, by wire
-    /// position (filled by `locate_values`).
+    /// Where each member's value is in the row being written, by the wire
+    /// position of the remembered row (filled by `locate_values`).
     values: Vec<(usize, usize)>,
+    /// Whether the remembered row has a name twice (then only rows in its
+    /// exact order are located: which duplicate wins depends on order).
+    repeated_names: bool,
     /// The row's names in wire order, concatenated.
     wire_names: Vec<u8>,
     /// End of each wire name in `wire_names`.
@@ -146,6 +151,7 @@ impl ColumnCache {
         }
         self.values.clear();
         self.values.resize(members.len(), (0, 0));
+        self.repeated_names = self.order.len() != members.len();
         Ok(())
     }
 
@@ -168,6 +174,7 @@ impl ColumnCache {
         self.headers.push(EntryHeader {
             word,
             mask,
+            start,
             end: self.header_bytes.len(),
         });
     }
@@ -175,13 +182,20 @@ impl ColumnCache {
     /// Finds the values of a row that has exactly the remembered members in
     /// the usual framing (entries of `0a <len> 0a <len> name 12 <len> value`
     /// filling the row), recording where each is in `values`; `false` for
-    /// any other row.
+    /// any other row. Each member is first compared with the remembered one
+    /// at its own position, then, for a layout of at most 64 distinct names,
+    /// with the others: Go's protobuf writes a map's entries in random
+    /// order, so rows from laredo-server seldom repeat the previous order.
     #[inline]
     fn locate_values(&mut self, row: &[u8]) -> bool {
+        let columns = self.headers.len();
+        let may_search = columns <= 64 && !self.repeated_names;
+        // Bit `c`: column `c` was found in this row.
+        let mut found = 0u64;
         let mut pos = 0;
-        let mut header_start = 0;
-        for (header, value) in self.headers.iter().zip(&mut self.values) {
-            if row.get(pos) != Some(&0x0a) {
+        let mut wire = 0;
+        while pos < row.len() {
+            if row[pos] != 0x0a {
                 return false;
             }
             pos += 1;
@@ -189,28 +203,57 @@ impl ColumnCache {
                 return false;
             };
             let entry_end = pos.saturating_add(entry_len as usize);
-            let len = header.end - header_start;
-            let matched = match row.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
-                Some(bytes) if header.mask != 0 => {
-                    (u128::from_le_bytes(*bytes) ^ header.word) & header.mask == 0
+            let column = match self.header_at(row, pos, wire) {
+                true => wire,
+                false if may_search => {
+                    let free = |c: &usize| found & (1 << c) == 0;
+                    match (0..columns)
+                        .filter(free)
+                        .find(|c| self.header_at(row, pos, *c))
+                    {
+                        Some(column) => column,
+                        None => return false,
+                    }
                 }
-                _ => row.get(pos..pos + len) == Some(&self.header_bytes[header_start..header.end]),
+                false => return false,
             };
-            if !matched {
-                return false;
+            if may_search {
+                if found & (1 << column) != 0 {
+                    return false;
+                }
+                found |= 1 << column;
             }
-            pos += len;
+            pos += self.headers[column].end - self.headers[column].start;
             let Ok(value_len) = read_varint(row, &mut pos) else {
                 return false;
             };
             if pos.checked_add(value_len as usize) != Some(entry_end) || entry_end > row.len() {
                 return false;
             }
-            *value = (pos, entry_end);
+            self.values[column] = (pos, entry_end);
             pos = entry_end;
-            header_start = header.end;
+            wire += 1;
         }
-        pos == row.len()
+        // Each entry went to its own column, so all were found.
+        wire == columns
+    }
+
+    /// Whether the entry bytes at `pos` are remembered column `column`'s
+    /// header.
+    #[inline]
+    fn header_at(&self, row: &[u8], pos: usize, column: usize) -> bool {
+        let Some(header) = self.headers.get(column) else {
+            return false;
+        };
+        match row.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
+            Some(bytes) if header.mask != 0 => {
+                (u128::from_le_bytes(*bytes) ^ header.word) & header.mask == 0
+            }
+            _ => {
+                let len = header.end - header.start;
+                row.get(pos..pos + len) == Some(&self.header_bytes[header.start..header.end])
+            }
+        }
     }
 
     /// Appends the members of a top-level row as a JSON object with sorted

@@ -40,28 +40,14 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut at = 0;
-    // Eight bytes at a time, copied as they are checked: a clean word is one
-    // 8-byte store, where a copy of a variable length is a call to `memmove`.
-    // The last bytes of the string are read as a shorter word.
-    while at < bytes.len() {
-        let (word, len) = match swar::word_at(bytes, at) {
-            Some(word) => (word, 8),
-            None => (swar::tail_word(bytes, at), bytes.len() - at),
+    loop {
+        at = match checked {
+            true => copy_clean(out, bytes, at, needs_a_look_in_text),
+            false => copy_clean(out, bytes, at, needs_a_look),
         };
-        let flags = match checked {
-            true => needs_a_look_in_text(word),
-            false => needs_a_look(word),
-        } & swar::low_bytes(len);
-        let kept = out.len();
-        out.extend_from_slice(&word.to_le_bytes());
-        if flags == 0 {
-            out.truncate(kept + len);
-            at += len;
-            continue;
+        if at >= bytes.len() {
+            break;
         }
-        let clean = swar::first(flags);
-        out.truncate(kept + clean);
-        at += clean;
         let b = bytes[at];
         if b >= 0x80 && !checked {
             // Everything before `at` is ASCII, so `at` starts a character.
@@ -108,6 +94,36 @@ fn escape(out: &mut Vec<u8>, bytes: &[u8], mut checked: bool) -> Result<(), Wire
     }
     out.push(b'"');
     Ok(())
+}
+
+/// Copies `bytes` from `at` up to the first byte `look` flags, returning
+/// its index (the length when there is none). Eight bytes at a time, copied
+/// as they are checked: a clean word is one 8-byte store, where a copy of a
+/// variable length is a call to `memmove`; the last bytes are read as one
+/// shorter word.
+#[inline(always)]
+fn copy_clean(out: &mut Vec<u8>, bytes: &[u8], mut at: usize, look: impl Fn(u64) -> u64) -> usize {
+    while let Some(word) = swar::word_at(bytes, at) {
+        let flags = look(word);
+        out.extend_from_slice(&word.to_le_bytes());
+        if flags != 0 {
+            out.truncate(out.len() - 8 + swar::first(flags));
+            return at + swar::first(flags);
+        }
+        at += 8;
+    }
+    let len = bytes.len().saturating_sub(at);
+    if len == 0 {
+        return at;
+    }
+    let word = swar::tail_word(bytes, at);
+    let clean = match look(word) & swar::low_bytes(len) {
+        0 => len,
+        flags => swar::first(flags),
+    };
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(out.len() - 8 + clean);
+    at + clean
 }
 
 /// Flags the bytes that may need a look (an escape, or a non-ASCII byte

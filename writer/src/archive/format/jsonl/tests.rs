@@ -321,7 +321,7 @@ fn bad_diff_lines_name_the_line() {
 }
 
 /// Random rows through one cache come out as each would alone: layouts
-/// repeated and changed, names longer than the 16-byte comparison, values
+/// repeated, reordered and changed, names longer than the 16-byte comparison, values
 /// long enough for two-byte lengths, repeated names, unknown fields and
 /// lengths written in more bytes than needed.
 #[test]
@@ -346,11 +346,20 @@ fn random_rows_through_one_cache_encode_as_alone() {
     let mut cache = ColumnCache::default();
     let mut layout: Vec<&str> = Vec::new();
     for _ in 0..5_000 {
-        if next() % 3 == 0 {
-            let width = (next() % 6) as usize;
-            layout = (0..width)
-                .map(|_| names[(next() % names.len() as u64) as usize])
-                .collect();
+        match next() % 3 {
+            0 => {
+                let width = (next() % 6) as usize;
+                layout = (0..width)
+                    .map(|_| names[(next() % names.len() as u64) as usize])
+                    .collect();
+            }
+            // The same names in another order, as Go writes map entries.
+            1 => {
+                for i in (1..layout.len()).rev() {
+                    layout.swap(i, (next() % (i as u64 + 1)) as usize);
+                }
+            }
+            _ => {}
         }
         let mut row = Vec::new();
         for name in &layout {
