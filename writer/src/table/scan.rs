@@ -65,13 +65,19 @@ struct Column {
     kind: Option<ColumnKind>,
 }
 
-/// The columns of the last row scanned, by position. Rows of one table
-/// nearly always list their columns in one order, so one name comparison
-/// per column replaces the key-slot and column-type searches and the UTF-8
-/// check of the name. Only valid for the key spec and column types it was
-/// filled with: the table clears it when they change.
+/// The columns of the rows scanned so far, in the order first seen. Rows
+/// of one table have the same columns, so one name comparison per column
+/// replaces the key-slot and column-type searches and the UTF-8 check of
+/// the name: first with the column at the same position (a server that
+/// keeps one order), then with the others (Go's protobuf writes a map's
+/// entries in random order). Only valid for the key spec and column types
+/// it was filled with: the table clears it when they change.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layout(Vec<Column>);
+
+/// Columns remembered at most: each name is compared with up to this many,
+/// so a hostile row of ever new names costs a bounded amount per column.
+const LAYOUT_COLUMNS: usize = 64;
 
 impl Layout {
     /// Forgets every column (the column types changed).
@@ -94,18 +100,16 @@ impl Layout {
         {
             return Some((column.slot, column.kind));
         }
+        if let Some(column) = self.0.iter().find(|column| *column.name == *name) {
+            return Some((column.slot, column.kind));
+        }
         let found = lookup(name, spec, types)?;
-        let column = Column {
-            name: name.into(),
-            slot: found.0,
-            kind: found.1,
-        };
-        // Bounded by the longest row seen: a hostile row of many columns
-        // costs as much here as the row itself.
-        if let Some(held) = self.0.get_mut(position) {
-            *held = column;
-        } else if position == self.0.len() {
-            self.0.push(column);
+        if self.0.len() < LAYOUT_COLUMNS {
+            self.0.push(Column {
+                name: name.into(),
+                slot: found.0,
+                kind: found.1,
+            });
         }
         Some(found)
     }

@@ -169,3 +169,56 @@ fn rows_in_memory_order_hold_every_row_once_in_address_order() {
         }
     }
 }
+
+/// Rows that list their columns in changing orders (Go writes a map's
+/// entries in random order) key and normalize through one table as each
+/// would in a fresh one, and a name that is not UTF-8 is refused wherever
+/// it stands.
+#[test]
+fn rows_in_any_column_order_key_alike() {
+    let spec = || KeySpec::new(vec!["b".into(), "a".into()]);
+    let members = [
+        ("a", ValueRef::String("x")),
+        ("b", ValueRef::String("7")),
+        ("c", ValueRef::Bool(true)),
+        ("d", ValueRef::Number(2.5)),
+    ];
+    let mut shared = Table::new(spec());
+    let mut order = [0, 1, 2, 3];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for round in 0..200 {
+        for i in (1..order.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut encoded = Vec::new();
+        for &i in &order {
+            let (name, value) = &members[i];
+            write_struct_entry(&mut encoded, name, &encode_scalar(value));
+        }
+        let upserted = |changes: Vec<Change>| match changes.as_slice() {
+            [Change::Upsert { key, new, .. }] => (key.clone(), new.as_bytes().to_vec()),
+            other => panic!("{other:?}"),
+        };
+        let alone = upserted(apply(&mut Table::new(spec()), "INSERT", None, Some(&encoded)));
+        let through_shared = upserted(apply(&mut shared, "INSERT", None, Some(&encoded)));
+        assert_eq!(alone, through_shared, "{order:?}");
+        assert_eq!(shared.iter().next().unwrap().0, "[7 x]");
+        if round % 10 == 0 {
+            let mut bad = Vec::new();
+            for &i in &order {
+                let (name, value) = &members[i];
+                write_struct_entry(&mut bad, name, &encode_scalar(value));
+            }
+            let at = bad.iter().position(|b| *b == b'c').unwrap();
+            bad[at] = 0xFF;
+            assert!(matches!(
+                shared.apply("INSERT", None, Some(&bad), &mut |_| {}),
+                Err(RowError::Malformed(_))
+            ));
+        }
+    }
+    assert_eq!(shared.len(), 1);
+}
