@@ -131,6 +131,7 @@ async fn bench_snapshot(table: &Table, format: Format) {
     let mut ours = Vec::new();
     let mut plain = Vec::new();
     let mut cpu = Vec::new();
+    let mut plain_cpu = Vec::new();
     let mut size = 0;
     for _ in 0..runs() {
         let dir = tempfile::tempdir().unwrap();
@@ -159,16 +160,23 @@ async fn bench_snapshot(table: &Table, format: Format) {
             format.extension()
         );
         let bytes = std::fs::read(dir.path().join(key)).unwrap();
+        let cpu_before = support::process_cpu();
         plain.push(plain_write(&dir.path().join("plain"), &bytes));
+        plain_cpu.extend(
+            support::process_cpu()
+                .zip(cpu_before)
+                .map(|(end, start)| end - start),
+        );
     }
     let (ours, plain) = (median(ours), median(plain));
-    let cpu = match cpu.is_empty() {
+    let cpu_text = |cpu: Vec<Duration>| match cpu.is_empty() {
         true => String::new(),
         false => format!(", {:.2} CPU s", median(cpu).as_secs_f64()),
     };
+    let (cpu, plain_cpu) = (cpu_text(cpu), cpu_text(plain_cpu));
     let mb = size as f64 / 1e6;
     println!(
-        "snapshot write {:<8} {} rows, {:.0} MB: {:.0} MB/s ({:.3} s{cpu}); plain buffered write {:.0} MB/s ({:.3} s); ratio {:.2}x",
+        "snapshot write {:<8} {} rows, {:.0} MB: {:.0} MB/s ({:.3} s{cpu}); plain buffered write {:.0} MB/s ({:.3} s{plain_cpu}); ratio {:.2}x",
         format.id(),
         table.len(),
         mb,

@@ -202,7 +202,12 @@ fn rows_in_any_column_order_key_alike() {
             [Change::Upsert { key, new, .. }] => (key.clone(), new.as_bytes().to_vec()),
             other => panic!("{other:?}"),
         };
-        let alone = upserted(apply(&mut Table::new(spec()), "INSERT", None, Some(&encoded)));
+        let alone = upserted(apply(
+            &mut Table::new(spec()),
+            "INSERT",
+            None,
+            Some(&encoded),
+        ));
         let through_shared = upserted(apply(&mut shared, "INSERT", None, Some(&encoded)));
         assert_eq!(alone, through_shared, "{order:?}");
         assert_eq!(shared.iter().next().unwrap().0, "[7 x]");
