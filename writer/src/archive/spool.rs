@@ -172,12 +172,13 @@ impl Spool {
             for _ in 0..workers {
                 let (sender, ranges, next, spare) = (sender.clone(), &ranges, &next, &spare);
                 scope.spawn(move || {
+                    let mut chunk = Vec::new();
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         if index >= ranges.len() {
                             break;
                         }
-                        let chunk = ranges.sorted(index);
+                        ranges.sorted_into(index, &mut chunk);
                         let buffers = spare.lock().ok().and_then(|mut spare| spare.pop());
                         let encoded = encode_chunk(&chunk, formats, buffers.unwrap_or_default());
                         if sender.send((index, encoded)).is_err() {

@@ -89,20 +89,21 @@ impl<'a> AddressRanges<'a> {
     /// are separate allocations, so the encoded bytes keep the order); empty
     /// past the last range.
     pub fn sorted(&self, index: usize) -> Vec<&'a [u8]> {
-        let mut rows: Vec<&'a [u8]> = Vec::with_capacity(
-            self.parts
-                .iter()
-                .filter_map(|split| split.get(index))
-                .map(Vec::len)
-                .sum(),
-        );
+        let mut rows = Vec::new();
+        self.sorted_into(index, &mut rows);
+        rows
+    }
+
+    /// [`AddressRanges::sorted`] into `rows` (cleared first), so a worker
+    /// reuses one buffer: a fresh one per range cost page faults.
+    pub fn sorted_into(&self, index: usize, rows: &mut Vec<&'a [u8]>) {
+        rows.clear();
         for split in &self.parts {
             rows.extend(split.get(index).into_iter().flatten());
         }
         rows.sort_unstable_by_key(|raw| raw.as_ptr().addr());
-        for row in &mut rows {
+        for row in rows.iter_mut() {
             *row = Row::encoded_in(row);
         }
-        rows
     }
 }
