@@ -1,4 +1,4 @@
-//! The column layout of the previous row. Rows of one table have the same
+//! The column layout of a table's rows. Rows of one table have the same
 //! member names, while Go's `encoding/json` writes them sorted. Remembering
 //! the sorted order and the escaped `"name":` text of a row turns the
 //! per-row name work (UTF-8 check, sort, escape) into one comparison per
@@ -79,7 +79,7 @@ struct EntryHeader {
     end: usize,
 }
 
-/// The layout of the last row written (module docs).
+/// The layout of the rows written (module docs).
 #[derive(Debug, Default, Clone)]
 pub struct ColumnCache {
     /// The entry headers of the row's members in wire order.
@@ -149,7 +149,6 @@ impl ColumnCache {
             self.wire_ends.push(self.wire_names.len());
             self.learn_header(name);
         }
-        self.values.clear();
         self.values.resize(members.len(), (0, 0));
         self.repeated_names = self.order.len() != members.len();
         Ok(())

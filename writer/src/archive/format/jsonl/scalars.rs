@@ -131,11 +131,7 @@ fn copy_clean(out: &mut Vec<u8>, bytes: &[u8], mut at: usize, look: impl Fn(u64)
 /// eight bytes at a time.
 #[inline]
 fn needs_a_look(word: u64) -> u64 {
-    // `"` (0x22) and `&` (0x26) differ in one bit, as `<` and `>` do.
-    swar::below_or_non_ascii(word, 0x20)
-        | swar::equal_masked(word, b'"', 0x04)
-        | swar::equal_masked(word, b'<', 0x02)
-        | swar::equal(word, b'\\')
+    swar::below_or_non_ascii(word, 0x20) | escaped_punctuation(word)
 }
 
 /// [`needs_a_look`] once the string is known to be UTF-8: only the escapes
@@ -143,11 +139,16 @@ fn needs_a_look(word: u64) -> u64 {
 /// at a time too.
 #[inline]
 fn needs_a_look_in_text(word: u64) -> u64 {
-    swar::below(word, 0x20)
-        | swar::equal_masked(word, b'"', 0x04)
+    swar::below(word, 0x20) | swar::equal(word, 0xE2) | escaped_punctuation(word)
+}
+
+/// Flags `"`, `&`, `<`, `>` and `\`.
+#[inline]
+fn escaped_punctuation(word: u64) -> u64 {
+    // `"` (0x22) and `&` (0x26) differ in one bit, as `<` and `>` do.
+    swar::equal_masked(word, b'"', 0x04)
         | swar::equal_masked(word, b'<', 0x02)
         | swar::equal(word, b'\\')
-        | swar::equal(word, 0xE2)
 }
 
 /// Appends a float64 as Go's `encoding/json` formats it: `'f'` with the
