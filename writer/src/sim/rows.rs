@@ -1,10 +1,12 @@
 //! The simulated table: eight typed columns keyed by `id`, rows of about
-//! 200 encoded bytes, generated from a seed; and the text form a
+//! 200 encoded bytes with their columns in random order (as a Go server's
+//! protobuf writes them), generated from a seed; and the text form a
 //! PostgreSQL-backed laredo-server sends for live changes.
 
 use bytes::Bytes;
 use laredo_proto::replication::v1::ColumnDefinition;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::table::Row;
@@ -121,8 +123,12 @@ impl Generator {
             ValueRef::Bool(active),
             ValueRef::String(&updated_at),
         ];
-        for ((column, _), value) in COLUMNS.iter().zip(values) {
-            write_struct_entry(&mut out, column, &encode_scalar(&value));
+        // In an order of the row's own, as laredo-server's Go protobuf writes
+        // a map's entries.
+        let mut order: [usize; COLUMNS.len()] = std::array::from_fn(|i| i);
+        order.shuffle(&mut self.rng);
+        for i in order {
+            write_struct_entry(&mut out, COLUMNS[i].0, &encode_scalar(&values[i]));
         }
         Row::from_encoded(Bytes::from(out))
     }
