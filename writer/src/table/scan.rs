@@ -65,24 +65,30 @@ struct Column {
     kind: Option<ColumnKind>,
 }
 
-/// The columns of the rows scanned so far, in the order first seen. Rows
-/// of one table have the same columns, so one name comparison per column
-/// replaces the key-slot and column-type searches and the UTF-8 check of
-/// the name: first with the column at the same position (a server that
+/// The columns of the rows scanned so far. Rows of one table have the same
+/// columns, so one name comparison per column replaces the key-slot and
+/// column-type searches and the UTF-8 check of the name: first with the
+/// column found at the same position in the previous row (a server that
 /// keeps one order), then with the others (Go's protobuf writes a map's
 /// entries in random order). Only valid for the key spec and column types
 /// it was filled with: the table clears it when they change.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Layout(Vec<Column>);
+pub(super) struct Layout {
+    /// Every column seen, in the order first seen.
+    columns: Vec<Column>,
+    /// Index in `columns` of the column at each position of the last row.
+    at_position: Vec<u16>,
+}
 
-/// Columns remembered at most: each name is compared with up to this many,
-/// so a hostile row of ever new names costs a bounded amount per column.
-const LAYOUT_COLUMNS: usize = 64;
+/// Columns remembered at most (PostgreSQL allows 1,600 per table): a
+/// hostile row of ever new names costs a bounded search per column.
+const LAYOUT_COLUMNS: usize = 2048;
 
 impl Layout {
     /// Forgets every column (the column types changed).
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.columns.clear();
+        self.at_position.clear();
     }
 
     /// The key slot and kind of the column named `name` at `position`;
@@ -95,23 +101,40 @@ impl Layout {
         spec: &KeySpec,
         types: &ColumnTypes,
     ) -> Option<(Option<usize>, Option<ColumnKind>)> {
-        if let Some(column) = self.0.get(position)
+        let previous = self
+            .at_position
+            .get(position)
+            .map(|&index| usize::from(index));
+        if let Some(column) = previous.and_then(|index| self.columns.get(index))
             && *column.name == *name
         {
             return Some((column.slot, column.kind));
         }
-        if let Some(column) = self.0.iter().find(|column| *column.name == *name) {
-            return Some((column.slot, column.kind));
+        let index = match self.columns.iter().position(|column| *column.name == *name) {
+            Some(index) => index,
+            None => {
+                let found = lookup(name, spec, types)?;
+                if self.columns.len() >= LAYOUT_COLUMNS {
+                    return Some(found);
+                }
+                self.columns.push(Column {
+                    name: name.into(),
+                    slot: found.0,
+                    kind: found.1,
+                });
+                self.columns.len() - 1
+            }
+        };
+        // Fits: at most LAYOUT_COLUMNS columns.
+        let index16 = u16::try_from(index).unwrap_or(u16::MAX);
+        if let Some(held) = self.at_position.get_mut(position) {
+            *held = index16;
+        } else if position == self.at_position.len() {
+            // Bounded by the longest row seen.
+            self.at_position.push(index16);
         }
-        let found = lookup(name, spec, types)?;
-        if self.0.len() < LAYOUT_COLUMNS {
-            self.0.push(Column {
-                name: name.into(),
-                slot: found.0,
-                kind: found.1,
-            });
-        }
-        Some(found)
+        let column = &self.columns[index];
+        Some((column.slot, column.kind))
     }
 }
 
