@@ -16,8 +16,9 @@ pub enum Update {
     Change(Change),
     /// A full snapshot replaced the whole table (the first one, or one after
     /// a reconnect or re-baseline). Changes across the gap are not reported
-    /// one by one: compare `previous` with the new table, or re-base.
-    Replaced(Replacement),
+    /// one by one: compare `previous` with the new table, or re-base. Boxed:
+    /// it holds a whole table, and every change passes through this enum.
+    Replaced(Box<Replacement>),
     /// The stream caught up with the server (snapshot done, journal caught
     /// up, or the server idle). Once per stream.
     Synced(SyncMode),
@@ -254,11 +255,11 @@ impl Replica {
         let previous = std::mem::replace(&mut self.table, staging.table);
         self.cursor = Cursor::after_snapshot(end.sequence, staging.snapshot_id.clone());
         self.stats.replacements += 1;
-        sink(Update::Replaced(Replacement {
+        sink(Update::Replaced(Box::new(Replacement {
             previous,
             snapshot_id: staging.snapshot_id,
             sequence: end.sequence,
-        }));
+        })));
         if self.catch_up.snapshot_end() {
             self.synced(sink);
         }

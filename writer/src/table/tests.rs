@@ -259,7 +259,12 @@ fn wide_rows_in_any_column_order_key_alike() {
             [Change::Upsert { key, new, .. }] => (key.clone(), new.as_bytes().to_vec()),
             other => panic!("{other:?}"),
         };
-        let alone = key_of(apply(&mut Table::new(spec()), "INSERT", None, Some(&encoded)));
+        let alone = key_of(apply(
+            &mut Table::new(spec()),
+            "INSERT",
+            None,
+            Some(&encoded),
+        ));
         let through_shared = key_of(apply(&mut shared, "INSERT", None, Some(&encoded)));
         assert_eq!(alone, through_shared, "round {round}");
         assert_eq!(&*alone.0, format!("[42 {}]", round % 3));
