@@ -170,6 +170,24 @@ fn rows_in_memory_order_hold_every_row_once_in_address_order() {
     }
 }
 
+/// Shuffles `order` with a xorshift generator kept in `state`.
+fn shuffle(order: &mut [usize], state: &mut u64) {
+    for i in (1..order.len()).rev() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        order.swap(i, (*state % (i as u64 + 1)) as usize);
+    }
+}
+
+/// The key and row of the one upsert in `changes`.
+fn upserted(changes: Vec<Change>) -> (RowKey, Vec<u8>) {
+    match changes.as_slice() {
+        [Change::Upsert { key, new, .. }] => (key.clone(), new.as_bytes().to_vec()),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Rows that list their columns in changing orders (Go writes a map's
 /// entries in random order) key and normalize through one table as each
 /// would in a fresh one, and a name that is not UTF-8 is refused wherever
@@ -187,21 +205,12 @@ fn rows_in_any_column_order_key_alike() {
     let mut order = [0, 1, 2, 3];
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     for round in 0..200 {
-        for i in (1..order.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            order.swap(i, (state % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut order, &mut state);
         let mut encoded = Vec::new();
         for &i in &order {
             let (name, value) = &members[i];
             write_struct_entry(&mut encoded, name, &encode_scalar(value));
         }
-        let upserted = |changes: Vec<Change>| match changes.as_slice() {
-            [Change::Upsert { key, new, .. }] => (key.clone(), new.as_bytes().to_vec()),
-            other => panic!("{other:?}"),
-        };
         let alone = upserted(apply(
             &mut Table::new(spec()),
             "INSERT",
@@ -239,12 +248,7 @@ fn wide_rows_in_any_column_order_key_alike() {
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     for round in 0..60u32 {
         if round >= 20 {
-            for i in (1..order.len()).rev() {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                order.swap(i, (state % (i as u64 + 1)) as usize);
-            }
+            shuffle(&mut order, &mut state);
         }
         let mut encoded = Vec::new();
         for &i in &order {
