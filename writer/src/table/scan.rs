@@ -70,24 +70,32 @@ struct Column {
 /// column-type searches and the UTF-8 check of the name: first with the
 /// column found at the same position in the previous row (a server that
 /// keeps one order), then with the others (Go's protobuf writes a map's
-/// entries in random order). Only valid for the key spec and column types
-/// it was filled with: the table clears it when they change.
+/// entries in random order): one by one in a narrow table, through a hash
+/// map in a wide one. Only valid for the key spec and column types it was
+/// filled with: the table clears it when they change.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layout {
     /// Every column seen, in the order first seen.
     columns: Vec<Column>,
+    /// Index in `columns` by name.
+    by_name: hashbrown::HashMap<Box<[u8]>, u16>,
     /// Index in `columns` of the column at each position of the last row.
     at_position: Vec<u16>,
 }
 
-/// Columns remembered at most (PostgreSQL allows 1,600 per table): a
-/// hostile row of ever new names costs a bounded search per column.
+/// Columns remembered at most (PostgreSQL allows 1,600 per table), so a
+/// hostile row of ever new names cannot grow the layout without bound.
 const LAYOUT_COLUMNS: usize = 2048;
+
+/// Up to this many columns, comparing names one by one costs less than
+/// hashing the name.
+const SEARCHED_COLUMNS: usize = 16;
 
 impl Layout {
     /// Forgets every column (the column types changed).
     pub fn clear(&mut self) {
         self.columns.clear();
+        self.by_name.clear();
         self.at_position.clear();
     }
 
@@ -110,7 +118,11 @@ impl Layout {
         {
             return Some((column.slot, column.kind));
         }
-        let index = match self.columns.iter().position(|column| *column.name == *name) {
+        let known = match self.columns.len() <= SEARCHED_COLUMNS {
+            true => self.columns.iter().position(|column| *column.name == *name),
+            false => self.by_name.get(name).map(|&index| usize::from(index)),
+        };
+        let index = match known {
             Some(index) => index,
             None => {
                 let found = lookup(name, spec, types)?;
@@ -122,11 +134,13 @@ impl Layout {
                     slot: found.0,
                     kind: found.1,
                 });
-                self.columns.len() - 1
+                let index = self.columns.len() - 1;
+                // Fits: at most LAYOUT_COLUMNS columns.
+                self.by_name.insert(name.into(), index as u16);
+                index
             }
         };
-        // Fits: at most LAYOUT_COLUMNS columns.
-        let index16 = u16::try_from(index).unwrap_or(u16::MAX);
+        let index16 = index as u16;
         if let Some(held) = self.at_position.get_mut(position) {
             *held = index16;
         } else if position == self.at_position.len() {
