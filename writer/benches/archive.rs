@@ -18,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod support;
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use snapshot_writer::archive::format::RecordEncoder;
@@ -50,6 +50,10 @@ fn formats() -> Vec<Format> {
 const DIFFS: usize = 100;
 const CHANGES_PER_DIFF: u32 = 1000;
 
+/// `ARCHIVE_BENCH_ORDER=random`, read once (a row is built per id).
+static RANDOM_ORDER: LazyLock<bool> =
+    LazyLock::new(|| std::env::var("ARCHIVE_BENCH_ORDER").is_ok_and(|order| order == "random"));
+
 /// A row of 8 columns, about 200 bytes as JSON. With
 /// `ARCHIVE_BENCH_ORDER=random` its members are in an order of their own,
 /// as laredo-server's Go protobuf writes a map's entries; otherwise in one
@@ -73,7 +77,7 @@ fn row(id: u32, version: u32) -> Vec<u8> {
         ),
         ("note", ValueRef::String("the quick brown fox & friends")),
     ];
-    if std::env::var("ARCHIVE_BENCH_ORDER").is_ok_and(|order| order == "random") {
+    if *RANDOM_ORDER {
         let mut state =
             u64::from(id ^ version.rotate_left(16)).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         for i in (1..members.len()).rev() {

@@ -18,6 +18,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use mimalloc::MiMalloc as Inner;
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Duration;
 
@@ -134,11 +135,15 @@ fn workload() -> (Vec<Bytes>, f64) {
     (frames, row_bytes as f64 / rows as f64)
 }
 
+/// `INGEST_BENCH_ORDER=random`, read once (two rows are sent per change).
+static RANDOM_ORDER: LazyLock<bool> =
+    LazyLock::new(|| std::env::var("INGEST_BENCH_ORDER").is_ok_and(|order| order == "random"));
+
 /// A row as sent: its members sorted by name (one fixed order), or with
 /// `INGEST_BENCH_ORDER=random` in the generator's order, a random one per
 /// row, as laredo-server's Go protobuf writes a map's entries.
 fn wire_order(row: Bytes) -> Bytes {
-    if std::env::var("INGEST_BENCH_ORDER").is_ok_and(|order| order == "random") {
+    if *RANDOM_ORDER {
         return row;
     }
     let mut members: Vec<(&[u8], &[u8])> =

@@ -74,9 +74,18 @@ struct EntryHeader {
     word: u128,
     /// Which bytes of `word` are the header's (none when it is longer).
     mask: u128,
-    /// Where the bytes are in `ColumnCache::header_bytes`.
+    /// Where the bytes are in `ColumnCache::header_bytes`, and where the
+    /// name starts among them (it ends one byte before `end`).
     start: usize,
+    name_start: usize,
     end: usize,
+}
+
+impl EntryHeader {
+    /// The member's name, from `header_bytes`.
+    fn name<'a>(&self, header_bytes: &'a [u8]) -> &'a [u8] {
+        &header_bytes[self.name_start..self.end - 1]
+    }
 }
 
 /// The layout of the rows written (module docs).
@@ -89,13 +98,6 @@ pub struct ColumnCache {
     /// Where each member's value is in the row being written, by the wire
     /// position of the remembered row (filled by `locate_values`).
     values: Vec<(usize, usize)>,
-    /// Whether the remembered row has a name twice (then only rows in its
-    /// exact order are located: which duplicate wins depends on order).
-    repeated_names: bool,
-    /// The row's names in wire order, concatenated.
-    wire_names: Vec<u8>,
-    /// End of each wire name in `wire_names`.
-    wire_ends: Vec<usize>,
     /// Output position → wire index.
     order: Vec<usize>,
     /// `{"name":` for the first output position and `,"name":` for the
@@ -108,25 +110,23 @@ pub struct ColumnCache {
 impl ColumnCache {
     /// Whether `members` have exactly the remembered names in wire order.
     fn matches(&self, members: &[Member<'_>]) -> bool {
-        if members.len() != self.wire_ends.len() {
-            return false;
-        }
-        let mut start = 0;
-        for ((name, _), &end) in members.iter().zip(&self.wire_ends) {
-            if *name != &self.wire_names[start..end] {
-                return false;
-            }
-            start = end;
-        }
-        true
+        members.len() == self.headers.len()
+            && members
+                .iter()
+                .zip(&self.headers)
+                .all(|((name, _), header)| *name == header.name(&self.header_bytes))
+    }
+
+    /// Whether the remembered row has a name twice (then only rows in its
+    /// exact order are located: which duplicate wins depends on order).
+    fn repeated_names(&self) -> bool {
+        self.order.len() != self.headers.len()
     }
 
     /// Remembers the layout of `members`, checking their names are UTF-8.
     fn learn(&mut self, members: &[Member<'_>]) -> Result<(), WireError> {
         // Names are recorded last: a row whose names fail the check leaves
         // no layout that a later row could match.
-        self.wire_names.clear();
-        self.wire_ends.clear();
         self.prefixes.clear();
         self.prefix_ends.clear();
         self.headers.clear();
@@ -145,12 +145,9 @@ impl ColumnCache {
         }
         self.prefixes.extend_from_slice(&[0; PREFIX_COPY]);
         for (name, _) in members {
-            self.wire_names.extend_from_slice(name);
-            self.wire_ends.push(self.wire_names.len());
             self.learn_header(name);
         }
         self.values.resize(members.len(), (0, 0));
-        self.repeated_names = self.order.len() != members.len();
         Ok(())
     }
 
@@ -158,6 +155,7 @@ impl ColumnCache {
         let start = self.header_bytes.len();
         self.header_bytes.push(0x0a);
         write_varint(&mut self.header_bytes, name.len() as u64);
+        let name_start = self.header_bytes.len();
         self.header_bytes.extend_from_slice(name);
         self.header_bytes.push(0x12);
         let bytes = &self.header_bytes[start..];
@@ -174,6 +172,7 @@ impl ColumnCache {
             word,
             mask,
             start,
+            name_start,
             end: self.header_bytes.len(),
         });
     }
@@ -188,7 +187,7 @@ impl ColumnCache {
     #[inline]
     fn locate_values(&mut self, row: &[u8]) -> bool {
         let columns = self.headers.len();
-        let may_search = columns <= 64 && !self.repeated_names;
+        let may_search = columns <= 64 && !self.repeated_names();
         // Bit `c`: column `c` was found in this row.
         let mut found = 0u64;
         let mut pos = 0;
