@@ -31,7 +31,7 @@ use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
 use prost::Message as _;
 use snapshot_writer::sim::rows::{Generated, Generator, columns};
-use snapshot_writer::source::{Batch, Cursor, Event, Replica};
+use snapshot_writer::source::{Batch, Cursor, Event, Replica, decode_response};
 use snapshot_writer::table::wire::{RawStructEntries, write_struct_entry};
 use snapshot_writer::table::{ColumnTypes, KeySpec, Row, Table};
 
@@ -162,8 +162,9 @@ fn table() -> Table {
     table
 }
 
+/// The client's decode of a frame (`source::decode_response`).
 fn decode(frame: &Bytes) -> RawJournalEntry {
-    match RawSyncResponse::decode(frame.clone()).unwrap().message {
+    match decode_response(frame.clone()).unwrap().message {
         Some(Message::JournalEntry(entry)) => entry,
         _ => unreachable!("the workload holds journal entries only"),
     }

@@ -14,7 +14,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use laredo_proto::SYNC_PATH;
-use laredo_proto::replication::raw::v1::RawSyncResponse;
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::SyncRequest;
 use prost::Message as _;
@@ -109,7 +108,7 @@ impl ConnectStream {
                         "compressed frame, but no compression was negotiated".into(),
                     ));
                 }
-                let response = RawSyncResponse::decode(envelope.payload)
+                let response = super::decode_response(envelope.payload)
                     .map_err(|e| SourceError::Decode(e.to_string()))?;
                 return response
                     .message

@@ -14,7 +14,6 @@ use laredo_proto::replication::raw::v1::RawSyncResponse;
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::SyncRequest;
 use tonic::client::GrpcService;
-use tonic_prost::ProstCodec;
 use tower::Layer;
 
 use super::checked::CheckResponse;
@@ -101,12 +100,11 @@ where
     grpc.ready()
         .await
         .map_err(|e| limits.connection_error(&*e.into()))?;
-    let codec = ProstCodec::<SyncRequest, RawSyncResponse>::default();
     let response = grpc
         .server_streaming(
             tonic::Request::new(request),
             PathAndQuery::from_static(SYNC_PATH),
-            codec,
+            super::decode::SyncCodec,
         )
         .await
         .map_err(|status| from_status(&status, limits.origin))?;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! socket ─ transport (connect | grpc_web | grpc) ─ session ─ batches ─▶ Replica::apply ─▶ Update
-//!          frame.rs envelopes, RawSyncResponse     reconnect,   bounded     Table::apply     Change, Replaced,
+//!          frame.rs envelopes, decode.rs           reconnect,   bounded     Table::apply     Change, Replaced,
 //!                                                  backoff,     channel                      Synced, Rejected
 //!                                                  GoAway
 //! ```
@@ -37,6 +37,7 @@ mod backoff;
 mod checked;
 mod connect;
 mod cursor;
+mod decode;
 mod error;
 mod event;
 pub mod frame;
@@ -51,6 +52,7 @@ use tokio::sync::mpsc;
 pub use backoff::Backoff;
 pub use connect::CONTENT_TYPE_CONNECT;
 pub use cursor::{CatchUp, Cursor};
+pub use decode::decode_response;
 pub use error::SourceError;
 pub use event::{Batch, Event};
 pub use replica::{Rejection, Replacement, Replica, ReplicaStats, Update};

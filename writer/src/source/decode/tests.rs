@@ -1,0 +1,149 @@
+use super::*;
+use proptest::prelude::*;
+
+fn varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn len_field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// One field of a journal entry as it may appear on the wire: each known
+/// field with its own wire type, and what a peer might send instead.
+#[derive(Debug, Clone)]
+enum Field {
+    Sequence(u64),
+    Len(u8, Vec<u8>),
+    Timestamp(Vec<(u8, u64)>),
+    Unknown(u8, Vec<u8>),
+}
+
+fn field() -> impl Strategy<Value = Field> {
+    prop_oneof![
+        any::<u64>().prop_map(Field::Sequence),
+        (2u8..=6, proptest::collection::vec(any::<u8>(), 0..12))
+            .prop_map(|(number, bytes)| Field::Len(number, bytes)),
+        proptest::collection::vec((prop_oneof![Just(1u8), Just(2), Just(3)], any::<u64>()), 0..3)
+            .prop_map(Field::Timestamp),
+        // A wrong wire type for a known field, or an unknown field.
+        (0u8..=255, proptest::collection::vec(any::<u8>(), 0..4))
+            .prop_map(|(tag, bytes)| Field::Unknown(tag, bytes)),
+    ]
+}
+
+fn encode_field(out: &mut Vec<u8>, field: &Field) {
+    match field {
+        Field::Sequence(value) => {
+            out.push(0x08);
+            varint(out, *value);
+        }
+        Field::Len(number, bytes) => len_field(out, number << 3 | 2, bytes),
+        Field::Timestamp(fields) => {
+            let mut inner = Vec::new();
+            for (number, value) in fields {
+                inner.push(number << 3);
+                varint(&mut inner, *value);
+            }
+            len_field(out, 0x1a, &inner);
+        }
+        Field::Unknown(tag, bytes) => {
+            out.push(*tag);
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// A frame: the fields wrapped as a `journal_entry`, then damaged at
+/// random (a byte changed, the frame cut, bytes appended).
+fn frame() -> impl Strategy<Value = Vec<u8>> {
+    let fields = proptest::collection::vec(field(), 0..8);
+    let damage = prop_oneof![
+        3 => Just(None),
+        1 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((0, at, byte))),
+        1 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((1, at, byte))),
+        1 => (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((2, at, byte))),
+    ];
+    (fields, damage).prop_map(|(fields, damage)| {
+        let mut inner = Vec::new();
+        for field in &fields {
+            encode_field(&mut inner, field);
+        }
+        let mut frame = Vec::new();
+        len_field(&mut frame, JOURNAL_ENTRY, &inner);
+        match damage {
+            Some((0, at, byte)) => {
+                let at = at.index(frame.len());
+                frame[at] = byte;
+            }
+            Some((1, at, _)) => frame.truncate(at.index(frame.len())),
+            Some((_, _, byte)) => frame.extend_from_slice(&[0x38, byte]),
+            None => {}
+        }
+        frame
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Whatever the frame, the direct path decodes it as prost does, or
+    /// leaves it to prost: the same message, or the same error.
+    #[test]
+    fn decodes_every_frame_as_prost_does(frame in frame()) {
+        let frame = Bytes::from(frame);
+        let ours = decode_response(frame.clone()).map_err(|e| e.to_string());
+        let prost = RawSyncResponse::decode(frame).map_err(|e| e.to_string());
+        prop_assert_eq!(ours, prost);
+    }
+}
+
+/// Entries as laredo-server sends them take the direct path (else the
+/// ingest speed it buys would vanish silently).
+#[test]
+fn entries_as_sent_take_the_direct_path() {
+    let entry = RawJournalEntry {
+        sequence: 1_234_567,
+        source_position: Bytes::from_static(b"0/16B3748"),
+        timestamp: Some(prost_types::Timestamp {
+            seconds: 1_767_225_600,
+            nanos: 250_000_000,
+        }),
+        action: Bytes::from_static(b"UPDATE"),
+        old_values: Some(Bytes::from_static(b"\x0a\x04\x0a\x02id")),
+        new_values: Some(Bytes::from_static(b"")),
+    };
+    let response = RawSyncResponse {
+        message: Some(Message::JournalEntry(entry.clone())),
+    };
+    let frame = Bytes::from(response.encode_to_vec());
+    assert_eq!(journal_entry(&frame), Some(entry));
+    assert_eq!(decode_response(frame).ok(), Some(response));
+}
+
+/// Other messages are prost's, and a frame that is not protobuf gives
+/// prost's error.
+#[test]
+fn other_frames_are_decoded_by_prost() {
+    let heartbeat = RawSyncResponse {
+        message: Some(Message::Heartbeat(
+            laredo_proto::replication::v1::Heartbeat::default(),
+        )),
+    };
+    let frame = Bytes::from(heartbeat.encode_to_vec());
+    assert_eq!(journal_entry(&frame), None);
+    assert_eq!(decode_response(frame).ok(), Some(heartbeat));
+    let error = decode_response(Bytes::from_static(b"<html>")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        RawSyncResponse::decode(Bytes::from_static(b"<html>"))
+            .unwrap_err()
+            .to_string()
+    );
+}
