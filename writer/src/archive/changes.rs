@@ -17,22 +17,29 @@
 //! instead, so a TRUNCATE could land after the window's inserts and delete
 //! them, and a PK change never deleted the old key (reference/laredo.md §3.2).
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use super::format::DiffEntry;
-use crate::table::{Action, Change, Row, RowKey};
+use crate::table::{Action, Change, Row};
 
 /// Net changes since the previous artifact, plus the churn counter.
 #[derive(Debug, Default)]
 pub struct ChangeBuffer {
     truncated: bool,
-    entries: HashMap<RowKey, NetChange>,
+    /// One entry per key, found by the key its rows hold.
+    entries: HashTable<NetChange>,
+    hasher: hashbrown::DefaultHashBuilder,
     window_changes: u64,
     churn: u64,
 }
 
 #[derive(Debug)]
 struct NetChange {
+    /// The first row recorded under the key: it holds the key (as every
+    /// table row does) when `before` and `after` are both gone.
+    keyed: Row,
     before: Option<Row>,
     after: Option<Row>,
 }
@@ -48,29 +55,40 @@ impl ChangeBuffer {
         self.window_changes += 1;
         self.churn += 1;
         match change {
-            Change::Upsert { key, old, new } => {
-                self.entries
-                    .entry(key)
-                    .or_insert(NetChange {
-                        before: old,
-                        after: None,
-                    })
-                    .after = Some(new);
+            Change::Upsert { old, new } => {
+                let net = self.net_change(&new, || old);
+                net.after = Some(new);
             }
-            Change::Delete { key, old } => {
-                self.entries
-                    .entry(key)
-                    .or_insert(NetChange {
-                        before: Some(old),
-                        after: None,
-                    })
-                    .after = None;
+            Change::Delete { old } => {
+                self.net_change(&old, || Some(old.clone())).after = None;
             }
             Change::Truncate => {
                 self.entries.clear();
                 self.truncated = true;
             }
         }
+    }
+
+    /// The entry of the key `keyed` holds, made with `before` as the row at
+    /// the start of the window if the key is new to it.
+    fn net_change(
+        &mut self,
+        keyed: &Row,
+        before: impl FnOnce() -> Option<Row>,
+    ) -> &mut NetChange {
+        let hasher = &self.hasher;
+        let key = keyed.key();
+        let same_key = |held: &NetChange| held.keyed.key() == key;
+        self.entries
+            .entry(hasher.hash_one(key), same_key, |held| {
+                hasher.hash_one(held.keyed.key())
+            })
+            .or_insert_with(|| NetChange {
+                keyed: keyed.clone(),
+                before: before(),
+                after: None,
+            })
+            .into_mut()
     }
 
     /// Changes recorded since the previous artifact (`buffer_depth`).
@@ -85,7 +103,7 @@ impl ChangeBuffer {
 
     /// Whether the window changed nothing (a diff would be empty).
     pub fn is_net_empty(&self) -> bool {
-        !self.truncated && self.entries.values().all(|c| c.before == c.after)
+        !self.truncated && self.entries.iter().all(|c| c.before == c.after)
     }
 
     /// The diff's entries in file order (module docs).
@@ -94,7 +112,11 @@ impl ChangeBuffer {
         if self.truncated {
             out.push(DiffEntry::TRUNCATE);
         }
-        let mut keys: Vec<(&RowKey, &NetChange)> = self.entries.iter().collect();
+        let mut keys: Vec<(&str, &NetChange)> = self
+            .entries
+            .iter()
+            .map(|change| (change.keyed.key_str(), change))
+            .collect();
         keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (key, change) in keys {
             let (action, old, new) = match (&change.before, &change.after) {

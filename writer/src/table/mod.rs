@@ -79,13 +79,12 @@ pub enum RowError {
     },
 }
 
-/// What applying one entry did to the table.
+/// What applying one entry did to the table. Each row in it is a row the
+/// table holds or held, so it carries its key ([`Row::key_str`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// A row was inserted (`old` is `None`) or replaced.
     Upsert {
-        /// The row's key.
-        key: RowKey,
         /// The row the table held before, if any.
         old: Option<Row>,
         /// The row now held.
@@ -93,13 +92,21 @@ pub enum Change {
     },
     /// A row was removed.
     Delete {
-        /// The row's key.
-        key: RowKey,
         /// The row the table held.
         old: Row,
     },
     /// Every row was removed.
     Truncate,
+}
+
+impl Change {
+    /// The key of the row that changed; `None` for a truncate.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Change::Upsert { new: row, .. } | Change::Delete { old: row } => Some(row.key_str()),
+            Change::Truncate => None,
+        }
+    }
 }
 
 /// Counters of what [`Table::apply`] saw, beyond the changes it made.
@@ -254,14 +261,15 @@ impl Table {
         scratch.new.clear();
         scanned.write_key(&self.key, &mut scratch.new)?;
         let row = self.materialize(&scratch.new, encoded, scanned.rewrite)?;
-        Ok(self.put(&scratch.new, row))
+        Ok(self.put(row))
     }
 
-    /// Stores `row`, which holds `key`, replacing the row under that key.
-    fn put(&mut self, key: &str, row: Row) -> Change {
+    /// Stores `row`, replacing the row under its key.
+    fn put(&mut self, row: Row) -> Change {
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(key.as_bytes());
-        let held = |held: &Row| held.key() == key.as_bytes();
+        let key = row.key();
+        let hash = hasher.hash_one(key);
+        let held = |held: &Row| held.key() == key;
         let old = match self
             .rows
             .entry(hash, held, |row| hasher.hash_one(row.key()))
@@ -272,11 +280,7 @@ impl Table {
                 None
             }
         };
-        Change::Upsert {
-            key: key.into(),
-            old,
-            new: row,
-        }
+        Change::Upsert { old, new: row }
     }
 
     /// Removes every row.
@@ -337,7 +341,7 @@ impl Table {
                     }
                 }
                 let row = self.materialize(&keys.new, new, scanned.rewrite)?;
-                sink(self.put(&keys.new, row));
+                sink(self.put(row));
             }
             Action::Delete => {
                 let old = old.ok_or_else(|| missing("old_values"))?;
@@ -360,10 +364,7 @@ impl Table {
         match self.rows.find_entry(hash, |row| row.key() == bytes) {
             Ok(entry) => {
                 let (old, _) = entry.remove();
-                sink(Change::Delete {
-                    key: key.into(),
-                    old,
-                });
+                sink(Change::Delete { old });
             }
             Err(_) => self.stats.deletes_of_missing_rows += 1,
         }

@@ -65,9 +65,10 @@ impl Row {
         (pos, len)
     }
 
-    /// The key this row is held under (empty outside a table).
+    /// The key a table holds this row under (empty for a row outside a
+    /// table), as bytes: keys are UTF-8 text ([`key_str`](Self::key_str)).
     #[inline]
-    pub(super) fn key(&self) -> &[u8] {
+    pub fn key(&self) -> &[u8] {
         let (start, len) = self.split();
         self.0
             .get(start..start.saturating_add(len))
@@ -75,7 +76,7 @@ impl Row {
     }
 
     /// [`key`](Self::key) as text (keys are formatted as UTF-8 text).
-    pub(super) fn key_str(&self) -> &str {
+    pub fn key_str(&self) -> &str {
         std::str::from_utf8(self.key()).unwrap_or_default()
     }
 

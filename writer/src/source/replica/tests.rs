@@ -68,8 +68,12 @@ fn apply(replica: &mut Replica, events: Vec<Event>) -> Vec<String> {
     let mut seen = Vec::new();
     replica.apply(Batch { id, events }, &mut |update| {
         seen.push(match update {
-            Update::Change(Change::Upsert { key, .. }) => format!("upsert {key}"),
-            Update::Change(Change::Delete { key, .. }) => format!("delete {key}"),
+            Update::Change(change @ Change::Upsert { .. }) => {
+                format!("upsert {}", change.key().unwrap_or_default())
+            }
+            Update::Change(change @ Change::Delete { .. }) => {
+                format!("delete {}", change.key().unwrap_or_default())
+            }
             Update::Change(Change::Truncate) => "truncate".into(),
             Update::Replaced(r) => {
                 format!("replaced {} rows by {}", r.previous.len(), r.snapshot_id)
