@@ -56,14 +56,14 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// Reads an encoded row once.
 /// What a column name means to the scan: its key slot and normalized kind.
 #[derive(Debug, Clone)]
 struct Column {
     name: Box<[u8]>,
-    /// The name as a little-endian word and the mask of its bytes in it;
-    /// the mask is 0 for a name longer than 16 bytes (or empty).
+    /// The name's first 16 bytes as a little-endian word, zero-padded.
     word: u128,
+    /// The mask of the name's bytes in `word`; 0 for a name longer than 16
+    /// bytes (or empty), which is compared as a slice.
     mask: u128,
     slot: Option<usize>,
     kind: Option<ColumnKind>,
@@ -71,20 +71,16 @@ struct Column {
 
 impl Column {
     fn new(name: &[u8], (slot, kind): (Option<usize>, Option<ColumnKind>)) -> Self {
+        let head = &name[..name.len().min(16)];
         let mut padded = [0u8; 16];
-        let (word, mask) = match padded.get_mut(..name.len()) {
-            Some(head) if !name.is_empty() => {
-                head.copy_from_slice(name);
-                (
-                    u128::from_le_bytes(padded),
-                    u128::MAX >> (8 * (16 - name.len())),
-                )
-            }
-            _ => (0, 0),
+        padded[..head.len()].copy_from_slice(head);
+        let mask = match name.len() {
+            1..=16 => u128::MAX >> (8 * (16 - name.len())),
+            _ => 0,
         };
         Self {
             name: name.into(),
-            word,
+            word: u128::from_le_bytes(padded),
             mask,
             slot,
             kind,
@@ -92,15 +88,16 @@ impl Column {
     }
 
     /// Whether this column is named `name`, whose first 16 bytes (with the
-    /// bytes after it) are `window` when the row has them: one masked word
-    /// comparison instead of a call to `memcmp` per candidate.
+    /// bytes after it) are `window` when the row has them: for a name of
+    /// the same length, one masked word comparison instead of a call to
+    /// `memcmp`.
     #[inline]
-    fn is(&self, name: &[u8], window: Option<&[u8; 16]>) -> bool {
+    fn is(&self, name: &[u8], window: Option<u128>) -> bool {
+        if self.name.len() != name.len() {
+            return false;
+        }
         match window {
-            Some(window) if self.mask != 0 => {
-                name.len() == self.name.len()
-                    && (u128::from_le_bytes(*window) ^ self.word) & self.mask == 0
-            }
+            Some(window) if self.mask != 0 => (window ^ self.word) & self.mask == 0,
             _ => *self.name == *name,
         }
     }
@@ -108,20 +105,24 @@ impl Column {
 
 /// The columns of the rows scanned so far. Rows of one table have the same
 /// columns, so one name comparison per column replaces the key-slot and
-/// column-type searches and the UTF-8 check of the name: first with the
-/// column found at the same position in the previous row (a server that
-/// keeps one order), then with the others (Go's protobuf writes a map's
-/// entries in random order): one by one in a narrow table, through a hash
-/// map in a wide one. Only valid for the key spec and column types it was
-/// filled with: the table clears it when they change.
+/// column-type searches and the UTF-8 check of the name. Go's protobuf
+/// writes a map's entries in random order, so rows from laredo-server
+/// seldom repeat the previous row's order: a column is found by a hash of
+/// its name's first bytes in a small table of slots, and only a name that
+/// shares its slot with another, or ends a row too short to read 16 bytes
+/// at it, is searched (one by one in a narrow table, through a hash map in
+/// a wide one). Searching one by one, the loop's unpredictable exit cost
+/// more than the comparisons. Only valid for the key spec and column types
+/// it was filled with: the table clears it when they change.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layout {
     /// Every column seen, in the order first seen.
     columns: Vec<Column>,
     /// Index in `columns` by name.
     by_name: hashbrown::HashMap<Box<[u8]>, u16>,
-    /// Index in `columns` of the column at each position of the last row.
-    at_position: Vec<u16>,
+    /// `SLOTS` slots (once a column is known): index in `columns` plus one
+    /// of the column whose name hashes there, 0 for none.
+    slots: Vec<u16>,
 }
 
 /// Columns remembered at most (PostgreSQL allows 1,600 per table), so a
@@ -132,30 +133,44 @@ const LAYOUT_COLUMNS: usize = 2048;
 /// hashing the name.
 const SEARCHED_COLUMNS: usize = 16;
 
+/// Bits of a slot number: 256 slots (512 bytes), few shared below ~32
+/// columns.
+const SLOT_BITS: u32 = 8;
+
+/// The slot of a name of `len` bytes whose first bytes are the low bytes
+/// of `word` (bytes after the name are ignored).
+#[inline]
+fn slot_of(word: u128, len: usize) -> usize {
+    let low = word as u64;
+    let name_bytes = match len {
+        0..8 => low & ((1u64 << (8 * len)) - 1),
+        _ => low,
+    };
+    let hash = (name_bytes ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (hash >> (64 - SLOT_BITS)) as usize
+}
+
 impl Layout {
     /// Forgets every column (the column types changed).
     pub fn clear(&mut self) {
         self.columns.clear();
         self.by_name.clear();
-        self.at_position.clear();
+        self.slots.clear();
     }
 
-    /// The key slot and kind of the column named `name` at `position`
-    /// (`window`: see [`Column::is`]); `None` when the name is not UTF-8.
+    /// The key slot and kind of the column named `name` (`window`: see
+    /// [`Column::is`]); `None` when the name is not UTF-8.
     #[inline]
     fn column(
         &mut self,
-        position: usize,
         name: &[u8],
-        window: Option<&[u8; 16]>,
+        window: Option<u128>,
         spec: &KeySpec,
         types: &ColumnTypes,
     ) -> Option<(Option<usize>, Option<ColumnKind>)> {
-        let previous = self
-            .at_position
-            .get(position)
-            .map(|&index| usize::from(index));
-        if let Some(column) = previous.and_then(|index| self.columns.get(index))
+        if let Some(word) = window
+            && let Some(&held) = self.slots.get(slot_of(word, name.len()))
+            && let Some(column) = self.columns.get(usize::from(held).wrapping_sub(1))
             && column.is(name, window)
         {
             return Some((column.slot, column.kind));
@@ -168,25 +183,37 @@ impl Layout {
             Some(index) => index,
             None => {
                 let found = lookup(name, spec, types)?;
-                if self.columns.len() >= LAYOUT_COLUMNS {
-                    return Some(found);
+                match self.learn(name, found) {
+                    Some(index) => index,
+                    None => return Some(found),
                 }
-                self.columns.push(Column::new(name, found));
-                let index = self.columns.len() - 1;
-                // Fits: at most LAYOUT_COLUMNS columns.
-                self.by_name.insert(name.into(), index as u16);
-                index
             }
         };
-        let index16 = index as u16;
-        if let Some(held) = self.at_position.get_mut(position) {
-            *held = index16;
-        } else if position == self.at_position.len() {
-            // Bounded by the longest row seen.
-            self.at_position.push(index16);
-        }
         let column = &self.columns[index];
         Some((column.slot, column.kind))
+    }
+
+    /// Remembers a new column; `None` once the layout is full.
+    #[cold]
+    fn learn(
+        &mut self,
+        name: &[u8],
+        found: (Option<usize>, Option<ColumnKind>),
+    ) -> Option<usize> {
+        if self.columns.len() >= LAYOUT_COLUMNS {
+            return None;
+        }
+        let column = Column::new(name, found);
+        let slot = slot_of(column.word, name.len());
+        self.columns.push(column);
+        // Fits: at most LAYOUT_COLUMNS columns.
+        let index = (self.columns.len() - 1) as u16;
+        self.by_name.insert(name.into(), index);
+        self.slots.resize(1 << SLOT_BITS, 0);
+        if self.slots[slot] == 0 {
+            self.slots[slot] = index + 1;
+        }
+        Some(usize::from(index))
     }
 }
 
@@ -199,13 +226,13 @@ fn lookup(
     wire::is_utf8(name).then(|| (spec.slot_of_name(name), types.kind_of_name(name)))
 }
 
-/// The 16 bytes of `row` from the start of `name`, a slice of it, when the
-/// row has that many. (The entry iterator yields slices; their offset is
-/// the distance between the pointers.)
+/// The 16 bytes of `row` from the start of `name`, a slice of it, as a
+/// little-endian word, when the row has that many. (The entry iterator
+/// yields slices; their offset is the distance between the pointers.)
 #[inline]
-fn window<'a>(row: &'a [u8], name: &[u8]) -> Option<&'a [u8; 16]> {
+fn window(row: &[u8], name: &[u8]) -> Option<u128> {
     let at = name.as_ptr().addr().wrapping_sub(row.as_ptr().addr());
-    row.get(at..)?.first_chunk()
+    row.get(at..)?.first_chunk().map(|bytes| u128::from_le_bytes(*bytes))
 }
 
 pub(super) fn scan<'a>(
@@ -225,10 +252,10 @@ pub(super) fn scan<'a>(
         values,
         rewrite: false,
     };
-    for (position, entry) in RawStructEntries::new(encoded).enumerate() {
+    for entry in RawStructEntries::new(encoded) {
         let (name, value) = entry?;
         let column = match layout.as_deref_mut() {
-            Some(layout) => layout.column(position, name, window(encoded, name), spec, types),
+            Some(layout) => layout.column(name, window(encoded, name), spec, types),
             None => lookup(name, spec, types),
         };
         let (slot, kind) = match (column, depth) {
