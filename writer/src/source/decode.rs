@@ -106,23 +106,33 @@ fn timestamp(buf: &[u8]) -> Option<prost_types::Timestamp> {
 
 /// A varint of at most nine bytes (longer ones, valid or not, are
 /// prost's to judge).
-#[inline]
+#[inline(always)]
 fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let first = *buf.get(*pos)?;
-    *pos += 1;
-    if first < 0x80 {
-        return Some(u64::from(first));
+    // Row lengths take two bytes: both short forms stay inline.
+    match buf.get(*pos..)? {
+        [first, ..] if *first < 0x80 => {
+            *pos += 1;
+            Some(u64::from(*first))
+        }
+        [first, second, ..] if *second < 0x80 => {
+            *pos += 2;
+            Some(u64::from(first & 0x7f) | u64::from(*second) << 7)
+        }
+        _ => read_long_varint(buf, pos),
     }
-    let mut value = u64::from(first & 0x7f);
-    let mut shift = 7;
-    while shift < 63 {
+}
+
+/// [`read_varint`] of three bytes or more, out of line.
+#[inline(never)]
+fn read_long_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0;
+    for shift in [0, 7, 14, 21, 28, 35, 42, 49, 56] {
         let byte = *buf.get(*pos)?;
         *pos += 1;
         value |= u64::from(byte & 0x7f) << shift;
         if byte < 0x80 {
             return Some(value);
         }
-        shift += 7;
     }
     None
 }

@@ -132,9 +132,10 @@ pub struct Table {
     key: KeySpec,
     types: ColumnTypes,
     stats: ApplyStats,
-    /// Reused state for applying entries: their keys' text and the column
-    /// layout of the last row scanned.
-    scratch: KeyScratch,
+    /// Reused state for applying entries: their keys' text and the columns
+    /// of the rows scanned (`scan::Layout`). Boxed: it is taken out for each entry (to borrow it beside the
+    /// table), which moves a pointer instead of the whole struct.
+    scratch: Option<Box<KeyScratch>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -166,7 +167,9 @@ impl Table {
     /// Sets the column types used for normalization (from the handshake).
     pub fn set_column_types(&mut self, types: ColumnTypes) {
         self.types = types;
-        self.scratch.layout.clear();
+        if let Some(scratch) = &mut self.scratch {
+            scratch.layout.clear();
+        }
     }
 
     /// The key columns.
@@ -246,9 +249,9 @@ impl Table {
 
     /// Inserts or replaces a row given as encoded bytes (snapshot rows).
     pub fn upsert_encoded(&mut self, encoded: &[u8]) -> Result<Change, RowError> {
-        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut scratch = self.scratch.take().unwrap_or_default();
         let result = self.upsert_scanned(encoded, &mut scratch);
-        self.scratch = scratch;
+        self.scratch = Some(scratch);
         result
     }
 
@@ -297,9 +300,9 @@ impl Table {
         new: Option<&[u8]>,
         sink: &mut impl FnMut(Change),
     ) -> Result<(), RowError> {
-        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut scratch = self.scratch.take().unwrap_or_default();
         let result = self.apply_with(action, old, new, sink, &mut scratch);
-        self.scratch = scratch;
+        self.scratch = Some(scratch);
         result
     }
 
