@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
+mod direct;
 mod writeback;
 
+use direct::DirectFile;
 use writeback::{WRITEBACK_EVERY, Writeback};
 
 use super::ArchiveError;
@@ -60,56 +62,89 @@ impl Drop for SpoolFile {
 }
 
 struct SpoolWriter {
-    file: File,
+    sink: Sink,
     spool: SpoolFile,
-    /// Early writeback, for snapshots (large files).
-    writeback: Option<Writeback>,
-    unsynced: u64,
+}
+
+/// Where a spool file's bytes go.
+enum Sink {
+    /// Through the page cache; snapshots (large files) with early writeback.
+    Buffered {
+        file: File,
+        writeback: Option<Writeback>,
+        unsynced: u64,
+    },
+    /// Around it (`direct.rs`), for snapshots where the file system allows.
+    Direct(DirectFile),
 }
 
 impl SpoolWriter {
     fn create(dir: &Path, id: &str, format: Format, large: bool) -> Result<Self, ArchiveError> {
         let path = dir.join(format!("{id}.{}.spool", format.extension()));
-        let file = File::create(&path).map_err(|error| spool_error(&path, error))?;
-        let writeback = match large {
-            true => Some(Writeback::start(&file).map_err(|error| spool_error(&path, error))?),
+        let error = |error| spool_error(&path, error);
+        let direct = match large {
+            true => Some(DirectFile::create(&path).map_err(error)?),
             false => None,
         };
+        let sink = match direct {
+            Some(direct) if direct.is_direct() => Sink::Direct(direct),
+            _ => {
+                let file = File::create(&path).map_err(error)?;
+                let writeback = match large {
+                    true => Some(Writeback::start(&file).map_err(error)?),
+                    false => None,
+                };
+                Sink::Buffered {
+                    file,
+                    writeback,
+                    unsynced: 0,
+                }
+            }
+        };
         Ok(Self {
-            file,
+            sink,
             spool: SpoolFile {
                 path,
                 format,
                 size: 0,
                 crc32c: 0,
             },
-            writeback,
-            unsynced: 0,
         })
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
-        self.file
-            .write_all(bytes)
-            .map_err(|error| spool_error(&self.spool.path, error))?;
+        let written = match &mut self.sink {
+            Sink::Direct(direct) => direct.write(bytes),
+            Sink::Buffered {
+                file,
+                writeback,
+                unsynced,
+            } => file.write_all(bytes).map(|()| {
+                *unsynced += bytes.len() as u64;
+                if let Some(writeback) = writeback
+                    && *unsynced >= WRITEBACK_EVERY
+                {
+                    writeback.request();
+                    *unsynced = 0;
+                }
+            }),
+        };
+        written.map_err(|error| spool_error(&self.spool.path, error))?;
         self.spool.size += bytes.len() as u64;
         self.spool.crc32c = crc32c::crc32c_append(self.spool.crc32c, bytes);
-        self.unsynced += bytes.len() as u64;
-        if let Some(writeback) = &self.writeback
-            && self.unsynced >= WRITEBACK_EVERY
-        {
-            writeback.request();
-            self.unsynced = 0;
-        }
         Ok(())
     }
 
     fn finish(self) -> Result<SpoolFile, ArchiveError> {
-        if let Some(writeback) = self.writeback {
-            writeback
-                .finish()
-                .map_err(|error| spool_error(&self.spool.path, error))?;
-        }
+        let finished = match self.sink {
+            Sink::Direct(direct) => direct.finish(),
+            Sink::Buffered {
+                writeback: Some(writeback),
+                ..
+            } => writeback.finish(),
+            Sink::Buffered { .. } => Ok(()),
+        };
+        finished.map_err(|error| spool_error(&self.spool.path, error))?;
         Ok(self.spool)
     }
 }
@@ -168,7 +203,7 @@ impl Spool {
         let spare: Mutex<Vec<Vec<Vec<u8>>>> = Mutex::new(Vec::new());
         std::thread::scope(|scope| {
             let (sender, receiver) =
-                mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 2);
+                mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 4);
             for _ in 0..workers {
                 let (sender, ranges, next, spare) = (sender.clone(), &ranges, &next, &spare);
                 scope.spawn(move || {
