@@ -37,8 +37,10 @@ pub struct ChangeBuffer {
 
 #[derive(Debug)]
 struct NetChange {
-    /// The first row recorded under the key: it holds the key (as every
-    /// table row does) when `before` and `after` are both gone.
+    /// A row recorded under the key, to read the key from (every table row
+    /// holds its key): the latest `after`, or the `before` of a delete,
+    /// so it keeps no row alive that `before` and `after` do not, except
+    /// the last one of a key inserted and deleted within the window.
     keyed: Row,
     before: Option<Row>,
     after: Option<Row>,
@@ -57,6 +59,7 @@ impl ChangeBuffer {
         match change {
             Change::Upsert { old, new } => {
                 let net = self.net_change(&new, || old);
+                net.keyed = new.clone();
                 net.after = Some(new);
             }
             Change::Delete { old } => {
@@ -71,11 +74,7 @@ impl ChangeBuffer {
 
     /// The entry of the key `keyed` holds, made with `before` as the row at
     /// the start of the window if the key is new to it.
-    fn net_change(
-        &mut self,
-        keyed: &Row,
-        before: impl FnOnce() -> Option<Row>,
-    ) -> &mut NetChange {
+    fn net_change(&mut self, keyed: &Row, before: impl FnOnce() -> Option<Row>) -> &mut NetChange {
         let hasher = &self.hasher;
         let key = keyed.key();
         let same_key = |held: &NetChange| held.keyed.key() == key;

@@ -75,7 +75,6 @@ fn journal_entry(frame: &Bytes) -> Option<RawJournalEntry> {
             5 => entry.old_values = Some(bytes()),
             6 => entry.new_values = Some(bytes()),
             _ => return None, // field 1 is a varint
-
         }
         pos = end;
     }

@@ -120,7 +120,7 @@ pub(super) struct Layout {
     columns: Vec<Column>,
     /// Index in `columns` by name.
     by_name: hashbrown::HashMap<Box<[u8]>, u16>,
-    /// `SLOTS` slots (once a column is known): index in `columns` plus one
+    /// `1 << SLOT_BITS` slots once a column is known: index in `columns` plus one
     /// of the column whose name hashes there, 0 for none.
     slots: Vec<u16>,
 }
@@ -176,7 +176,10 @@ impl Layout {
             return Some((column.slot, column.kind));
         }
         let known = match self.columns.len() <= SEARCHED_COLUMNS {
-            true => self.columns.iter().position(|column| column.is(name, window)),
+            true => self
+                .columns
+                .iter()
+                .position(|column| column.is(name, window)),
             false => self.by_name.get(name).map(|&index| usize::from(index)),
         };
         let index = match known {
@@ -195,11 +198,7 @@ impl Layout {
 
     /// Remembers a new column; `None` once the layout is full.
     #[cold]
-    fn learn(
-        &mut self,
-        name: &[u8],
-        found: (Option<usize>, Option<ColumnKind>),
-    ) -> Option<usize> {
+    fn learn(&mut self, name: &[u8], found: (Option<usize>, Option<ColumnKind>)) -> Option<usize> {
         if self.columns.len() >= LAYOUT_COLUMNS {
             return None;
         }
@@ -232,7 +231,9 @@ fn lookup(
 #[inline]
 fn window(row: &[u8], name: &[u8]) -> Option<u128> {
     let at = name.as_ptr().addr().wrapping_sub(row.as_ptr().addr());
-    row.get(at..)?.first_chunk().map(|bytes| u128::from_le_bytes(*bytes))
+    row.get(at..)?
+        .first_chunk()
+        .map(|bytes| u128::from_le_bytes(*bytes))
 }
 
 pub(super) fn scan<'a>(

@@ -140,7 +140,15 @@ mod tests {
     #[test]
     fn holds_exactly_what_was_written() {
         let dir = tempfile::tempdir().unwrap();
-        for len in [0, 1, ALIGN - 1, ALIGN, ALIGN + 1, BLOCK_RUN, BLOCK_RUN + 3 * ALIGN + 5] {
+        for len in [
+            0,
+            1,
+            ALIGN - 1,
+            ALIGN,
+            ALIGN + 1,
+            BLOCK_RUN,
+            BLOCK_RUN + 3 * ALIGN + 5,
+        ] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let path = dir.path().join(format!("{len}.spool"));
             let mut file = DirectFile::create(&path).unwrap();

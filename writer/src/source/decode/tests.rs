@@ -30,8 +30,11 @@ fn field() -> impl Strategy<Value = Field> {
         any::<u64>().prop_map(Field::Sequence),
         (2u8..=6, proptest::collection::vec(any::<u8>(), 0..12))
             .prop_map(|(number, bytes)| Field::Len(number, bytes)),
-        proptest::collection::vec((prop_oneof![Just(1u8), Just(2), Just(3)], any::<u64>()), 0..3)
-            .prop_map(Field::Timestamp),
+        proptest::collection::vec(
+            (prop_oneof![Just(1u8), Just(2), Just(3)], any::<u64>()),
+            0..3
+        )
+        .prop_map(Field::Timestamp),
         // A wrong wire type for a known field, or an unknown field.
         (0u8..=255, proptest::collection::vec(any::<u8>(), 0..4))
             .prop_map(|(tag, bytes)| Field::Unknown(tag, bytes)),
