@@ -34,10 +34,7 @@ use snapshot_writer::table::{KeySpec, Table, ValueRef};
 const RUNS: usize = 3;
 
 fn runs() -> usize {
-    std::env::var("ARCHIVE_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RUNS)
+    support::env_number("ARCHIVE_BENCH_RUNS", RUNS)
 }
 
 fn formats() -> Vec<Format> {
@@ -52,7 +49,7 @@ const CHANGES_PER_DIFF: u32 = 1000;
 
 /// `ARCHIVE_BENCH_ORDER=random`, read once (a row is built per id).
 static RANDOM_ORDER: LazyLock<bool> =
-    LazyLock::new(|| std::env::var("ARCHIVE_BENCH_ORDER").is_ok_and(|order| order == "random"));
+    LazyLock::new(|| support::random_order("ARCHIVE_BENCH_ORDER"));
 
 /// A row of 8 columns, about 200 bytes as JSON. With
 /// `ARCHIVE_BENCH_ORDER=random` its members are in an order of their own,
@@ -152,11 +149,7 @@ async fn bench_snapshot(table: &Table, format: Format) {
             .await
             .unwrap();
         ours.push(started.elapsed());
-        cpu.extend(
-            support::process_cpu()
-                .zip(cpu_before)
-                .map(|(end, start)| end - start),
-        );
+        cpu.extend(support::process_cpu_since(cpu_before));
         size = committed.bytes;
         let key = format!(
             "rows/epoch=1/snapshot-{}.{}",
@@ -166,11 +159,7 @@ async fn bench_snapshot(table: &Table, format: Format) {
         let bytes = std::fs::read(dir.path().join(key)).unwrap();
         let cpu_before = support::process_cpu();
         plain.push(plain_write(&dir.path().join("plain"), &bytes));
-        plain_cpu.extend(
-            support::process_cpu()
-                .zip(cpu_before)
-                .map(|(end, start)| end - start),
-        );
+        plain_cpu.extend(support::process_cpu_since(cpu_before));
     }
     let (ours, plain) = (median(ours), median(plain));
     let cpu_text = |cpu: Vec<Duration>| match cpu.is_empty() {
@@ -242,10 +231,7 @@ async fn bench_rebuild(table: &Table, rows: u32, format: Format) {
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we ignore.
-    let rows: u32 = std::env::var("ARCHIVE_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let rows: u32 = support::env_number("ARCHIVE_BENCH_ROWS", 1_000_000);
     let mut table = Table::new(KeySpec::default());
     table.reserve(rows as usize);
     let mut bytes = 0;

@@ -72,10 +72,7 @@ const RUNS: usize = 5;
 
 /// Runs per part: `INGEST_BENCH_RUNS`, else [`RUNS`].
 fn runs() -> usize {
-    std::env::var("INGEST_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RUNS)
+    support::env_number("INGEST_BENCH_RUNS", RUNS)
 }
 
 /// One encoded `SyncResponse` per change.
@@ -136,8 +133,7 @@ fn workload() -> (Vec<Bytes>, f64) {
 }
 
 /// `INGEST_BENCH_ORDER=random`, read once (two rows are sent per change).
-static RANDOM_ORDER: LazyLock<bool> =
-    LazyLock::new(|| std::env::var("INGEST_BENCH_ORDER").is_ok_and(|order| order == "random"));
+static RANDOM_ORDER: LazyLock<bool> = LazyLock::new(|| support::random_order("INGEST_BENCH_ORDER"));
 
 /// A row as sent: its members sorted by name (one fixed order), or with
 /// `INGEST_BENCH_ORDER=random` in the generator's order, a random one per

@@ -1,4 +1,5 @@
-//! Shared by the benches: CPU time of the current thread and of the process.
+//! Shared by the benches: CPU time of the current thread and of the process,
+//! and their environment knobs.
 
 use std::time::{Duration, Instant};
 
@@ -28,4 +29,23 @@ pub fn process_cpu() -> Option<Duration> {
     let user: u64 = fields.next()?.parse().ok()?;
     let system: u64 = fields.next()?.parse().ok()?;
     Some(Duration::from_millis((user + system) * 10))
+}
+
+/// Process CPU time since `before` (a [`process_cpu`] reading).
+pub fn process_cpu_since(before: Option<Duration>) -> Option<Duration> {
+    process_cpu().zip(before).map(|(end, start)| end - start)
+}
+
+/// The number in environment variable `name`, else `default`.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Whether environment variable `name` is `random` (rows in a random member
+/// order per row, as laredo-server's Go protobuf writes a map's entries).
+pub fn random_order(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|order| order == "random")
 }

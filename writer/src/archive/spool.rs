@@ -83,12 +83,12 @@ impl SpoolWriter {
         let path = dir.join(format!("{id}.{}.spool", format.extension()));
         let error = |error| spool_error(&path, error);
         let direct = match large {
-            true => Some(DirectFile::create(&path).map_err(error)?),
+            true => DirectFile::create(&path).map_err(error)?,
             false => None,
         };
         let sink = match direct {
-            Some(direct) if direct.is_direct() => Sink::Direct(direct),
-            _ => {
+            Some(direct) => Sink::Direct(direct),
+            None => {
                 let file = File::create(&path).map_err(error)?;
                 let writeback = match large {
                     true => Some(Writeback::start(&file).map_err(error)?),

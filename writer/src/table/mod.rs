@@ -133,8 +133,9 @@ pub struct Table {
     types: ColumnTypes,
     stats: ApplyStats,
     /// Reused state for applying entries: their keys' text and the columns
-    /// of the rows scanned (`scan::Layout`). Boxed: it is taken out for each entry (to borrow it beside the
-    /// table), which moves a pointer instead of the whole struct.
+    /// of the rows scanned (`scan::Layout`). Boxed: it is taken out for
+    /// each entry (to borrow it beside the table), which moves a pointer
+    /// instead of the whole struct.
     scratch: Option<Box<KeyScratch>>,
 }
 
@@ -249,8 +250,13 @@ impl Table {
 
     /// Inserts or replaces a row given as encoded bytes (snapshot rows).
     pub fn upsert_encoded(&mut self, encoded: &[u8]) -> Result<Change, RowError> {
+        self.with_scratch(|table, scratch| table.upsert_scanned(encoded, scratch))
+    }
+
+    /// Runs `work` with the scratch taken out of the table.
+    fn with_scratch<T>(&mut self, work: impl FnOnce(&mut Self, &mut KeyScratch) -> T) -> T {
         let mut scratch = self.scratch.take().unwrap_or_default();
-        let result = self.upsert_scanned(encoded, &mut scratch);
+        let result = work(self, &mut scratch);
         self.scratch = Some(scratch);
         result
     }
@@ -300,10 +306,7 @@ impl Table {
         new: Option<&[u8]>,
         sink: &mut impl FnMut(Change),
     ) -> Result<(), RowError> {
-        let mut scratch = self.scratch.take().unwrap_or_default();
-        let result = self.apply_with(action, old, new, sink, &mut scratch);
-        self.scratch = Some(scratch);
-        result
+        self.with_scratch(|table, scratch| table.apply_with(action, old, new, sink, scratch))
     }
 
     fn apply_with(

@@ -6,7 +6,7 @@
 use super::RowError;
 use super::key::KeySpec;
 use super::normalize::{self, ColumnKind, ColumnTypes};
-use super::wire::{self, RawStructEntries, ValueRef, WireError};
+use super::wire::{self, Prefix16, RawStructEntries, ValueRef, WireError};
 
 /// Key columns held without allocating; more spill to the heap.
 const INLINE_KEY_COLUMNS: usize = 4;
@@ -60,44 +60,22 @@ impl<'a> Scan<'a> {
 #[derive(Debug, Clone)]
 struct Column {
     name: Box<[u8]>,
-    /// The name's first 16 bytes as a little-endian word, zero-padded.
-    word: u128,
-    /// The mask of the name's bytes in `word`; 0 for a name longer than 16
-    /// bytes (or empty), which is compared as a slice.
-    mask: u128,
+    prefix: Prefix16,
     slot: Option<usize>,
     kind: Option<ColumnKind>,
 }
 
 impl Column {
-    fn new(name: &[u8], (slot, kind): (Option<usize>, Option<ColumnKind>)) -> Self {
-        let head = &name[..name.len().min(16)];
-        let mut padded = [0u8; 16];
-        padded[..head.len()].copy_from_slice(head);
-        let mask = match name.len() {
-            1..=16 => u128::MAX >> (8 * (16 - name.len())),
-            _ => 0,
-        };
-        Self {
-            name: name.into(),
-            word: u128::from_le_bytes(padded),
-            mask,
-            slot,
-            kind,
-        }
-    }
-
     /// Whether this column is named `name`, whose first 16 bytes (with the
     /// bytes after it) are `window` when the row has them: for a name of
-    /// the same length, one masked word comparison instead of a call to
-    /// `memcmp`.
+    /// the same length, one masked word comparison.
     #[inline]
     fn is(&self, name: &[u8], window: Option<u128>) -> bool {
         if self.name.len() != name.len() {
             return false;
         }
         match window {
-            Some(window) if self.mask != 0 => (window ^ self.word) & self.mask == 0,
+            Some(window) if self.prefix.is_exact() => self.prefix.starts(window),
             _ => *self.name == *name,
         }
     }
@@ -120,8 +98,8 @@ pub(super) struct Layout {
     columns: Vec<Column>,
     /// Index in `columns` by name.
     by_name: hashbrown::HashMap<Box<[u8]>, u16>,
-    /// `1 << SLOT_BITS` slots once a column is known: index in `columns` plus one
-    /// of the column whose name hashes there, 0 for none.
+    /// `1 << SLOT_BITS` slots once a column is known: index in `columns`
+    /// plus one of the column whose name hashes there, 0 for none.
     slots: Vec<u16>,
 }
 
@@ -202,9 +180,14 @@ impl Layout {
         if self.columns.len() >= LAYOUT_COLUMNS {
             return None;
         }
-        let column = Column::new(name, found);
-        let slot = slot_of(column.word, name.len());
-        self.columns.push(column);
+        let prefix = Prefix16::new(name);
+        let slot = slot_of(prefix.word(), name.len());
+        self.columns.push(Column {
+            name: name.into(),
+            prefix,
+            slot: found.0,
+            kind: found.1,
+        });
         // Fits: at most LAYOUT_COLUMNS columns.
         let index = (self.columns.len() - 1) as u16;
         self.by_name.insert(name.into(), index);
@@ -225,15 +208,12 @@ fn lookup(
     wire::is_utf8(name).then(|| (spec.slot_of_name(name), types.kind_of_name(name)))
 }
 
-/// The 16 bytes of `row` from the start of `name`, a slice of it, as a
-/// little-endian word, when the row has that many. (The entry iterator
-/// yields slices; their offset is the distance between the pointers.)
+/// The 16 bytes of `row` from the start of `name`, a slice of it, when
+/// the row has that many. (The entry iterator yields slices; their offset
+/// is the distance between the pointers.)
 #[inline]
 fn window(row: &[u8], name: &[u8]) -> Option<u128> {
-    let at = name.as_ptr().addr().wrapping_sub(row.as_ptr().addr());
-    row.get(at..)?
-        .first_chunk()
-        .map(|bytes| u128::from_le_bytes(*bytes))
+    Prefix16::window(row, name.as_ptr().addr().wrapping_sub(row.as_ptr().addr()))
 }
 
 pub(super) fn scan<'a>(

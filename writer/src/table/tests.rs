@@ -188,6 +188,19 @@ fn upserted(changes: Vec<Change>) -> (String, Vec<u8>) {
     }
 }
 
+/// The key and row of inserting `encoded` into the fresh table `alone`,
+/// and into `shared`.
+fn upserted_alone_and_shared(
+    mut alone: Table,
+    shared: &mut Table,
+    encoded: &[u8],
+) -> ((String, Vec<u8>), (String, Vec<u8>)) {
+    (
+        upserted(apply(&mut alone, "INSERT", None, Some(encoded))),
+        upserted(apply(shared, "INSERT", None, Some(encoded))),
+    )
+}
+
 /// Rows that list their columns in changing orders (Go writes a map's
 /// entries in random order) key and normalize through one table as each
 /// would in a fresh one, and a name that is not UTF-8 is refused wherever
@@ -223,21 +236,12 @@ fn rows_in_any_column_order_key_alike() {
             let (name, value) = &members[i];
             write_struct_entry(&mut encoded, name, &encode_scalar(value));
         }
-        let alone = upserted(apply(
-            &mut Table::new(spec()),
-            "INSERT",
-            None,
-            Some(&encoded),
-        ));
-        let through_shared = upserted(apply(&mut shared, "INSERT", None, Some(&encoded)));
+        let (alone, through_shared) =
+            upserted_alone_and_shared(Table::new(spec()), &mut shared, &encoded);
         assert_eq!(alone, through_shared, "{order:?}");
         assert_eq!(shared.iter().next().unwrap().0, "[7 x 2 q]");
         if round % 10 == 0 {
-            let mut bad = Vec::new();
-            for &i in &order {
-                let (name, value) = &members[i];
-                write_struct_entry(&mut bad, name, &encode_scalar(value));
-            }
+            let mut bad = encoded.clone();
             let at = bad.iter().position(|b| *b == b'c').unwrap();
             bad[at] = 0xFF;
             assert!(matches!(
@@ -271,17 +275,8 @@ fn wide_rows_in_any_column_order_key_alike() {
             };
             write_struct_entry(&mut encoded, &names[i], &encode_scalar(&value));
         }
-        let key_of = |changes: Vec<Change>| match changes.as_slice() {
-            [Change::Upsert { new, .. }] => (new.key_str().to_owned(), new.as_bytes().to_vec()),
-            other => panic!("{other:?}"),
-        };
-        let alone = key_of(apply(
-            &mut Table::new(spec()),
-            "INSERT",
-            None,
-            Some(&encoded),
-        ));
-        let through_shared = key_of(apply(&mut shared, "INSERT", None, Some(&encoded)));
+        let (alone, through_shared) =
+            upserted_alone_and_shared(Table::new(spec()), &mut shared, &encoded);
         assert_eq!(alone, through_shared, "round {round}");
         assert_eq!(&*alone.0, format!("[42 {}]", round % 3));
     }

@@ -10,6 +10,9 @@
 
 use std::fmt;
 
+mod prefix;
+pub use prefix::Prefix16;
+
 /// Why bytes are not a valid encoded `Struct`/`Value`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {

@@ -12,7 +12,7 @@
 //! and relearns the layout when it changed.
 
 use super::write_string;
-use crate::table::wire::{RawStructEntries, WireError, read_varint, utf8, write_varint};
+use crate::table::wire::{Prefix16, RawStructEntries, WireError, read_varint, utf8, write_varint};
 
 /// Bytes copied at once for a member's `,"name":` prefix.
 const PREFIX_COPY: usize = 16;
@@ -70,10 +70,8 @@ pub(super) fn sorted_order(members: &[Member<'_>], order: &mut Vec<usize>) {
 /// (`0a <name length> name 12`).
 #[derive(Debug, Default, Clone)]
 struct EntryHeader {
-    /// The bytes as a little-endian word, when there are at most 16.
-    word: u128,
-    /// Which bytes of `word` are the header's (none when it is longer).
-    mask: u128,
+    /// The bytes, compared as one word when there are at most 16.
+    prefix: Prefix16,
     /// Where the bytes are in `ColumnCache::header_bytes`, and where the
     /// name starts among them (it ends one byte before `end`).
     start: usize,
@@ -158,19 +156,8 @@ impl ColumnCache {
         let name_start = self.header_bytes.len();
         self.header_bytes.extend_from_slice(name);
         self.header_bytes.push(0x12);
-        let bytes = &self.header_bytes[start..];
-        let mut padded = [0u8; 16];
-        let (word, mask) = match padded.get_mut(..bytes.len()) {
-            Some(head) => {
-                head.copy_from_slice(bytes);
-                let mask = u128::MAX >> (8 * (16 - bytes.len()));
-                (u128::from_le_bytes(padded), mask)
-            }
-            None => (0, 0),
-        };
         self.headers.push(EntryHeader {
-            word,
-            mask,
+            prefix: Prefix16::new(&self.header_bytes[start..]),
             start,
             name_start,
             end: self.header_bytes.len(),
@@ -243,10 +230,8 @@ impl ColumnCache {
         let Some(header) = self.headers.get(column) else {
             return false;
         };
-        match row.get(pos..).and_then(<[u8]>::first_chunk::<16>) {
-            Some(bytes) if header.mask != 0 => {
-                (u128::from_le_bytes(*bytes) ^ header.word) & header.mask == 0
-            }
+        match Prefix16::window(row, pos) {
+            Some(window) if header.prefix.is_exact() => header.prefix.starts(window),
             _ => {
                 let len = header.end - header.start;
                 row.get(pos..pos + len) == Some(&self.header_bytes[header.start..header.end])
