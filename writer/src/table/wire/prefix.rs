@@ -33,8 +33,9 @@ impl Prefix16 {
     /// The 16 bytes of `buf` from `at` as a word, when there are 16.
     #[inline]
     pub fn window(buf: &[u8], at: usize) -> Option<u128> {
-        let bytes = buf.get(at..)?.first_chunk::<16>()?;
-        Some(u128::from_le_bytes(*bytes))
+        buf.get(at..)?
+            .first_chunk()
+            .map(|bytes| u128::from_le_bytes(*bytes))
     }
 
     /// Whether a word comparison can decide (the bytes were 1 to 16).
