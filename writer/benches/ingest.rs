@@ -31,7 +31,9 @@ use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
 use prost::Message as _;
 use snapshot_writer::sim::rows::{Generated, Generator, columns};
-use snapshot_writer::source::{Batch, Cursor, Event, Replica, decode_response};
+use snapshot_writer::source::{
+    Batch, Cursor, Event, JournalEntry, Replica, ServerMessage, decode_response,
+};
 use snapshot_writer::table::wire::{RawStructEntries, write_struct_entry};
 use snapshot_writer::table::{ColumnTypes, KeySpec, Row, Table};
 
@@ -159,14 +161,16 @@ fn table() -> Table {
 }
 
 /// The client's decode of a frame (`source::decode_response`).
-fn decode(frame: &Bytes) -> RawJournalEntry {
-    match decode_response(frame.clone()).unwrap().message {
-        Some(Message::JournalEntry(entry)) => entry,
+fn decode(frame: &Bytes) -> JournalEntry {
+    match decode_response(frame.clone()).unwrap() {
+        Some(ServerMessage::JournalEntry(entry)) => entry,
         _ => unreachable!("the workload holds journal entries only"),
     }
 }
 
-/// Decode + `Table::apply`, the ingest hot path.
+/// Decode + `Table::apply`, the ingest hot path. Not inlined, so that
+/// callgrind can count inside it (`--toggle-collect='ingest::run_table'`).
+#[inline(never)]
 fn run_table(frames: &[Bytes]) -> (Duration, Option<Duration>) {
     let mut table = table();
     let mut changes = 0u64;
@@ -174,13 +178,13 @@ fn run_table(frames: &[Bytes]) -> (Duration, Option<Duration>) {
         for frame in frames {
             let entry = decode(frame);
             // The UTF-8 checks the session makes on every entry.
-            let action = std::str::from_utf8(&entry.action).unwrap();
-            black_box(std::str::from_utf8(&entry.source_position).unwrap());
+            let action = std::str::from_utf8(entry.action()).unwrap();
+            black_box(std::str::from_utf8(entry.source_position()).unwrap());
             table
                 .apply(
                     action,
-                    entry.old_values.as_deref(),
-                    entry.new_values.as_deref(),
+                    entry.old_values(),
+                    entry.new_values(),
                     &mut |change| {
                         black_box(&change);
                         changes += 1;

@@ -14,11 +14,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use laredo_proto::SYNC_PATH;
-use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::SyncRequest;
 use prost::Message as _;
 use serde::Deserialize;
 
+use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::frame::{self, Decoder, FLAG_COMPRESSED, FLAG_END_STREAM};
 use super::transport::{Limits, error_chain, read_snippet};
@@ -93,7 +93,7 @@ pub(crate) async fn open(
 
 impl ConnectStream {
     /// The next message; `None` after a clean end of stream.
-    pub async fn next(&mut self) -> Result<Option<Message>, SourceError> {
+    pub async fn next(&mut self) -> Result<Option<ServerMessage>, SourceError> {
         loop {
             if self.ended {
                 return Ok(None);
@@ -108,10 +108,8 @@ impl ConnectStream {
                         "compressed frame, but no compression was negotiated".into(),
                     ));
                 }
-                let response = super::decode_response(envelope.payload)
-                    .map_err(|e| SourceError::Decode(e.to_string()))?;
-                return response
-                    .message
+                return super::decode_response(envelope.payload)
+                    .map_err(|e| SourceError::Decode(e.to_string()))?
                     .map(Some)
                     .ok_or(SourceError::UnknownVariant);
             }

@@ -6,7 +6,8 @@
 //! a journal entry (a dispatch and a `Buf` call per field, a submessage
 //! merge loop for the timestamp), about a fifth of the ingest budget
 //! (BENCHMARKS.md, "Ingest"). The direct path reads the frame's bytes and
-//! produces exactly what prost would, because it accepts only the simplest
+//! produces exactly what prost would (a [`JournalEntry`] holding the
+//! frame), because it accepts only the simplest
 //! shape: one `journal_entry` filling the frame, each of its fields at most
 //! once with its declared wire type, nothing else. Any other frame, valid
 //! or not, goes to prost, so merge rules and error messages stay prost's.
@@ -14,31 +15,76 @@
 //! damaged frames.
 
 use bytes::Bytes;
+use laredo_proto::replication::raw::v1::RawSyncResponse;
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
-use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
+use laredo_proto::replication::v1::{
+    GoAway, Heartbeat, SchemaChangeNotification, SnapshotBegin, SnapshotEnd, SyncHandshake,
+};
 use prost::Message as _;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
 use tonic_prost::ProstEncoder;
 
-/// Decodes one `SyncResponse` frame (the whole payload of an envelope).
-pub fn decode_response(frame: Bytes) -> Result<RawSyncResponse, prost::DecodeError> {
-    if let Some(entry) = journal_entry(&frame) {
-        return Ok(RawSyncResponse {
-            message: Some(Message::JournalEntry(entry)),
-        });
+use super::entry::{EntryFields, JournalEntry, Span};
+
+/// One message of the `Sync` stream: prost's `SyncResponse.message` with
+/// journal entries kept in the frame they arrived in ([`JournalEntry`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// The stream's first message.
+    Handshake(SyncHandshake),
+    /// A full snapshot starts.
+    SnapshotBegin(SnapshotBegin),
+    /// One snapshot row: an encoded `google.protobuf.Struct`.
+    SnapshotRow(Bytes),
+    /// The snapshot is complete.
+    SnapshotEnd(SnapshotEnd),
+    /// One change.
+    JournalEntry(JournalEntry),
+    /// A schema change (laredo-server never sends it).
+    SchemaChange(SchemaChangeNotification),
+    /// The server is idle and alive.
+    Heartbeat(Heartbeat),
+    /// The server is going away: reconnect elsewhere.
+    GoAway(GoAway),
+}
+
+impl From<Message> for ServerMessage {
+    fn from(message: Message) -> Self {
+        match message {
+            Message::Handshake(handshake) => Self::Handshake(handshake),
+            Message::SnapshotBegin(begin) => Self::SnapshotBegin(begin),
+            Message::SnapshotRow(row) => Self::SnapshotRow(row.row),
+            Message::SnapshotEnd(end) => Self::SnapshotEnd(end),
+            Message::JournalEntry(entry) => Self::JournalEntry(entry.into()),
+            Message::SchemaChange(change) => Self::SchemaChange(change),
+            Message::Heartbeat(heartbeat) => Self::Heartbeat(heartbeat),
+            Message::GoAway(go_away) => Self::GoAway(go_away),
+        }
     }
-    RawSyncResponse::decode(frame)
+}
+
+/// Decodes one `SyncResponse` frame (the whole payload of an envelope);
+/// `Ok(None)` when it sets no message this client knows.
+pub fn decode_response(frame: Bytes) -> Result<Option<ServerMessage>, prost::DecodeError> {
+    if let Some(fields) = journal_entry(&frame) {
+        return Ok(Some(ServerMessage::JournalEntry(JournalEntry::in_frame(
+            frame, fields,
+        ))));
+    }
+    Ok(RawSyncResponse::decode(frame)?
+        .message
+        .map(ServerMessage::from))
 }
 
 /// Tag of `SyncResponse.journal_entry` (field 5, length-delimited).
 const JOURNAL_ENTRY: u8 = 5 << 3 | 2;
 
-/// The journal entry a frame holds, when the frame is nothing but one
-/// `journal_entry` whose fields each appear at most once; `None` for any
-/// other frame (prost decodes it).
-fn journal_entry(frame: &Bytes) -> Option<RawJournalEntry> {
-    let buf: &[u8] = frame;
+/// The fields of the journal entry a frame holds, when the frame is
+/// nothing but one `journal_entry` whose fields each appear at most once;
+/// `None` for any other frame (prost decodes it).
+fn journal_entry(frame: &[u8]) -> Option<EntryFields> {
+    let buf = frame;
     if *buf.first()? != JOURNAL_ENTRY {
         return None;
     }
@@ -47,7 +93,7 @@ fn journal_entry(frame: &Bytes) -> Option<RawJournalEntry> {
     if pos.checked_add(len)? != buf.len() {
         return None;
     }
-    let mut entry = RawJournalEntry::default();
+    let mut entry = EntryFields::default();
     let mut seen = 0u8;
     while pos < buf.len() {
         let tag = buf[pos];
@@ -67,13 +113,13 @@ fn journal_entry(frame: &Bytes) -> Option<RawJournalEntry> {
         }
         let len = read_len(buf, &mut pos)?;
         let end = pos.checked_add(len).filter(|end| *end <= buf.len())?;
-        let bytes = || frame.slice(pos..end);
+        let span = Span { start: pos, end };
         match field {
-            2 => entry.source_position = bytes(),
+            2 => entry.source_position = span,
             3 => entry.timestamp = Some(timestamp(&buf[pos..end])?),
-            4 => entry.action = bytes(),
-            5 => entry.old_values = Some(bytes()),
-            6 => entry.new_values = Some(bytes()),
+            4 => entry.action = span,
+            5 => entry.old_values = Some(span),
+            6 => entry.new_values = Some(span),
             _ => return None, // field 1 is a varint
         }
         pos = end;
@@ -153,7 +199,7 @@ pub(super) struct ResponseDecoder;
 
 impl Codec for SyncCodec {
     type Encode = laredo_proto::replication::v1::SyncRequest;
-    type Decode = RawSyncResponse;
+    type Decode = Option<ServerMessage>;
     type Encoder = ProstEncoder<Self::Encode>;
     type Decoder = ResponseDecoder;
 
@@ -167,7 +213,7 @@ impl Codec for SyncCodec {
 }
 
 impl Decoder for ResponseDecoder {
-    type Item = RawSyncResponse;
+    type Item = Option<ServerMessage>;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {

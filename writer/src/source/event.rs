@@ -1,8 +1,9 @@
 //! What the connection task hands the consumer: events in batches.
 
 use bytes::Bytes;
-use laredo_proto::replication::raw::v1::RawJournalEntry;
 use laredo_proto::replication::v1::{Heartbeat, SnapshotBegin, SnapshotEnd, SyncHandshake};
+
+use super::JournalEntry;
 
 /// One step of the replication stream, in server order.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +17,7 @@ pub enum Event {
     /// The snapshot is complete.
     SnapshotEnd(SnapshotEnd),
     /// One change.
-    Entry(RawJournalEntry),
+    Entry(JournalEntry),
     /// The server is idle and alive.
     Heartbeat(Heartbeat),
     /// The stream ended (error, clean end or GoAway handoff); a snapshot still

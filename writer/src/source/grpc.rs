@@ -3,20 +3,19 @@
 //!
 //! gRPC-Web works against a stock laredo-server (connect-go answers it on
 //! HTTP/1.1); native gRPC needs a server that offers HTTP/2 without TLS.
-//! Responses are decoded as `RawSyncResponse`, so rows stay encoded bytes.
+//! Responses are decoded by `decode::SyncCodec`, so rows stay encoded bytes.
 
 use http::uri::PathAndQuery;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use laredo_proto::SYNC_PATH;
-use laredo_proto::replication::raw::v1::RawSyncResponse;
-use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::SyncRequest;
 use tonic::client::GrpcService;
 use tower::Layer;
 
 use super::checked::CheckResponse;
+use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::transport::{Limits, error_chain};
 
@@ -33,7 +32,7 @@ pub(crate) enum Flavor {
 
 /// An open tonic response stream.
 pub(crate) struct TonicStream {
-    inner: tonic::Streaming<RawSyncResponse>,
+    inner: tonic::Streaming<Option<ServerMessage>>,
     origin: String,
 }
 
@@ -88,7 +87,7 @@ async fn call<S>(
     origin: http::Uri,
     limits: &Limits<'_>,
     request: SyncRequest,
-) -> Result<tonic::Streaming<RawSyncResponse>, SourceError>
+) -> Result<tonic::Streaming<Option<ServerMessage>>, SourceError>
 where
     S: GrpcService<tonic::body::Body>,
     S::Error: Into<BoxError>,
@@ -113,12 +112,9 @@ where
 
 impl TonicStream {
     /// The next message; `None` after a clean end (`grpc-status: 0`).
-    pub async fn next(&mut self) -> Result<Option<Message>, SourceError> {
+    pub async fn next(&mut self) -> Result<Option<ServerMessage>, SourceError> {
         match self.inner.message().await {
-            Ok(Some(response)) => response
-                .message
-                .map(Some)
-                .ok_or(SourceError::UnknownVariant),
+            Ok(Some(message)) => message.map(Some).ok_or(SourceError::UnknownVariant),
             Ok(None) => Ok(None),
             Err(status) => Err(from_status(&status, &self.origin)),
         }

@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
+use super::decode::ServerMessage;
 use futures::FutureExt;
-use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::SyncHandshake;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
@@ -221,7 +221,7 @@ impl Session {
             }
         };
         match first {
-            Some(Message::Handshake(handshake)) => Ok((stream, handshake)),
+            Some(ServerMessage::Handshake(handshake)) => Ok((stream, handshake)),
             Some(other) => Err(SourceError::Protocol(format!(
                 "first message is {}, not a handshake",
                 message_name(&other)
@@ -235,7 +235,7 @@ impl Session {
     /// Checks one message against the protocol's order and turns it into an event.
     fn step(
         &self,
-        result: Result<Option<Message>, SourceError>,
+        result: Result<Option<ServerMessage>, SourceError>,
         catch_up: &mut CatchUp,
         handoff: &mut bool,
     ) -> Step {
@@ -250,8 +250,8 @@ impl Session {
         };
         let mut live = false;
         let step = match message {
-            Message::Handshake(_) => return violation("second handshake on one stream"),
-            Message::SnapshotBegin(begin) => {
+            ServerMessage::Handshake(_) => return violation("second handshake on one stream"),
+            ServerMessage::SnapshotBegin(begin) => {
                 if catch_up.in_snapshot() {
                     return violation("snapshot_begin inside a snapshot");
                 }
@@ -261,16 +261,16 @@ impl Session {
                     flush: false,
                 }
             }
-            Message::SnapshotRow(row) => {
+            ServerMessage::SnapshotRow(row) => {
                 if !catch_up.in_snapshot() {
                     return violation("snapshot_row outside a snapshot");
                 }
                 Step::Event {
-                    event: Event::SnapshotRow(row.row),
+                    event: Event::SnapshotRow(row),
                     flush: false,
                 }
             }
-            Message::SnapshotEnd(end) => {
+            ServerMessage::SnapshotEnd(end) => {
                 if !catch_up.in_snapshot() {
                     return violation("snapshot_end without snapshot_begin");
                 }
@@ -280,31 +280,31 @@ impl Session {
                     flush: true,
                 }
             }
-            Message::JournalEntry(entry) => {
+            ServerMessage::JournalEntry(entry) => {
                 if catch_up.in_snapshot() {
                     return violation("journal_entry inside a snapshot");
                 }
                 // Strings on the wire, kept as bytes (replication_raw.proto).
-                if std::str::from_utf8(&entry.action).is_err() {
+                if std::str::from_utf8(entry.action()).is_err() {
                     return violation("journal_entry action is not UTF-8");
                 }
-                if std::str::from_utf8(&entry.source_position).is_err() {
+                if std::str::from_utf8(entry.source_position()).is_err() {
                     return violation("journal_entry source_position is not UTF-8");
                 }
-                live = catch_up.entry(entry.sequence);
+                live = catch_up.entry(entry.sequence());
                 Step::Event {
                     event: Event::Entry(entry),
                     flush: false,
                 }
             }
-            Message::Heartbeat(heartbeat) => {
+            ServerMessage::Heartbeat(heartbeat) => {
                 live = catch_up.heartbeat();
                 Step::Event {
                     event: Event::Heartbeat(heartbeat),
                     flush: false,
                 }
             }
-            Message::GoAway(go_away) => {
+            ServerMessage::GoAway(go_away) => {
                 tracing::info!(
                     server = self.transport.origin(),
                     reason = go_away.reason,
@@ -316,7 +316,7 @@ impl Session {
             }
             // laredo-server never sends it: schema changes arrive as a
             // TRUNCATE entry followed by the re-baseline's inserts.
-            Message::SchemaChange(_) => Step::Skip,
+            ServerMessage::SchemaChange(_) => Step::Skip,
         };
         if live {
             self.state.set_live();
@@ -325,15 +325,15 @@ impl Session {
     }
 }
 
-fn message_name(message: &Message) -> &'static str {
+fn message_name(message: &ServerMessage) -> &'static str {
     match message {
-        Message::Handshake(_) => "handshake",
-        Message::SnapshotBegin(_) => "snapshot_begin",
-        Message::SnapshotRow(_) => "snapshot_row",
-        Message::SnapshotEnd(_) => "snapshot_end",
-        Message::JournalEntry(_) => "journal_entry",
-        Message::SchemaChange(_) => "schema_change",
-        Message::Heartbeat(_) => "heartbeat",
-        Message::GoAway(_) => "go_away",
+        ServerMessage::Handshake(_) => "handshake",
+        ServerMessage::SnapshotBegin(_) => "snapshot_begin",
+        ServerMessage::SnapshotRow(_) => "snapshot_row",
+        ServerMessage::SnapshotEnd(_) => "snapshot_end",
+        ServerMessage::JournalEntry(_) => "journal_entry",
+        ServerMessage::SchemaChange(_) => "schema_change",
+        ServerMessage::Heartbeat(_) => "heartbeat",
+        ServerMessage::GoAway(_) => "go_away",
     }
 }

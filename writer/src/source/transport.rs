@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 
+use super::decode::ServerMessage;
 use laredo_proto::prost_types::{self, value::Kind};
-use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::{FieldPredicate, SyncRequest, field_predicate::Match};
 
 use super::error::SourceError;
@@ -31,7 +31,7 @@ pub(crate) enum MessageStream {
 impl MessageStream {
     /// The next message; `None` when the server ended the stream cleanly.
     /// Cancel-safe: dropping the future loses no bytes.
-    pub async fn next(&mut self) -> Result<Option<Message>, SourceError> {
+    pub async fn next(&mut self) -> Result<Option<ServerMessage>, SourceError> {
         match self {
             MessageStream::Connect(stream) => stream.next().await,
             MessageStream::Tonic(stream) => stream.next().await,

@@ -1,4 +1,5 @@
 use super::*;
+use laredo_proto::replication::raw::v1::RawJournalEntry;
 use proptest::prelude::*;
 
 fn varint(out: &mut Vec<u8>, mut value: u64) {
@@ -102,7 +103,9 @@ proptest! {
     fn decodes_every_frame_as_prost_does(frame in frame()) {
         let frame = Bytes::from(frame);
         let ours = decode_response(frame.clone()).map_err(|e| e.to_string());
-        let prost = RawSyncResponse::decode(frame).map_err(|e| e.to_string());
+        let prost = RawSyncResponse::decode(frame)
+            .map(|response| response.message.map(ServerMessage::from))
+            .map_err(|e| e.to_string());
         prop_assert_eq!(ours, prost);
     }
 }
@@ -126,8 +129,15 @@ fn entries_as_sent_take_the_direct_path() {
         message: Some(Message::JournalEntry(entry.clone())),
     };
     let frame = Bytes::from(response.encode_to_vec());
-    assert_eq!(journal_entry(&frame), Some(entry));
-    assert_eq!(decode_response(frame).ok(), Some(response));
+    let fields = journal_entry(&frame).expect("the direct path decodes it");
+    assert_eq!(
+        JournalEntry::in_frame(frame.clone(), fields).to_raw(),
+        entry
+    );
+    assert_eq!(
+        decode_response(frame).ok(),
+        Some(Some(ServerMessage::JournalEntry(entry.into())))
+    );
 }
 
 /// Other messages are prost's, and a frame that is not protobuf gives
@@ -140,8 +150,11 @@ fn other_frames_are_decoded_by_prost() {
         )),
     };
     let frame = Bytes::from(heartbeat.encode_to_vec());
-    assert_eq!(journal_entry(&frame), None);
-    assert_eq!(decode_response(frame).ok(), Some(heartbeat));
+    assert!(journal_entry(&frame).is_none());
+    assert_eq!(
+        decode_response(frame).ok(),
+        Some(heartbeat.message.map(ServerMessage::from))
+    );
     let error = decode_response(Bytes::from_static(b"<html>")).unwrap_err();
     assert_eq!(
         error.to_string(),

@@ -3,6 +3,7 @@ use laredo_proto::replication::raw::v1::RawJournalEntry;
 use laredo_proto::replication::v1::{ColumnDefinition, Heartbeat};
 
 use super::*;
+use crate::source::JournalEntry;
 use crate::table::wire::{ValueRef, encode_scalar, write_struct_entry};
 use crate::table::{KeySpec, key};
 
@@ -52,14 +53,14 @@ fn entry(
     old: Option<Bytes>,
     new: Option<Bytes>,
 ) -> Event {
-    Event::Entry(RawJournalEntry {
+    Event::Entry(JournalEntry::from(RawJournalEntry {
         sequence,
         source_position: Bytes::copy_from_slice(position.as_bytes()),
         timestamp: None,
         action: Bytes::copy_from_slice(action.as_bytes()),
         old_values: old,
         new_values: new,
-    })
+    }))
 }
 
 /// Applies events as one batch; returns the updates, summarized.
