@@ -209,20 +209,21 @@ fn push_go_integer(out: &mut String, n: i64) {
         out.push('-');
     }
     let mut buf = itoa::Buffer::new();
-    let digits = decimal_digits(n.unsigned_abs(), &mut buf);
+    let digits = buf.format(n.unsigned_abs());
     let exponent = digits.len() - 1;
     if exponent < 6 {
-        out.extend(digits.iter().map(|&d| char::from(d)));
+        out.push_str(digits);
         return;
     }
     let significant = digits
-        .iter()
-        .rposition(|&d| d != b'0')
+        .bytes()
+        .rposition(|d| d != b'0')
         .map_or(1, |last| last + 1);
-    out.push(char::from(digits[0]));
+    // ASCII digits: every index is a character boundary.
+    out.push_str(&digits[..1]);
     if significant > 1 {
         out.push('.');
-        out.extend(digits[1..significant].iter().map(|&d| char::from(d)));
+        out.push_str(&digits[1..significant]);
     }
     // Below 2^53 the exponent has two digits (at most 15).
     out.push_str("e+");

@@ -240,6 +240,11 @@ pub(super) fn scan<'a>(
     };
     for entry in RawStructEntries::new(encoded) {
         let (name, value) = entry?;
+        // Old rows are read for their key only: any other column is passed
+        // over after a length comparison or two, without the layout lookup.
+        if depth == Depth::KeyOnly && spec.slot_of_name(name).is_none() {
+            continue;
+        }
         let column = match layout.as_deref_mut() {
             Some(layout) => layout.column(name, window(encoded, name), spec, types),
             None => lookup(name, spec, types),
