@@ -26,15 +26,20 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// Records an applied journal entry.
-    pub fn record_entry(&mut self, sequence: i64, position: &str) {
+    /// Records an applied journal entry, whose position is UTF-8 text as
+    /// received (the session checks it; other bytes would be kept lossily).
+    pub fn record_entry(&mut self, sequence: i64, position: &[u8]) {
         self.sequence = sequence;
         if position.is_empty() {
             return;
         }
-        self.position_is_exact = !self.position.is_empty() && self.position != position;
-        if self.position != position {
-            position.clone_into(&mut self.position);
+        // Compared as bytes: many entries repeat the position (a
+        // transaction's commit LSN), and only a new one needs its text.
+        let changed = self.position.as_bytes() != position;
+        self.position_is_exact = !self.position.is_empty() && changed;
+        if changed {
+            self.position.clear();
+            self.position.push_str(&String::from_utf8_lossy(position));
         }
     }
 
@@ -133,22 +138,22 @@ mod tests {
     #[test]
     fn a_position_is_resumable_only_after_it_changed() {
         let mut cursor = Cursor::after_snapshot(10, "s".into());
-        cursor.record_entry(11, "0/00000010");
+        cursor.record_entry(11, b"0/00000010");
         assert_eq!(
             cursor.resume_position(),
             "",
             "first position after a snapshot"
         );
-        cursor.record_entry(12, "0/00000020");
+        cursor.record_entry(12, b"0/00000020");
         assert_eq!(cursor.resume_position(), "0/00000020");
-        cursor.record_entry(13, "");
+        cursor.record_entry(13, b"");
         assert_eq!(cursor.sequence, 13);
         assert_eq!(
             cursor.resume_position(),
             "0/00000020",
             "empty positions keep it"
         );
-        cursor.record_entry(14, "0/00000020");
+        cursor.record_entry(14, b"0/00000020");
         assert_eq!(
             cursor.resume_position(),
             "",
@@ -164,7 +169,7 @@ mod tests {
     fn stuck_positions_are_never_resumed_from() {
         let mut cursor = Cursor::default();
         for sequence in 1..100 {
-            cursor.record_entry(sequence, "0/0019F000");
+            cursor.record_entry(sequence, b"0/0019F000");
             assert_eq!(cursor.resume_position(), "");
         }
     }

@@ -185,16 +185,17 @@ impl Replica {
             Event::SnapshotEnd(end) => self.snapshot_end(&end, sink),
             Event::Entry(entry) => {
                 let mut report = |change| sink(Update::Change(change));
-                // The session checked both are UTF-8.
-                let action = std::str::from_utf8(entry.action()).unwrap_or_default();
-                let position = std::str::from_utf8(entry.source_position()).unwrap_or_default();
-                let result =
-                    self.table
-                        .apply(action, entry.old_values(), entry.new_values(), &mut report);
+                let result = self.table.apply(
+                    entry.action(),
+                    entry.old_values(),
+                    entry.new_values(),
+                    &mut report,
+                );
                 if let Err(error) = result {
                     self.reject(Some(entry.sequence()), error, sink);
                 }
-                self.cursor.record_entry(entry.sequence(), position);
+                self.cursor
+                    .record_entry(entry.sequence(), entry.source_position());
                 self.stats.entries_applied += 1;
                 if let Some(metrics) = &self.metrics {
                     metrics.source_changes.inc();

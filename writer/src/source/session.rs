@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use super::decode::ServerMessage;
 use futures::FutureExt;
 use laredo_proto::replication::v1::SyncHandshake;
 use tokio::sync::{mpsc, watch};
@@ -19,11 +18,13 @@ use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::backoff::Backoff;
 use super::cursor::{CatchUp, Cursor};
+use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::event::{Batch, Event};
 use super::replica::Applied;
 use super::state::{ConnectionState, SharedState, mode_name};
 use super::transport::{MessageStream, RequestTemplate, Transport};
+use crate::table::wire;
 
 /// Most events per batch: large enough to amortize the channel, small enough
 /// to keep the consumer's latency and memory low.
@@ -285,10 +286,10 @@ impl Session {
                     return violation("journal_entry inside a snapshot");
                 }
                 // Strings on the wire, kept as bytes (replication_raw.proto).
-                if std::str::from_utf8(entry.action()).is_err() {
+                if !wire::is_utf8(entry.action()) {
                     return violation("journal_entry action is not UTF-8");
                 }
-                if std::str::from_utf8(entry.source_position()).is_err() {
+                if !wire::is_utf8(entry.source_position()) {
                     return violation("journal_entry source_position is not UTF-8");
                 }
                 live = catch_up.entry(entry.sequence());

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 
-use super::decode::ServerMessage;
 use laredo_proto::prost_types::{self, value::Kind};
 use laredo_proto::replication::v1::{FieldPredicate, SyncRequest, field_predicate::Match};
 
+use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::{connect, grpc};
 use crate::config::{FilterConfig, SourceConfig, SourceProtocol};

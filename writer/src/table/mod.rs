@@ -40,11 +40,17 @@ pub enum Action {
 impl Action {
     /// Parses laredo's action string.
     pub fn parse(action: &str) -> Option<Self> {
+        Self::parse_bytes(action.as_bytes())
+    }
+
+    /// [`parse`](Self::parse) of the string's bytes, as received (no UTF-8
+    /// check needed: each action is ASCII).
+    pub fn parse_bytes(action: &[u8]) -> Option<Self> {
         Some(match action {
-            "INSERT" => Action::Insert,
-            "UPDATE" => Action::Update,
-            "DELETE" => Action::Delete,
-            "TRUNCATE" => Action::Truncate,
+            b"INSERT" => Action::Insert,
+            b"UPDATE" => Action::Update,
+            b"DELETE" => Action::Delete,
+            b"TRUNCATE" => Action::Truncate,
             _ => return None,
         })
     }
@@ -299,26 +305,28 @@ impl Table {
 
     /// Applies one journal entry, reporting each change it made to `sink`
     /// (none for a DELETE of a missing row, two for a key-changing UPDATE).
+    /// `action` is laredo's action string, as text or as received bytes.
     pub fn apply(
         &mut self,
-        action: &str,
+        action: impl AsRef<[u8]>,
         old: Option<&[u8]>,
         new: Option<&[u8]>,
         sink: &mut impl FnMut(Change),
     ) -> Result<(), RowError> {
+        let action = action.as_ref();
         self.with_scratch(|table, scratch| table.apply_with(action, old, new, sink, scratch))
     }
 
     fn apply_with(
         &mut self,
-        action: &str,
+        action: &[u8],
         old: Option<&[u8]>,
         new: Option<&[u8]>,
         sink: &mut impl FnMut(Change),
         keys: &mut KeyScratch,
     ) -> Result<(), RowError> {
-        let action =
-            Action::parse(action).ok_or_else(|| RowError::UnknownAction(action.to_owned()))?;
+        let action = Action::parse_bytes(action)
+            .ok_or_else(|| RowError::UnknownAction(String::from_utf8_lossy(action).into_owned()))?;
         let missing = |missing| RowError::MissingRow {
             action: action.as_str(),
             missing,
