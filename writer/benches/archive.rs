@@ -229,6 +229,16 @@ async fn bench_rebuild(table: &Table, rows: u32, format: Format) {
     );
 }
 
+/// Every row through one encoder. Not inlined, so that callgrind can count
+/// inside it (`--toggle-collect='archive::encode_rows'`).
+#[inline(never)]
+fn encode_rows(format: Format, rows: &[&[u8]], out: &mut Vec<u8>) {
+    let mut encoder = RecordEncoder::new(format);
+    for row in rows {
+        encoder.snapshot_row(out, row).unwrap();
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter we ignore.
     let rows: u32 = support::env_number("ARCHIVE_BENCH_ROWS", 1_000_000);
@@ -261,10 +271,7 @@ fn main() {
             for _ in 0..runs() {
                 out.clear();
                 let started = Instant::now();
-                let mut encoder = RecordEncoder::new(format);
-                for row in &ordered {
-                    encoder.snapshot_row(&mut out, row).unwrap();
-                }
+                encode_rows(format, &ordered, &mut out);
                 time = time.min(started.elapsed().as_secs_f64());
             }
             println!(
