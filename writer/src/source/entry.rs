@@ -150,33 +150,39 @@ impl std::fmt::Debug for JournalEntry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// An UPDATE as laredo-server sends one, with an empty new row (which
+    /// is not a missing one).
+    pub(in crate::source) fn update_entry() -> RawJournalEntry {
+        RawJournalEntry {
+            sequence: 1_234_567,
+            source_position: Bytes::from_static(b"0/16B3748"),
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 1_767_225_600,
+                nanos: 250_000_000,
+            }),
+            action: Bytes::from_static(b"UPDATE"),
+            old_values: Some(Bytes::from_static(b"\x0a\x04\x0a\x02id")),
+            new_values: Some(Bytes::new()),
+        }
+    }
 
     #[test]
     fn an_entry_from_prost_reads_back_its_fields() {
-        let raw = RawJournalEntry {
-            sequence: 7,
-            source_position: Bytes::from_static(b"0/16B3748"),
-            timestamp: Some(prost_types::Timestamp {
-                seconds: 1,
-                nanos: 2,
-            }),
-            action: Bytes::from_static(b"UPDATE"),
-            old_values: Some(Bytes::from_static(b"old")),
-            new_values: None,
-        };
+        let raw = update_entry();
         let entry = JournalEntry::from(raw.clone());
+        assert_eq!(entry.sequence(), 1_234_567);
         assert_eq!(entry.source_position(), b"0/16B3748");
         assert_eq!(entry.action(), b"UPDATE");
-        assert_eq!(entry.old_values(), Some(&b"old"[..]));
-        assert_eq!(entry.new_values(), None);
+        assert_eq!(entry.old_values(), Some(&b"\x0a\x04\x0a\x02id"[..]));
+        assert_eq!(entry.new_values(), Some(&b""[..]));
         assert_eq!(entry.to_raw(), raw);
-        // An empty row is not a missing one.
-        let empty = JournalEntry::from(RawJournalEntry {
-            new_values: Some(Bytes::new()),
+        let missing = JournalEntry::from(RawJournalEntry {
+            new_values: None,
             ..raw
         });
-        assert_eq!(empty.new_values(), Some(&b""[..]));
+        assert_eq!(missing.new_values(), None);
     }
 }

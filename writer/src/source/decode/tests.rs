@@ -1,5 +1,4 @@
 use super::*;
-use laredo_proto::replication::raw::v1::RawJournalEntry;
 use proptest::prelude::*;
 
 fn varint(out: &mut Vec<u8>, mut value: u64) {
@@ -114,17 +113,7 @@ proptest! {
 /// ingest speed it buys would vanish silently).
 #[test]
 fn entries_as_sent_take_the_direct_path() {
-    let entry = RawJournalEntry {
-        sequence: 1_234_567,
-        source_position: Bytes::from_static(b"0/16B3748"),
-        timestamp: Some(prost_types::Timestamp {
-            seconds: 1_767_225_600,
-            nanos: 250_000_000,
-        }),
-        action: Bytes::from_static(b"UPDATE"),
-        old_values: Some(Bytes::from_static(b"\x0a\x04\x0a\x02id")),
-        new_values: Some(Bytes::from_static(b"")),
-    };
+    let entry = crate::source::entry::tests::update_entry();
     let response = RawSyncResponse {
         message: Some(Message::JournalEntry(entry.clone())),
     };
