@@ -83,8 +83,7 @@ const JOURNAL_ENTRY: u8 = 5 << 3 | 2;
 /// The fields of the journal entry a frame holds, when the frame is
 /// nothing but one `journal_entry` whose fields each appear at most once;
 /// `None` for any other frame (prost decodes it).
-fn journal_entry(frame: &[u8]) -> Option<EntryFields> {
-    let buf = frame;
+fn journal_entry(buf: &[u8]) -> Option<EntryFields> {
     if *buf.first()? != JOURNAL_ENTRY {
         return None;
     }

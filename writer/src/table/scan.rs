@@ -249,15 +249,11 @@ pub(super) fn scan<'a>(
             Some(layout) => layout.column(name, window(encoded, name), spec, types),
             None => lookup(name, spec, types),
         };
-        let (slot, kind) = match (column, depth) {
-            (Some(column), _) => column,
-            // A key column's name is UTF-8: this one is not part of the key.
-            (None, Depth::KeyOnly) => continue,
-            (None, Depth::Full) => return Err(RowError::Malformed(WireError::Utf8)),
+        // A name that is not UTF-8 gets here only in a full scan: key
+        // columns' names are UTF-8.
+        let Some((slot, kind)) = column else {
+            return Err(RowError::Malformed(WireError::Utf8));
         };
-        if slot.is_none() && depth == Depth::KeyOnly {
-            continue;
-        }
         if slot.is_none() && kind.is_none() {
             // Neither part of the key nor normalized: only checked.
             wire::check_value(value)?;

@@ -83,8 +83,10 @@ impl DirectFile {
         Ok(())
     }
 
-    /// Writes what is gathered, padded to the alignment, cuts the file back
-    /// to its length and makes it durable.
+    /// Writes what is gathered, padded to the alignment, and cuts the file
+    /// back to its length. Not fsynced here, as the buffered path is not: a
+    /// local destination fsyncs the file before it links it, and an upload
+    /// needs no local durability.
     pub(super) fn finish(mut self) -> io::Result<()> {
         let length = self.written + self.filled as u64;
         if self.filled > 0 {
@@ -92,8 +94,7 @@ impl DirectFile {
             self.buffer[self.start + self.filled..self.start + padded].fill(0);
             self.flush_run(padded)?;
         }
-        self.file.set_len(length)?;
-        self.file.sync_all()
+        self.file.set_len(length)
     }
 
     /// Writes the first `len` bytes of the run (a multiple of `ALIGN`).

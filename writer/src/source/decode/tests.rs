@@ -1,19 +1,6 @@
 use super::*;
+use crate::table::wire::{write_bytes_field, write_varint};
 use proptest::prelude::*;
-
-fn varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn len_field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
-    out.push(tag);
-    varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
 
 /// One field of a journal entry as it may appear on the wire: each known
 /// field with its own wire type, and what a peer might send instead.
@@ -45,16 +32,16 @@ fn encode_field(out: &mut Vec<u8>, field: &Field) {
     match field {
         Field::Sequence(value) => {
             out.push(0x08);
-            varint(out, *value);
+            write_varint(out, *value);
         }
-        Field::Len(number, bytes) => len_field(out, number << 3 | 2, bytes),
+        Field::Len(number, bytes) => write_bytes_field(out, u32::from(*number), bytes),
         Field::Timestamp(fields) => {
             let mut inner = Vec::new();
             for (number, value) in fields {
                 inner.push(number << 3);
-                varint(&mut inner, *value);
+                write_varint(&mut inner, *value);
             }
-            len_field(out, 0x1a, &inner);
+            write_bytes_field(out, 3, &inner);
         }
         Field::Unknown(tag, bytes) => {
             out.push(*tag);
@@ -79,7 +66,7 @@ fn frame() -> impl Strategy<Value = Vec<u8>> {
             encode_field(&mut inner, field);
         }
         let mut frame = Vec::new();
-        len_field(&mut frame, JOURNAL_ENTRY, &inner);
+        write_bytes_field(&mut frame, u32::from(JOURNAL_ENTRY >> 3), &inner);
         match damage {
             Some((0, at, byte)) => {
                 let at = at.index(frame.len());
