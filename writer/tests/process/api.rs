@@ -177,6 +177,15 @@ events:
     // Two diffs were committed before the forced snapshot.
     assert!(value(&samples, "snapshotter_diff_bytes", &name) > 0.0);
     assert!(value(&samples, "snapshotter_snapshot_age_seconds", &name) < 60.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let last_commit = value(&samples, "snapshotter_last_commit_timestamp_seconds", &name);
+    assert!(
+        (now - last_commit).abs() < 60.0,
+        "last commit at {last_commit}, now {now}"
+    );
     let written = |kind: &str| {
         samples
             .iter()

@@ -106,6 +106,12 @@ impl ArchiveWriter {
         }
         let manifest = writer.store.committed();
         writer.metrics.epoch.set(manifest.epoch as i64);
+        if let Ok(at) = manifest.updated_at.parse::<Timestamp>() {
+            writer
+                .metrics
+                .last_commit_timestamp_seconds
+                .set(at.as_second());
+        }
         writer
             .metrics
             .diffs_since_snapshot
@@ -441,6 +447,9 @@ impl ArchiveWriter {
     fn record_metrics(&self, committed: &Committed, dropped: usize) {
         let manifest = self.store.committed();
         self.metrics.epoch.set(manifest.epoch as i64);
+        self.metrics
+            .last_commit_timestamp_seconds
+            .set(Timestamp::now().as_second());
         self.metrics
             .diffs_since_snapshot
             .set(manifest.diffs_since_snapshot() as i64);
