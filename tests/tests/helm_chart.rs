@@ -124,6 +124,10 @@ fn check_documents(documents: &[Value]) -> Vec<String> {
             ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
                 round_trips::<CustomResourceDefinition>(document)
             }
+            ("monitoring.coreos.com/v1", "PrometheusRule") => {
+                // Checked in depth (promtool) by tests/tests/alert_rules.rs.
+                assert!(document["spec"]["groups"].is_array(), "{document}");
+            }
             ("monitoring.coreos.com/v1", "ServiceMonitor" | "PodMonitor") => {
                 assert!(document["metadata"]["name"].is_string());
                 assert!(
@@ -179,6 +183,7 @@ fn the_all_features_render_is_valid_kubernetes() {
             "CustomResourceDefinition",
             "Deployment",
             "PodMonitor",
+            "PrometheusRule",
             "Role",
             "Role",
             "RoleBinding",
