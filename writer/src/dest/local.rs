@@ -1,24 +1,36 @@
 //! The `local` destination: a directory on a local (or shared POSIX) file
 //! system.
 //!
-//! Objects are written to a temp file in `<root>/.tmp/`, fsynced, and moved
-//! into place atomically: `rename` to overwrite, `hard_link` to create (which
+//! Objects are written to a temp file in a run directory of `<root>/.tmp/`
+//! ([`scratch`]: a killed writer's leftovers are removed at the next
+//! start-up), fsynced, and moved into place atomically: `rename` to overwrite, `hard_link` to create (which
 //! fails if the target exists, so [`PutMode::CreateNew`] cannot replace a
 //! committed artifact), then the directory is fsynced. The manifest's
 //! compare-and-swap runs under an exclusive `flock` on a lock file in
 //! `<root>/.locks/`, so it holds between threads and processes; the revision
 //! is a hash of the content (SHA-256 as laredo's Go destination uses, CRC-32C
 //! for objects above 4 MiB).
+//!
+//! Reads never leave the root ([`open`]): no symbolic link below it is
+//! followed, only regular files are read, and a bounded read
+//! ([`Destination::read_bounded`]) compares the size before reading.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{DestError, Destination, PutMode, Revision, Versioned};
+use super::{DestError, Destination, PutMode, Refusal, Revision, Versioned};
+
+mod open;
+pub mod scratch;
+
+use open::{OpenError, Opened, open_regular, read_opened};
+use scratch::RunDir;
 
 const TMP_DIR: &str = ".tmp";
 const LOCK_DIR: &str = ".locks";
@@ -28,6 +40,8 @@ const LOCK_DIR: &str = ".locks";
 pub struct LocalDestination {
     root: PathBuf,
     name: String,
+    /// This destination's run directory for temp files, made on first use.
+    temp: Arc<Mutex<Option<Arc<RunDir>>>>,
 }
 
 impl LocalDestination {
@@ -37,7 +51,11 @@ impl LocalDestination {
         let root = root.into();
         let root = lexically_normal(std::path::absolute(&root).unwrap_or(root));
         let name = format!("local:{}", root.display());
-        Self { root, name }
+        Self {
+            root,
+            name,
+            temp: Arc::default(),
+        }
     }
 
     /// The root directory.
@@ -90,9 +108,40 @@ impl LocalDestination {
     }
 
     fn temp_path(&self) -> io::Result<PathBuf> {
-        let dir = self.root.join(TMP_DIR);
-        fs::create_dir_all(&dir)?;
-        Ok(dir.join(format!("{}.part", uuid::Uuid::new_v4().simple())))
+        let mut temp = self.temp.lock().unwrap_or_else(|p| p.into_inner());
+        // Made again if it vanished (someone emptied `.tmp/` by hand).
+        let run = match temp.as_ref().filter(|run| run.path().is_dir()) {
+            Some(run) => Arc::clone(run),
+            None => {
+                let run = RunDir::create(&self.root.join(TMP_DIR))?;
+                *temp = Some(Arc::clone(&run));
+                run
+            }
+        };
+        Ok(run
+            .path()
+            .join(format!("{}.part", uuid::Uuid::new_v4().simple())))
+    }
+
+    /// Opens `key` as a regular file inside the root; `None` if it does not
+    /// exist.
+    fn open_object(&self, operation: &'static str, key: &str) -> Result<Option<Opened>, DestError> {
+        let path = self.path_of(key)?;
+        let relative = path.strip_prefix(&self.root).unwrap_or(&path);
+        match open_regular(&self.root, relative) {
+            Ok(opened) => Ok(Some(opened)),
+            Err(OpenError::NotFound) => Ok(None),
+            Err(OpenError::Refused(reason)) => Err(self.refused(key, reason)),
+            Err(OpenError::Io(e)) => Err(self.io_error(operation, key, e)),
+        }
+    }
+
+    fn refused(&self, key: &str, reason: Refusal) -> DestError {
+        DestError::Refused {
+            dest: self.name.clone(),
+            key: key.to_owned(),
+            reason,
+        }
     }
 
     /// Copies `source` into a fresh fsynced temp file under the root (used
@@ -158,19 +207,23 @@ impl LocalDestination {
     }
 
     fn get_blocking(&self, key: &str) -> Result<Option<Versioned>, DestError> {
-        Ok(self.read_blocking(key)?.map(|body| Versioned {
+        Ok(self.read_blocking(key, None)?.map(|body| Versioned {
             revision: content_revision(&body),
             body,
         }))
     }
 
-    fn read_blocking(&self, key: &str) -> Result<Option<Bytes>, DestError> {
-        let path = self.path_of(key)?;
-        match read_file(&path) {
-            Ok(body) => Ok(Some(Bytes::from(body))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io_error("read", key, e)),
+    fn read_blocking(&self, key: &str, limit: Option<u64>) -> Result<Option<Bytes>, DestError> {
+        let Some(opened) = self.open_object("read", key)? else {
+            return Ok(None);
+        };
+        if let Some(limit) = limit.filter(|limit| opened.len > *limit) {
+            let size = Some(opened.len);
+            return Err(self.refused(key, Refusal::TooLarge { size, limit }));
         }
+        read_opened(opened)
+            .map(|body| Some(Bytes::from(body)))
+            .map_err(|e| self.io_error("read", key, e))
     }
 
     fn put_if_blocking(
@@ -194,11 +247,9 @@ impl LocalDestination {
             .map_err(io)?;
         // Released when `lock` is dropped (closing the descriptor).
         lock.lock().map_err(io)?;
-        let current = match fs::read(&target) {
-            Ok(bytes) => Some(content_revision(&bytes)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(e)),
-        };
+        let current = self
+            .read_blocking(key, None)?
+            .map(|bytes| content_revision(&bytes));
         if current.as_ref() != expected {
             return Err(DestError::Conflict {
                 dest: self.name.clone(),
@@ -299,45 +350,6 @@ fn content_revision(body: &[u8]) -> Revision {
     }
 }
 
-/// Files from this size on are read on several threads.
-const PARALLEL_READ_BYTES: usize = 64 << 20;
-
-/// Reads a whole file. A large one (a snapshot) is read in one range per
-/// core at once: copying it out of the page cache into fresh memory is
-/// mostly the kernel zeroing and copying pages, which one thread does at a
-/// few GB/s, and a rebuild waits for it.
-fn read_file(path: &Path) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::FileExt;
-    let mut file = File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
-    let threads = crate::blocking::worker_threads();
-    if len < PARALLEL_READ_BYTES || threads == 1 {
-        let mut body = Vec::with_capacity(len);
-        file.read_to_end(&mut body)?;
-        return Ok(body);
-    }
-    let mut body = vec![0; len];
-    let run = len.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let reads: Vec<_> = body
-            .chunks_mut(run)
-            .enumerate()
-            .map(|(index, range)| {
-                let file = &file;
-                scope.spawn(move || file.read_exact_at(range, (index * run) as u64))
-            })
-            .collect();
-        reads.into_iter().try_for_each(|read| {
-            read.join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    })?;
-    // A file that grew meanwhile is read only up to its size at the open;
-    // readers check sizes against the manifest.
-    Ok(body)
-}
-
 /// Makes a rename or link in `dir` durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -383,7 +395,27 @@ impl Destination for LocalDestination {
 
     async fn read(&self, key: &str) -> Result<Option<Bytes>, DestError> {
         let (this, key_owned) = (self.clone(), key.to_owned());
-        blocking(self, key, move || this.read_blocking(&key_owned)).await
+        blocking(self, key, move || this.read_blocking(&key_owned, None)).await
+    }
+
+    async fn read_bounded(&self, key: &str, limit: u64) -> Result<Option<Bytes>, DestError> {
+        let (this, key_owned) = (self.clone(), key.to_owned());
+        blocking(self, key, move || {
+            this.read_blocking(&key_owned, Some(limit))
+        })
+        .await
+    }
+
+    async fn clean_up(&self) -> Result<(), DestError> {
+        let tmp = self.root.join(TMP_DIR);
+        let cleaned = crate::blocking::off_runtime(move || scratch::clean_stale(&tmp))
+            .await
+            .unwrap_or_else(|panic| Err(io::Error::other(panic)))
+            .map_err(|e| self.io_error("clean up", TMP_DIR, e))?;
+        if cleaned.files > 0 {
+            tracing::info!(dest = %self.name, files = cleaned.files, bytes = cleaned.bytes, "removed temp files a killed writer left");
+        }
+        Ok(())
     }
 
     async fn put_if(
@@ -400,12 +432,11 @@ impl Destination for LocalDestination {
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, DestError> {
-        let path = self.path_of(key)?;
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) => Ok(Some(meta.len())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io_error("size", key, e)),
-        }
+        let (this, key_owned) = (self.clone(), key.to_owned());
+        blocking(self, key, move || {
+            Ok(this.open_object("size", &key_owned)?.map(|o| o.len))
+        })
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), DestError> {

@@ -86,12 +86,65 @@ pub enum DestError {
         /// Whether a retry may succeed.
         transient: bool,
     },
+    /// A read was refused before the object's bytes were read: it is not a
+    /// regular file inside the destination, or it is larger than the reader
+    /// allows. Retrying does not help.
+    #[error("{dest}: {key}: {reason}")]
+    Refused {
+        /// Destination name.
+        dest: String,
+        /// The key read.
+        key: String,
+        /// Why.
+        #[source]
+        reason: Refusal,
+    },
+}
+
+/// Why a read was refused ([`DestError::Refused`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A path component (relative to the destination root) is a symbolic
+    /// link. Where it points is never looked at, so nothing about the file
+    /// outside the archive (its size, its existence) reaches the message.
+    #[error("{path} is a symbolic link; archives are read without following links")]
+    SymbolicLink {
+        /// The component's path under the root.
+        path: String,
+    },
+    /// The object is not a regular file (or a directory on its path is not
+    /// a directory): a FIFO would block the read, a device never ends.
+    #[error("{path} is a {kind}, not a {expected}")]
+    WrongType {
+        /// The entry's path under the root.
+        path: String,
+        /// `FIFO`, `character device`, `directory`, …
+        kind: &'static str,
+        /// `regular file` or `directory`.
+        expected: &'static str,
+    },
+    /// The object has more bytes than the reader allows (the size the
+    /// manifest records, or a fixed cap).
+    #[error("{}", too_large(.size, .limit))]
+    TooLarge {
+        /// Its size, when the store tells it before the body is read.
+        size: Option<u64>,
+        /// The most the reader accepts.
+        limit: u64,
+    },
 }
 
 impl DestError {
     /// Whether this is a compare-and-swap conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, DestError::Conflict { .. })
+    }
+}
+
+fn too_large(size: &Option<u64>, limit: &u64) -> String {
+    match size {
+        Some(size) => format!("it has {size} bytes, more than the {limit} expected"),
+        None => format!("it has more than the {limit} bytes expected"),
     }
 }
 
@@ -125,6 +178,35 @@ pub trait Destination: Send + Sync + fmt::Debug {
     /// swapped (artifacts); `None` if it does not exist.
     async fn read(&self, key: &str) -> Result<Option<Bytes>, DestError> {
         Ok(self.get(key).await?.map(|object| object.body))
+    }
+
+    /// Reads a whole object of at most `limit` bytes (an artifact: the size
+    /// the manifest records; the manifest: a fixed cap); `None` if it does
+    /// not exist. A larger object is [`DestError::Refused`], on local disk
+    /// and S3 before its body is read, so a hostile size cannot drive memory
+    /// up. Also refused locally: anything but a regular file reached without
+    /// following a symbolic link. This default reads first, then checks.
+    async fn read_bounded(&self, key: &str, limit: u64) -> Result<Option<Bytes>, DestError> {
+        let body = self.read(key).await?;
+        match body {
+            Some(body) if body.len() as u64 > limit => Err(DestError::Refused {
+                dest: self.name().to_owned(),
+                key: key.to_owned(),
+                reason: Refusal::TooLarge {
+                    size: Some(body.len() as u64),
+                    limit,
+                },
+            }),
+            other => Ok(other),
+        }
+    }
+
+    /// Removes what a killed writer left behind in the destination's own
+    /// scratch space (the local destination's `.tmp/`), never touching
+    /// what a live writer is using. Run at start-up; the default does
+    /// nothing.
+    async fn clean_up(&self) -> Result<(), DestError> {
+        Ok(())
     }
 
     /// Writes `body` under `key` only if the stored object is at `expected`

@@ -103,7 +103,7 @@ async fn a_large_object_reads_back_byte_exact() {
     // multiple of the range size.
     let dir = tempfile::tempdir().unwrap();
     let dest = LocalDestination::new(dir.path());
-    let len = PARALLEL_READ_BYTES + 12_345;
+    let len = open::PARALLEL_READ_BYTES + 12_345;
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let body: Vec<u8> = (0..len)
         .map(|_| {
@@ -125,4 +125,48 @@ async fn keys_cannot_escape_the_root() {
     for key in ["../x", "/etc/passwd", "a/../../b", "", ".tmp/x"] {
         assert!(dest.get(key).await.is_err(), "{key}");
     }
+}
+
+#[tokio::test]
+async fn reads_refuse_links_special_files_and_objects_over_their_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let dest = LocalDestination::new(dir.path().join("root"));
+    fs::create_dir_all(dir.path().join("root/t")).unwrap();
+    fs::write(outside.path().join("secret"), b"outside").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("root/t/x")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("root/d")).unwrap();
+    fs::write(dir.path().join("root/t/ok"), b"12345").unwrap();
+    let refused = |result: Result<_, DestError>| match result {
+        Err(DestError::Refused { reason, .. }) => reason,
+        other => panic!("not refused: {other:?}"),
+    };
+    assert_eq!(
+        refused(dest.read("t/x").await),
+        Refusal::SymbolicLink { path: "t/x".into() }
+    );
+    assert_eq!(
+        refused(dest.get("d/secret").await.map(|v| v.map(|v| v.body))),
+        Refusal::SymbolicLink { path: "d".into() }
+    );
+    assert!(matches!(
+        refused(dest.size("t").await.map(|_| None)),
+        Refusal::WrongType {
+            kind: "directory",
+            ..
+        }
+    ));
+    assert_eq!(
+        refused(dest.read_bounded("t/ok", 4).await),
+        Refusal::TooLarge {
+            size: Some(5),
+            limit: 4
+        }
+    );
+    assert_eq!(
+        &dest.read_bounded("t/ok", 5).await.unwrap().unwrap()[..],
+        b"12345"
+    );
+    assert_eq!(dest.read_bounded("t/none", 5).await.unwrap(), None);
+    assert_eq!(dest.read_bounded("none/x", 5).await.unwrap(), None);
 }

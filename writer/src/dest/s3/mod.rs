@@ -24,6 +24,7 @@
 //!
 //! [`uri`]: Destination::uri
 
+mod bounded;
 mod error;
 mod location;
 mod multipart;
@@ -370,6 +371,10 @@ impl Destination for S3Destination {
             .map_err(|e| self.failed("get", key, S3Failure::io("reading the body", e, true)))?
             .into_bytes();
         Ok(Some(Versioned { body, revision }))
+    }
+
+    async fn read_bounded(&self, key: &str, limit: u64) -> Result<Option<Bytes>, DestError> {
+        self.get_bounded(key, limit).await
     }
 
     async fn put_if(
