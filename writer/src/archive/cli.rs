@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::ArchiveError;
 use super::reader::ArchiveReader;
 use super::rebuilt::RebuiltTable;
-use super::verify::{VerifyReport, verify};
+use super::verify::{VerifyReport, verify_keyed};
 use crate::config::Format;
 use crate::dest::{Destination, LocalDestination};
 use crate::table::KeySpec;
@@ -51,12 +51,16 @@ pub struct ReadArgs {
     pub key_fields: Vec<String>,
 }
 
-/// `snapshot-writer verify ARCHIVE`.
+/// `snapshot-writer verify ARCHIVE [--key-fields a,b]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
     /// The archive.
     #[command(flatten)]
     pub location: LocationArgs,
+    /// Key columns snapshot rows are checked by, as `read` keys them
+    /// (default: what the manifest records, else `id`).
+    #[arg(long, value_delimiter = ',')]
+    pub key_fields: Vec<String>,
 }
 
 /// Why an archive location cannot be used.
@@ -137,12 +141,7 @@ pub enum CliError {
 pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTable, CliError> {
     let (dest, prefix) = open_location(&args.location).await?;
     let reader = ArchiveReader::open(dest, &prefix).await?;
-    let fields = if !args.key_fields.is_empty() {
-        args.key_fields.clone()
-    } else {
-        reader.manifest().key_fields.clone()
-    };
-    let key = KeySpec::new(fields);
+    let key = key_spec(&args.key_fields, &reader);
     let table = reader
         .rebuild(args.at.as_deref(), &key, &[Format::Protobuf, Format::Jsonl])
         .await?;
@@ -155,5 +154,15 @@ pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTa
 pub async fn run_verify(args: &VerifyArgs) -> Result<VerifyReport, CliError> {
     let (dest, prefix) = open_location(&args.location).await?;
     let reader = ArchiveReader::open(dest, &prefix).await?;
-    Ok(verify(&reader).await?)
+    let key = key_spec(&args.key_fields, &reader);
+    Ok(verify_keyed(&reader, &key).await?)
+}
+
+/// The key columns given, else the manifest's, else `id`.
+fn key_spec(given: &[String], reader: &ArchiveReader) -> KeySpec {
+    KeySpec::new(if given.is_empty() {
+        reader.manifest().key_fields.clone()
+    } else {
+        given.to_vec()
+    })
 }

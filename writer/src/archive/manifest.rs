@@ -16,6 +16,8 @@
 //! - `crc32c` (format entry): CRC-32C of the object, 8 lowercase hex digits;
 //!   `verify` checks it.
 
+pub mod chain;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -25,6 +27,17 @@ use super::position::{Lsn, compare};
 
 /// The manifest version we write and the newest we read.
 pub const MANIFEST_VERSION: u32 = 1;
+
+/// The largest `manifest.json` read, refused before it is read where the
+/// store tells the size first. Our writer's artifact entries are about
+/// 700 bytes, so this is some 380,000 artifacts: a year and more of 30 s
+/// diffs without retention, which no writer should get near (it rewrites
+/// the whole manifest on every commit).
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+
+/// The most artifacts a manifest may list: every one is planned, checked
+/// and (by `verify`) read, and a small entry is under 100 bytes.
+pub const MAX_ARTIFACTS: usize = 1_000_000;
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,6 +236,16 @@ pub enum ManifestError {
         "manifest.json has manifest_version {0}; this reader supports up to {MANIFEST_VERSION}"
     )]
     UnsupportedVersion(u32),
+    /// Larger than [`MAX_MANIFEST_BYTES`].
+    #[error("manifest.json has {0} bytes, more than the {MAX_MANIFEST_BYTES} a reader accepts")]
+    TooLarge(u64),
+    /// Lists more than [`MAX_ARTIFACTS`].
+    #[error("manifest.json lists {0} artifacts, more than the {MAX_ARTIFACTS} a reader accepts")]
+    TooManyArtifacts(usize),
+    /// Parses, but does not hold together ([`chain`]): a rebuild from it
+    /// would answer from a stale or partial chain.
+    #[error("manifest.json does not hold together: {}", chain::list(.0))]
+    Inconsistent(Vec<chain::ChainProblem>),
 }
 
 impl Manifest {
@@ -244,6 +267,9 @@ impl Manifest {
 
     /// Parses stored bytes, rejecting versions this reader does not know.
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ManifestError::TooLarge(bytes.len() as u64));
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let manifest: Manifest =
             serde_path_to_error::deserialize(&mut de).map_err(|e| ManifestError::Invalid {
@@ -252,6 +278,9 @@ impl Manifest {
             })?;
         if manifest.manifest_version > MANIFEST_VERSION {
             return Err(ManifestError::UnsupportedVersion(manifest.manifest_version));
+        }
+        if manifest.artifacts.len() > MAX_ARTIFACTS {
+            return Err(ManifestError::TooManyArtifacts(manifest.artifacts.len()));
         }
         Ok(manifest)
     }
@@ -287,15 +316,20 @@ impl Manifest {
     /// Drops every artifact of epochs older than the newest `keep_epochs`
     /// (0 keeps everything) and returns the dropped ones.
     pub fn prune(&mut self, keep_epochs: u32) -> Vec<Artifact> {
-        if keep_epochs == 0 {
+        let Some(oldest_kept) = self.oldest_kept_epoch(keep_epochs) else {
             return Vec::new();
-        }
-        let oldest_kept = self.epoch.saturating_sub(u64::from(keep_epochs) - 1);
+        };
         let (kept, dropped) = std::mem::take(&mut self.artifacts)
             .into_iter()
             .partition(|a| a.epoch >= oldest_kept);
         self.artifacts = kept;
         dropped
+    }
+
+    /// The oldest epoch retention keeps with `keep_epochs` (`None`: 0 keeps
+    /// every epoch); objects of older epochs are retired.
+    pub fn oldest_kept_epoch(&self, keep_epochs: u32) -> Option<u64> {
+        (keep_epochs > 0).then(|| self.epoch.saturating_sub(u64::from(keep_epochs) - 1))
     }
 
     /// Orders two manifests of the same archive by how far they have got:

@@ -12,6 +12,13 @@
 //!   `to_position ≤ P` (a diff straddling `P` ends the plan).
 //!
 //! The table itself, and how its snapshot is loaded, is in [`super::rebuilt`].
+//!
+//! Before anything is planned the manifest must hold together
+//! ([`chain::check`]); every object is read bounded by the size the manifest
+//! records (a larger one is refused before it is read), checked against
+//! its CRC-32C, and decoded. A snapshot must hold exactly `row_count` rows,
+//! each with every key column and no key twice. [`ArchiveReader::load`] is
+//! that whole path for one object; `verify` runs it on every object.
 
 use std::sync::Arc;
 
@@ -21,7 +28,10 @@ use futures::StreamExt;
 use super::ArchiveError;
 use super::format::{self, DiffRecord, FormatError};
 use super::keys::manifest_key;
-use super::manifest::{Artifact, ArtifactKind, FormatRef, Manifest, check_crc32c};
+use super::manifest::chain;
+use super::manifest::{
+    Artifact, ArtifactKind, MAX_MANIFEST_BYTES, Manifest, ManifestError, check_crc32c,
+};
 use super::position::compare;
 use super::rebuilt::{RebuiltRows, RebuiltTable, load_snapshot};
 use super::retention::artifact_key;
@@ -100,17 +110,18 @@ impl ArchiveReader {
         }
     }
 
-    /// Loads `<key_prefix>manifest.json` from `dest`.
+    /// Loads `<key_prefix>manifest.json` from `dest`, refusing one larger
+    /// than [`MAX_MANIFEST_BYTES`] before reading it.
     pub async fn open(dest: Arc<dyn Destination>, key_prefix: &str) -> Result<Self, ArchiveError> {
         let key = manifest_key(key_prefix);
         let stored = dest
-            .get(&key)
+            .read_bounded(&key, MAX_MANIFEST_BYTES)
             .await?
             .ok_or_else(|| ArchiveError::MissingObject {
                 dest: dest.name().to_owned(),
                 key: key.clone(),
             })?;
-        let manifest = Manifest::parse(&stored.body).map_err(|error| ArchiveError::Manifest {
+        let manifest = Manifest::parse(&stored).map_err(|error| ArchiveError::Manifest {
             dest: dest.name().to_owned(),
             key,
             error,
@@ -133,9 +144,10 @@ impl ArchiveReader {
         &self.key_prefix
     }
 
-    /// Fetches one object, failing if it is missing.
-    pub async fn fetch(&self, key: &str) -> Result<Bytes, ArchiveError> {
-        match self.dest.read(key).await? {
+    /// Fetches one object of at most `limit` bytes (a larger one is
+    /// refused before it is read), failing if it is missing.
+    pub async fn fetch(&self, key: &str, limit: u64) -> Result<Bytes, ArchiveError> {
+        match self.dest.read_bounded(key, limit).await? {
             Some(body) => Ok(body),
             None => Err(ArchiveError::MissingObject {
                 dest: self.dest.name().to_owned(),
@@ -174,6 +186,7 @@ impl ArchiveReader {
         key: &KeySpec,
         preference: &[Format],
     ) -> Result<RebuiltTable, ArchiveError> {
+        self.check_chain()?;
         let plan = plan(&self.manifest, at).ok_or_else(|| ArchiveError::Encode {
             what: "rebuild".to_owned(),
             message: match at {
@@ -185,19 +198,14 @@ impl ArchiveReader {
         for index in std::iter::once(plan.snapshot).chain(plan.diffs.iter().copied()) {
             let artifact = &self.manifest.artifacts[index];
             let format = Self::choose_format(artifact, preference)?;
-            objects.push(ObjectToRead {
-                kind: artifact.kind,
-                format,
-                key: artifact_key(&self.key_prefix, artifact, format),
-                recorded: artifact.formats.get(format.id()).cloned(),
-            });
+            objects.push((index, format));
         }
         // Fetching, checking and decoding run ahead, off the runtime, while
         // earlier objects are applied in order.
         let mut loaded = futures::stream::iter(
             objects
                 .into_iter()
-                .map(|object| self.load_object(object, key)),
+                .map(|(index, format)| self.load(index, format, key)),
         )
         .buffered(FETCH_CONCURRENCY);
         let mut table = RebuiltTable {
@@ -222,36 +230,60 @@ impl ArchiveReader {
         Ok(table)
     }
 
-    /// Fetches one object of a rebuild, checks its size and checksum against
-    /// the manifest, and decodes it (a snapshot into rows keyed by `key`).
-    async fn load_object(
+    /// Refuses a manifest that does not hold together ([`chain::check`]).
+    pub fn check_chain(&self) -> Result<(), ArchiveError> {
+        let problems = chain::check(&self.manifest);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(ArchiveError::Manifest {
+            dest: self.dest.name().to_owned(),
+            key: manifest_key(&self.key_prefix),
+            error: ManifestError::Inconsistent(problems),
+        })
+    }
+
+    /// Fetches the object of artifact `index` in `format` (which it must
+    /// list), checks its size and checksum against the manifest, and decodes
+    /// it: a snapshot into rows keyed by `key`, which must be `row_count`
+    /// rows with every key column and no key twice. Errors name the object.
+    pub(super) async fn load(
         &self,
-        object: ObjectToRead,
+        index: usize,
+        format: Format,
         key: &KeySpec,
     ) -> Result<Loaded, ArchiveError> {
-        let body = self.fetch(&object.key).await?;
-        let ObjectToRead {
-            kind,
-            format,
-            key: object_key,
-            recorded,
-        } = object;
+        let artifact = &self.manifest.artifacts[index];
+        let object_key = artifact_key(&self.key_prefix, artifact, format);
         let bad = |key: &str, error: FormatError| ArchiveError::Artifact {
             key: key.to_owned(),
             error,
         };
-        let expected_crc = match &recorded {
-            Some(recorded) => recorded
-                .check_size(body.len())
-                .and_then(|()| recorded.recorded_crc32c()),
-            None => Ok(None),
-        }
-        .map_err(|message| bad(&object_key, FormatError::at(0, message)))?;
+        let Some(recorded) = artifact.formats.get(format.id()) else {
+            let message = format!("the manifest lists no {} object", format.id());
+            return Err(bad(&object_key, FormatError::at(0, message)));
+        };
+        let body = self.fetch(&object_key, recorded.size_bytes).await?;
+        let expected_crc = recorded
+            .check_size(body.len())
+            .and_then(|()| recorded.recorded_crc32c())
+            .map_err(|message| bad(&object_key, FormatError::at(0, message)))?;
+        let (kind, row_count) = (artifact.kind, artifact.row_count);
         let key = key.clone();
         let diff_key = object_key.clone();
         off_runtime(move || match kind {
             ArtifactKind::Snapshot => {
-                load_snapshot(format, &body, &key, expected_crc).map(Loaded::Snapshot)
+                let rows = load_snapshot(format, &body, &key, expected_crc)?;
+                if rows.len() as u64 != row_count {
+                    return Err(FormatError::at(
+                        0,
+                        format!(
+                            "holds {} rows, the manifest records row_count {row_count}",
+                            rows.len()
+                        ),
+                    ));
+                }
+                Ok(Loaded::Snapshot(rows))
             }
             ArtifactKind::Diff => {
                 if let Some(expected) = expected_crc {
@@ -277,17 +309,8 @@ impl ArchiveReader {
     }
 }
 
-/// One object a rebuild reads.
-struct ObjectToRead {
-    kind: ArtifactKind,
-    format: Format,
-    key: String,
-    /// What the manifest records about it.
-    recorded: Option<FormatRef>,
-}
-
 /// One object of a rebuild, read and decoded.
-enum Loaded {
+pub(super) enum Loaded {
     /// The base snapshot's rows.
     Snapshot(RebuiltRows),
     /// A diff's records, whose rows are ranges of `body`.

@@ -1,19 +1,26 @@
-//! Verifying an archive: every object the manifest references exists with
-//! the recorded size and checksum and decodes; each epoch starts with its
-//! snapshot and its diffs chain `from → to` contiguously; positions strictly
-//! increase in manifest order (so no Go reader can pick a stale head or
-//! loop). Go-written archives typically fail the position checks: that is
-//! the defect this writer fixes, reported so an operator can see it.
+//! Verifying an archive: the manifest holds together by the rules `read`
+//! enforces ([`chain::check`]); every object the manifest references, in
+//! every format it lists, goes through the very load `read` runs
+//! ([`ArchiveReader::load`]: bounded fetch, size, checksum, decode, keys,
+//! row count), so whatever `read` would refuse, `verify` reports; and every
+//! row is then decoded whole (JSON parsed, `Struct`s transcoded as `read`
+//! prints them), which `read` leaves to the checksum. On top, positions must
+//! strictly increase in manifest order (so no Go reader can pick a stale
+//! head or loop). Go-written archives typically fail the position checks:
+//! that is the defect this writer fixes, reported so an operator can see it.
 
 use std::collections::HashSet;
 use std::fmt;
 
 use super::ArchiveError;
-use super::format;
-use super::manifest::{ArtifactKind, check_crc32c};
+use super::format::StoredRow;
+use super::format::jsonl::ColumnCache;
+use super::manifest::chain::{self, artifact_name};
+use super::manifest::{Artifact, ArtifactKind};
 use super::position::compare;
-use super::reader::ArchiveReader;
+use super::reader::{ArchiveReader, Loaded};
 use super::retention::artifact_keys;
+use crate::table::KeySpec;
 
 /// What `verify` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,134 +62,63 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// Checks the archive `reader` reads (module docs). Errors only when the
-/// manifest itself cannot be read; everything else lands in the report.
+/// Checks the archive `reader` reads (module docs), keying snapshot rows by
+/// the manifest's `key_fields` (else `id`), as `read` does by default.
 pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError> {
+    let key = KeySpec::new(reader.manifest().key_fields.clone());
+    verify_keyed(reader, &key).await
+}
+
+/// [`verify`] with snapshot rows keyed by `key`. Errors only when the
+/// manifest itself cannot be read; everything else lands in the report.
+pub async fn verify_keyed(
+    reader: &ArchiveReader,
+    key: &KeySpec,
+) -> Result<VerifyReport, ArchiveError> {
     let manifest = reader.manifest();
     let mut report = VerifyReport {
         artifacts: manifest.artifacts.len(),
         ..VerifyReport::default()
     };
-    let problems = &mut report.problems;
-
-    if let Some(last) = manifest.artifacts.last()
-        && last.to_position != manifest.head_position
-    {
-        problems.push(format!(
-            "head_position {:?} is not the last artifact's to_position {:?}",
-            manifest.head_position, last.to_position
-        ));
-    }
-    let max_epoch = manifest
-        .artifacts
-        .iter()
-        .map(|a| a.epoch)
-        .max()
-        .unwrap_or(0);
-    if manifest.epoch < max_epoch {
-        problems.push(format!(
-            "manifest epoch {} is below the newest artifact epoch {max_epoch}",
-            manifest.epoch
-        ));
-    }
+    report.problems.extend(
+        chain::check(manifest)
+            .into_iter()
+            .map(|problem| problem.to_string()),
+    );
     let mut ids = HashSet::new();
     let mut missing_ids = 0;
     for (index, artifact) in manifest.artifacts.iter().enumerate() {
-        let name = format!(
-            "artifact #{index} ({} epoch={} to={:?}{})",
-            artifact.kind.as_str(),
-            artifact.epoch,
-            artifact.to_position,
-            artifact
-                .id
-                .as_deref()
-                .map(|id| format!(" id={id}"))
-                .unwrap_or_default()
-        );
+        let name = artifact_name(index, artifact);
         match &artifact.id {
-            Some(id) if !ids.insert(id.clone()) => problems.push(format!("{name}: duplicate id")),
+            Some(id) if !ids.insert(id.clone()) => {
+                report.problems.push(format!("{name}: duplicate id"));
+            }
             Some(_) => {}
             None => missing_ids += 1,
         }
         let previous = index.checked_sub(1).map(|i| &manifest.artifacts[i]);
-        if let Some(previous) = previous {
-            if artifact.epoch < previous.epoch {
-                problems.push(format!("{name}: epoch goes back from {}", previous.epoch));
-            }
-            match compare(&artifact.to_position, &previous.to_position) {
-                std::cmp::Ordering::Less => problems.push(format!(
-                    "{name}: position goes backwards (previous artifact is at {:?})",
-                    previous.to_position
-                )),
-                std::cmp::Ordering::Equal => problems.push(format!(
-                    "{name}: position does not advance past the previous artifact's {:?}",
-                    previous.to_position
-                )),
-                std::cmp::Ordering::Greater => {}
-            }
-        }
-        match artifact.kind {
-            ArtifactKind::Snapshot => {
-                if artifact.from_position.is_some() {
-                    problems.push(format!("{name}: a snapshot with a from_position"));
-                }
-            }
-            ArtifactKind::Diff => {
-                let from = artifact.from_position.as_deref();
-                if from == Some(artifact.to_position.as_str()) {
-                    problems.push(format!(
-                        "{name}: from_position equals to_position (Go readers loop on it)"
-                    ));
-                }
-                match previous.filter(|p| p.epoch == artifact.epoch) {
-                    None => problems.push(format!("{name}: a diff with no snapshot before it in its epoch")),
-                    Some(previous) if from != Some(previous.to_position.as_str()) => problems.push(format!(
-                        "{name}: chain broken: from_position {from:?} is not the previous artifact's to_position {:?}",
-                        previous.to_position
-                    )),
-                    Some(_) => {}
-                }
-            }
-        }
+        position_rules(&name, artifact, previous, &mut report.problems);
         if artifact.formats.is_empty() {
-            problems.push(format!("{name}: lists no format"));
+            report.problems.push(format!("{name}: lists no format"));
         }
-        for (format, key) in artifact_keys(reader.key_prefix(), artifact) {
+        for (format, object) in artifact_keys(reader.key_prefix(), artifact) {
             report.objects += 1;
-            let Some(recorded) = artifact.formats.get(format.id()) else {
-                continue;
-            };
-            let body = match reader.destination().read(&key).await {
-                Ok(Some(body)) => body,
-                Ok(None) => {
-                    problems.push(format!("{name}: {key} is missing"));
-                    continue;
-                }
-                Err(error) => {
-                    problems.push(format!("{name}: {key} cannot be read: {error}"));
-                    continue;
-                }
-            };
-            if let Err(problem) = recorded.check_size(body.len()) {
-                problems.push(format!("{name}: {key} {problem}"));
+            if artifact
+                .formats
+                .get(format.id())
+                .is_some_and(|recorded| recorded.crc32c.is_none())
+            {
+                report.warnings.push(format!(
+                    "{name}: {object} has no recorded checksum; size checked only"
+                ));
             }
-            match recorded.recorded_crc32c() {
-                Ok(Some(expected)) => {
-                    if let Err(problem) = check_crc32c(crc32c::crc32c(&body), expected) {
-                        problems.push(format!("{name}: {key} {problem}"));
+            match reader.load(index, format, key).await {
+                Ok(loaded) => {
+                    if let Some(problem) = whole_rows(&loaded) {
+                        report.problems.push(format!("{name}: {object}: {problem}"));
                     }
                 }
-                Ok(None) => report.warnings.push(format!(
-                    "{name}: {key} has no recorded checksum; size checked only"
-                )),
-                Err(problem) => problems.push(format!("{name}: {key}: {problem}")),
-            }
-            let decoded = match artifact.kind {
-                ArtifactKind::Snapshot => format::snapshot_rows(format, &body, |_, _| Ok(())),
-                ArtifactKind::Diff => format::decode_diff(format, &body, |_| Ok(())),
-            };
-            if let Err(error) = decoded {
-                problems.push(format!("{name}: {key} does not decode: {error}"));
+                Err(error) => report.problems.push(format!("{name}: {error}")),
             }
         }
         let unknown: Vec<&String> = artifact
@@ -202,4 +138,85 @@ pub async fn verify(reader: &ArchiveReader) -> Result<VerifyReport, ArchiveError
         ));
     }
     Ok(report)
+}
+
+/// The rules `verify` adds to [`chain::check`]: positions strictly increase
+/// (Go readers link diffs by position), and a snapshot has no `from`.
+fn position_rules(
+    name: &str,
+    artifact: &Artifact,
+    previous: Option<&Artifact>,
+    problems: &mut Vec<String>,
+) {
+    if let Some(previous) = previous {
+        match compare(&artifact.to_position, &previous.to_position) {
+            std::cmp::Ordering::Less => problems.push(format!(
+                "{name}: position goes backwards (previous artifact is at {:?})",
+                previous.to_position
+            )),
+            std::cmp::Ordering::Equal => problems.push(format!(
+                "{name}: position does not advance past the previous artifact's {:?}",
+                previous.to_position
+            )),
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+    match artifact.kind {
+        ArtifactKind::Snapshot if artifact.from_position.is_some() => {
+            problems.push(format!("{name}: a snapshot with a from_position"));
+        }
+        ArtifactKind::Diff
+            if artifact.from_position.as_deref() == Some(artifact.to_position.as_str()) =>
+        {
+            problems.push(format!(
+                "{name}: from_position equals to_position (Go readers loop on it)"
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// Decodes every row of a loaded object whole: a JSON row is parsed (as a
+/// restart restores it), a `Struct` row transcoded to JSON (as `read`
+/// prints it). Names the first bad row and counts the rest.
+fn whole_rows(loaded: &Loaded) -> Option<String> {
+    let mut columns = ColumnCache::default();
+    let mut scratch = Vec::new();
+    let mut check = |row: &StoredRow| -> Result<(), String> {
+        scratch.clear();
+        match row {
+            StoredRow::Json(_) => row.to_struct_bytes().map(drop),
+            StoredRow::Struct(_) => row
+                .write_json_line(&mut columns, &mut scratch)
+                .map_err(|e| e.to_string()),
+        }
+    };
+    let mut first = None;
+    let mut bad = 0usize;
+    let mut note = |key: &str, result: Result<(), String>| {
+        if let Err(error) = result {
+            bad += 1;
+            first.get_or_insert_with(|| format!("the row of key {key:?} does not decode: {error}"));
+        }
+    };
+    match loaded {
+        Loaded::Snapshot(rows) => {
+            for (key, row) in rows.iter() {
+                let result = check(&row);
+                note(key, result);
+            }
+        }
+        Loaded::Diff { records, .. } => {
+            for record in records {
+                if let Some(row) = &record.new {
+                    let result = check(row);
+                    note(&record.key, result);
+                }
+            }
+        }
+    }
+    first.map(|first| match bad {
+        1 => first,
+        more => format!("{first} (and {} more rows)", more - 1),
+    })
 }

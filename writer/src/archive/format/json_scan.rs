@@ -201,8 +201,14 @@ pub fn key_of_json(line: &[u8], spec: &KeySpec) -> Result<RowKey, String> {
     })
 }
 
+/// What a row without key column `field` is told.
+pub fn missing_key_column(field: &str) -> String {
+    format!("row has no key column {field:?} (pass the key columns with --key-fields)")
+}
+
 /// Appends the Go `RowKey` of a JSON row to `out`, parsing only the key
-/// columns. With `stop_early`, the scan ends at the last key column; use it
+/// columns. A row without one of them is an error (Go would key it `<nil>`,
+/// so two such rows would silently become one). With `stop_early`, the scan ends at the last key column; use it
 /// only for a line whose bytes are vouched for (a checksum), since the rest
 /// of the line is then not checked, and of a member named twice the first
 /// counts (Go's decoder takes the last; no writer writes one twice).
@@ -225,7 +231,8 @@ pub fn write_json_key(
                 }
             }
         }
-        return push_json_value(out, found);
+        let found = found.ok_or_else(|| missing_key_column(field))?;
+        return push_json_value(out, Some(found));
     }
     // Keys of up to eight columns without an allocation per row.
     let mut stack: [Option<&[u8]>; 8] = [None; 8];
@@ -249,6 +256,9 @@ pub fn write_json_key(
                 break;
             }
         }
+    }
+    if let Some(slot) = values.iter().position(Option::is_none) {
+        return Err(missing_key_column(&fields[slot]));
     }
     out.push('[');
     for (i, value) in values.iter().enumerate() {
@@ -386,7 +396,7 @@ mod tests {
         let cases: &[(&[u8], &[&str], &str)] = &[
             (br#"{"id":1234567,"name":"x"}"#, &["id"], "1.234567e+06"),
             (br#"{"id":"a\u003cb"}"#, &["id"], "a<b"),
-            (br#"{"name":"x"}"#, &["id"], "<nil>"),
+            (br#"{"id":null,"name":"x"}"#, &["id"], "<nil>"),
             (
                 br#"{"t":"acme","id":7,"f":true}"#,
                 &["t", "id", "f"],
@@ -401,6 +411,20 @@ mod tests {
             assert_eq!(&*key_of_json(line, &spec(fields)).unwrap(), *expected);
             let encoded = json_to_struct(line).unwrap();
             assert_eq!(&*spec(fields).key_of(&encoded).unwrap(), *expected);
+        }
+    }
+
+    #[test]
+    fn a_row_without_a_key_column_is_an_error() {
+        for (line, fields) in [
+            (&br#"{"name":"x"}"#[..], &["id"][..]),
+            (br#"{"t":"a","name":"x"}"#, &["t", "id"]),
+        ] {
+            for stop_early in [false, true] {
+                let err = write_json_key(line, &spec(fields), stop_early, &mut String::new())
+                    .unwrap_err();
+                assert!(err.contains("no key column \"id\""), "{err}");
+            }
         }
     }
 

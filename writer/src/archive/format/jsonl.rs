@@ -21,6 +21,24 @@ pub use columns::ColumnCache;
 use columns::{sorted_order, with_members};
 pub use scalars::{write_go_float, write_string, write_text};
 
+/// The longest line a reader accepts, Go's reader's limit (its scanner's
+/// buffer): a longer one would fail there anyway.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Refuses a line longer than [`MAX_LINE_BYTES`].
+fn check_length(number: usize, line: &[u8]) -> Result<(), FormatError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(FormatError::at(
+            number,
+            format!(
+                "a line of {} bytes, longer than the {MAX_LINE_BYTES} a reader accepts",
+                line.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Appends a row as one JSON object and a newline; `columns` carries the
 /// previous row's layout (pass the same cache for every row of a table).
 pub fn encode_snapshot_row(
@@ -161,6 +179,7 @@ pub fn snapshot_rows<'a>(
     mut row: impl FnMut(usize, &'a [u8]) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     for (number, line) in lines(object) {
+        check_length(number, line)?;
         if line.first() != Some(&b'{') {
             return Err(FormatError::at(number, "not a JSON object"));
         }
@@ -195,6 +214,7 @@ pub fn decode_diff(
     mut change: impl FnMut(DiffRecord) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     for (number, line) in lines(object) {
+        check_length(number, line)?;
         let record =
             parse_diff_line(&object.slice_ref(line)).map_err(|e| FormatError::at(number, e))?;
         change(record)?;

@@ -6,17 +6,22 @@
 
 use bytes::Bytes;
 
-use super::rows::{Keyed, RebuiltRows, RowKind, Slot};
+use super::rows::{DuplicateKey, Keyed, RebuiltRows, RowKind, Slot};
 use crate::archive::format::{self, FormatError, json_scan, jsonl, protobuf};
 use crate::archive::manifest::check_crc32c;
 use crate::config::Format;
 use crate::table::KeySpec;
+use crate::table::key::{find_field, push_go_value};
+use crate::table::wire::{StructEntries, ValueRef};
 
 /// Object bytes per shard: about 4,000 rows of 250 bytes, whose map slots
 /// fit in a core's cache.
 const BYTES_PER_SHARD: usize = 1 << 20;
 
 /// Decodes a snapshot object into rows keyed by `key`, using every core.
+/// Every row must have every key column, and no key may appear twice: a
+/// snapshot is one row per key, and either would make the rebuilt table
+/// silently differ from the source's.
 ///
 /// With `expected_crc`, the object must have that CRC-32C (computed while
 /// the parts are keyed), and JSON rows are scanned only up to their last key
@@ -93,8 +98,58 @@ pub(super) fn load_in_parts(
         .into_iter()
         .map(|part| (rows.push_key_text(&part.keys).0, part.by_shard))
         .collect();
-    rows.fill(&by_part, workers);
+    rows.fill(&by_part, workers)
+        .map_err(|duplicate| duplicate_error(format, body, &duplicate))?;
     Ok(rows)
+}
+
+/// Names a key found twice by its two records (counted only now: this is
+/// the error path).
+fn duplicate_error(format: Format, object: &Bytes, duplicate: &DuplicateKey) -> FormatError {
+    let base = object.as_ptr().addr();
+    let (mut first, mut second) = (0, 0);
+    let _ = format::snapshot_rows(format, object, |number, row| {
+        let offset = row.as_ptr().addr().wrapping_sub(base);
+        if !row.is_empty() && offset == duplicate.first_row {
+            first = number;
+        } else if !row.is_empty() && offset == duplicate.second_row {
+            second = number;
+        }
+        Ok(())
+    });
+    FormatError::at(
+        second,
+        format!(
+            "key {:?} appears twice in the snapshot (also record {first})",
+            duplicate.key
+        ),
+    )
+}
+
+/// Appends the key of an encoded `Struct` row; a row without one of the key
+/// columns is an error (Go would key it `<nil>`, so two such rows would
+/// silently become one).
+fn write_struct_key(spec: &KeySpec, row: &[u8], out: &mut String) -> Result<(), String> {
+    let fields = spec.fields();
+    if let [field] = fields {
+        let value = find_field(row, field)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| json_scan::missing_key_column(field))?;
+        return push_go_value(out, &value).map_err(|e| e.to_string());
+    }
+    let mut values: Vec<Option<ValueRef<'_>>> = vec![None; fields.len()];
+    for entry in StructEntries::new(row) {
+        let (name, encoded) = entry.map_err(|e| e.to_string())?;
+        if let Some(slot) = spec.slot(name) {
+            values[slot] = Some(ValueRef::parse(encoded).map_err(|e| e.to_string())?);
+        }
+    }
+    let values = values
+        .into_iter()
+        .zip(fields)
+        .map(|(value, field)| value.ok_or_else(|| json_scan::missing_key_column(field)))
+        .collect::<Result<Vec<_>, _>>()?;
+    spec.write_values(&values, out).map_err(|e| e.to_string())
 }
 
 /// A slice of a snapshot object holding whole records.
@@ -181,10 +236,7 @@ impl Job<'_> {
         format::snapshot_rows(self.format, &part.body, |record, row| {
             let start = keys.len();
             let written = match self.format {
-                Format::Protobuf => self
-                    .key
-                    .write_key(row, &mut keys)
-                    .map_err(|e| e.to_string()),
+                Format::Protobuf => write_struct_key(self.key, row, &mut keys),
                 Format::Jsonl => json_scan::write_json_key(row, self.key, self.checked, &mut keys),
             };
             let bad = |message| FormatError::at(record, message);

@@ -36,9 +36,13 @@ impl RebuiltTable {
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut buffer = Vec::with_capacity(1 << 20);
         let mut columns = ColumnCache::default();
-        for (_, row) in rows {
+        for (key, row) in rows {
             row.write_json_line(&mut columns, &mut buffer)
-                .map_err(std::io::Error::other)?;
+                .map_err(|error| {
+                    std::io::Error::other(format!(
+                        "the row of key {key:?} does not decode: {error}"
+                    ))
+                })?;
             if buffer.len() >= 1 << 20 {
                 out.write_all(&buffer)?;
                 buffer.clear();

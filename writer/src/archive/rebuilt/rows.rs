@@ -80,6 +80,15 @@ pub(super) struct Keyed {
     pub(super) slot: Slot,
 }
 
+/// A key that two rows of one snapshot have: where the rows are in the
+/// object (byte offsets), for the error to name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DuplicateKey {
+    pub(super) key: String,
+    pub(super) first_row: usize,
+    pub(super) second_row: usize,
+}
+
 /// The rows of a rebuilt table by key, sharded by key hash.
 #[derive(Debug, Clone)]
 pub struct RebuiltRows {
@@ -141,9 +150,14 @@ impl RebuiltRows {
 
     /// Fills the shards with keyed rows whose key text is already in the key
     /// buffer: each part is `(where its key text starts, its rows by shard)`,
-    /// parts in object order (a later row of a key replaces an earlier one).
-    /// Each of `workers` threads fills its own run of shards.
-    pub(super) fn fill(&mut self, parts: &[(usize, Vec<Vec<Keyed>>)], workers: usize) {
+    /// parts in object order. A key met twice is an error (the map's own
+    /// insert finds it, at no cost per row). Each of `workers` threads fills
+    /// its own run of shards.
+    pub(super) fn fill(
+        &mut self,
+        parts: &[(usize, Vec<Vec<Keyed>>)],
+        workers: usize,
+    ) -> Result<(), DuplicateKey> {
         let Self {
             hasher,
             shards,
@@ -154,8 +168,9 @@ impl RebuiltRows {
         let hash_of = |slot: &Slot| hasher.hash_one(&keys[slot.key_range()]);
         let per_worker = shards.len().div_ceil(workers.max(1));
         std::thread::scope(|scope| {
+            let mut runs = Vec::new();
             for (run, tables) in shards.chunks_mut(per_worker).enumerate() {
-                scope.spawn(move || {
+                runs.push(scope.spawn(move || {
                     for (index, table) in tables.iter_mut().enumerate() {
                         let shard = run * per_worker + index;
                         let count = parts.iter().map(|(_, part)| part[shard].len()).sum();
@@ -169,7 +184,13 @@ impl RebuiltRows {
                                     |held| &keys[held.key_range()] == key,
                                     hash_of,
                                 ) {
-                                    Entry::Occupied(mut held) => *held.get_mut() = slot,
+                                    Entry::Occupied(held) => {
+                                        return Err(DuplicateKey {
+                                            key: key.to_owned(),
+                                            first_row: held.get().row_offset,
+                                            second_row: slot.row_offset,
+                                        });
+                                    }
                                     Entry::Vacant(free) => {
                                         free.insert(slot);
                                     }
@@ -177,9 +198,14 @@ impl RebuiltRows {
                             }
                         }
                     }
-                });
+                    Ok(())
+                }));
             }
-        });
+            runs.into_iter().try_for_each(|run| {
+                run.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })
     }
 
     fn row(&self, slot: &Slot) -> StoredRow {

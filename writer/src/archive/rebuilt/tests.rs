@@ -55,7 +55,7 @@ fn every_row_lands_in_its_shard_whatever_the_split() {
 }
 
 #[test]
-fn a_later_row_of_a_key_replaces_an_earlier_one_across_parts() {
+fn a_key_twice_in_a_snapshot_is_an_error_naming_both_records() {
     for format in [Format::Jsonl, Format::Protobuf] {
         let mut encoder = RecordEncoder::new(format);
         let mut out = Vec::new();
@@ -66,12 +66,36 @@ fn a_later_row_of_a_key_replaces_an_earlier_one_across_parts() {
         }
         let body = Bytes::from(out);
         for workers in [1, 2, 3] {
-            let rows = load(format, &body, None, workers);
-            assert_eq!(rows.len(), 500);
-            for id in 0..500 {
-                let stored = rows.get(&id.to_string()).unwrap();
-                assert_eq!(stored.to_struct_bytes().unwrap(), row(id, "new"));
-            }
+            let error = load_in_parts(format, &body, &KeySpec::default(), None, workers)
+                .unwrap_err()
+                .to_string();
+            // Whichever key a shard meets first, its two records are 500 apart.
+            let (second, rest) = error
+                .strip_prefix("record ")
+                .and_then(|e| e.split_once(": key "))
+                .unwrap_or_else(|| panic!("{error}"));
+            let first = rest.rsplit_once("also record ").unwrap().1;
+            let first: usize = first.trim_end_matches(')').parse().unwrap();
+            assert_eq!(second.parse::<usize>().unwrap(), first + 500, "{error}");
+            assert!(error.contains("appears twice in the snapshot"), "{error}");
+        }
+    }
+}
+
+#[test]
+fn a_row_without_its_key_column_is_an_error() {
+    for format in [Format::Jsonl, Format::Protobuf] {
+        let mut encoder = RecordEncoder::new(format);
+        let mut out = Vec::new();
+        encoder.snapshot_row(&mut out, &row(1, "x")).unwrap();
+        let mut keyless = Vec::new();
+        write_struct_entry(&mut keyless, "v", &encode_scalar(&ValueRef::String("y")));
+        encoder.snapshot_row(&mut out, &keyless).unwrap();
+        let body = Bytes::from(out);
+        for crc in [None, Some(crc32c::crc32c(&body))] {
+            let error = load_in_parts(format, &body, &KeySpec::default(), crc, 1).unwrap_err();
+            assert_eq!(error.record, 2, "{format:?}: {error}");
+            assert!(error.message.contains("no key column \"id\""), "{error}");
         }
     }
 }

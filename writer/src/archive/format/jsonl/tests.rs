@@ -427,3 +427,21 @@ fn wide_rows_in_random_order_encode_as_alone() {
         assert_eq!(shared, alone, "round {round}");
     }
 }
+
+#[test]
+fn a_line_longer_than_go_accepts_is_an_error() {
+    let long = |first: &[u8]| {
+        let mut object = first.to_vec();
+        object.extend_from_slice(b"{\"action\":\"INSERT\",\"key\":\"2\",\"new\":{\"v\":\"");
+        object.resize(object.len() + MAX_LINE_BYTES, b'x');
+        object.extend_from_slice(b"\"}}\n");
+        object
+    };
+    let error = snapshot_rows(&long(b"{\"id\":1}\n"), |_, _| Ok(())).unwrap_err();
+    assert_eq!(error.record, 2);
+    assert!(error.message.contains("longer than the"), "{error}");
+    let diff = Bytes::from(long(b"{\"action\":\"TRUNCATE\",\"key\":\"\"}\n"));
+    let error = decode_diff(&diff, |_| Ok(())).unwrap_err();
+    assert_eq!(error.record, 2);
+    assert!(error.message.contains("longer than the"), "{error}");
+}
