@@ -3,6 +3,12 @@
 //! every destination. The spool lives on the first local destination's file
 //! system when there is one, so the local put is a hard link, not a copy.
 //!
+//! Each spool works in a locked run directory of its own
+//! ([`scratch`](crate::dest::local::scratch)); opening one first removes the
+//! run directories of writers that were killed (SIGKILL, OOM, power loss
+//! leave their spool files behind, hundreds of MB for a snapshot), never
+//! those of live writers sharing the directory.
+//!
 //! Snapshots are encoded in parallel chunks (one scoped thread per core) and
 //! written sequentially in chunk order: encoding, not the disk, is the limit
 //! (DESIGN.md, "Performance").
@@ -23,6 +29,7 @@ use writeback::{WRITEBACK_EVERY, Writeback};
 use super::ArchiveError;
 use super::format::{DiffEntry, RecordEncoder};
 use crate::config::Format;
+use crate::dest::local::scratch::{self, RunDir};
 use crate::table::{Table, WireError};
 
 /// Rows per parallel encoding chunk (about; a chunk is a range of row
@@ -163,20 +170,37 @@ fn encode_error(what: &str, error: WireError) -> ArchiveError {
     }
 }
 
-/// A spool directory.
+/// A spool: a run directory under the spool directory, removed when the
+/// last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Spool {
     dir: PathBuf,
+    _run: std::sync::Arc<RunDir>,
 }
 
 impl Spool {
-    /// Uses (and creates) `dir`.
+    /// Removes what killed writers left in `dir` (created if missing), then
+    /// opens a run directory of this spool's own in it.
     pub fn new(dir: PathBuf) -> Result<Self, ArchiveError> {
-        std::fs::create_dir_all(&dir).map_err(|error| spool_error(&dir, error))?;
-        Ok(Self { dir })
+        match scratch::clean_stale(&dir) {
+            Ok(cleaned) if cleaned.files > 0 => {
+                tracing::info!(dir = %dir.display(), files = cleaned.files, bytes = cleaned.bytes, "removed spool files a killed writer left");
+            }
+            Ok(_) => {}
+            // Not fatal: what is left costs space, not correctness.
+            Err(error) => {
+                tracing::warn!(dir = %dir.display(), %error, "could not clean the spool directory");
+            }
+        }
+        let run = RunDir::create(&dir).map_err(|error| spool_error(&dir, error))?;
+        Ok(Self {
+            dir: run.path().to_owned(),
+            _run: run,
+        })
     }
 
-    /// The directory.
+    /// The directory spool files are written in (this spool's run
+    /// directory).
     pub fn dir(&self) -> &Path {
         &self.dir
     }

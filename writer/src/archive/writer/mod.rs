@@ -20,6 +20,7 @@
 //! run (e.g. `host/pid/uuid`): a manifest written under the same identity is
 //! taken as this writer's own.
 
+mod cleanup;
 mod settings;
 mod upload;
 
@@ -104,6 +105,7 @@ impl ArchiveWriter {
                 tracing::warn!(table = %writer.settings.table, %error, "could not bring a lagging destination up to date");
             }
         }
+        writer.clean_up_after_kill().await;
         let manifest = writer.store.committed();
         writer.metrics.epoch.set(manifest.epoch as i64);
         if let Ok(at) = manifest.updated_at.parse::<Timestamp>() {
