@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::controller::DEFAULT_CONCURRENCY;
 use crate::telemetry::LogFormat;
 use crate::writer_client::DEFAULT_WRITER_URL_TEMPLATE;
 
@@ -35,6 +36,11 @@ pub struct Args {
     /// Seconds between status refreshes from each writer.
     #[arg(long, env = "SNAPSHOT_OPERATOR_REQUEUE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub requeue_seconds: u64,
+
+    /// Most SnapshotTables reconciled at once (each sends a few API requests
+    /// and asks its writer for status).
+    #[arg(long, env = "SNAPSHOT_OPERATOR_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
 
     /// Elect a leader through a Lease, for running more than one replica.
     #[arg(

@@ -429,6 +429,7 @@ pub fn context(client: Client, tables: &[&SnapshotTable], writer_url: &str) -> A
             },
         },
         Arc::new(Metrics::new().unwrap()),
+        Arc::default(),
     ))
 }
 

@@ -59,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
             },
         },
         instance: args.identity(),
+        concurrency: args.concurrency,
     };
     let mut lost_leadership = false;
     if args.leader_election {

@@ -15,6 +15,7 @@ pub struct Metrics {
     reconciles: IntCounter,
     errors: IntCounterVec,
     duration: Histogram,
+    applies: IntCounter,
 }
 
 impl Metrics {
@@ -40,7 +41,12 @@ impl Metrics {
             )
             .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )?;
+        let applies = IntCounter::with_opts(Opts::new(
+            "snapshot_operator_child_applies_total",
+            "Server-side applies of writer children sent; unchanged children are not sent again.",
+        ))?;
         registry.register(Box::new(reconciles.clone()))?;
+        registry.register(Box::new(applies.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         #[cfg(target_os = "linux")]
@@ -52,7 +58,14 @@ impl Metrics {
             reconciles,
             errors,
             duration,
+            applies,
         })
+    }
+
+    /// Records `count` children applied.
+    pub fn applied(&self, count: usize) {
+        self.applies
+            .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     /// Records one reconcile.

@@ -28,11 +28,57 @@ fn broken(object: &Value, old: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// Every CEL rule's message, to find which one a rejection names.
+const RULES: &[&str] = &[
+    rules::NAME_TOO_LONG,
+    rules::KEY_PREFIX_IMMUTABLE,
+    rules::STORAGE_IMMUTABLE,
+    rules::DESTINATIONS_IMMUTABLE,
+    rules::DESTINATION_PROFILE_UNDEFINED,
+    rules::SINK_PROFILE_UNDEFINED,
+    rules::IRSA_WITH_OWN_ACCOUNT,
+    rules::ONE_IRSA_PROFILE,
+    rules::MIN_OVER_MAX,
+    rules::PROFILE_ONE_KIND,
+    rules::DESTINATION_ONE_KIND,
+    rules::SINK_ONE_KIND,
+    rules::FILTER_ONE_KIND,
+    rules::SCHEMA_IMMUTABLE,
+    rules::TABLE_IMMUTABLE,
+    rules::BACKOFF_ORDER,
+];
+
+/// The CEL rules reject `object` with `expected` in the message, and so does
+/// the operator's own validation, in the rule's words: servers before 1.25
+/// drop the rules, and there the operator's `Degraded` condition is the only
+/// report. An update (`old`) is judged against the identity the old spec
+/// bound (`status.bound`), as the operator records it.
 fn assert_rejected(object: &Value, old: Option<&Value>, expected: &str) {
     let messages = broken(object, old);
+    let message = messages
+        .iter()
+        .find(|m| m.contains(expected))
+        .unwrap_or_else(|| {
+            panic!("expected a rejection containing {expected:?}, got {messages:?}")
+        });
+    let rule = RULES
+        .iter()
+        .find(|rule| message.contains(**rule))
+        .unwrap_or_else(|| panic!("{message:?} is not one of crd::rules"));
+
+    let mut table: SnapshotTable = serde_json::from_value(object.clone()).unwrap();
+    if let Some(old) = old {
+        let old: SnapshotTable = serde_json::from_value(old.clone()).unwrap();
+        table.status = Some(SnapshotTableStatus {
+            bound: Some(crate::reconcile::validate::bound_identity(&old.spec)),
+            ..SnapshotTableStatus::default()
+        });
+    }
+    let invalid = crate::reconcile::validate::validate(&table)
+        .expect_err("the operator's validation accepts what a CEL rule rejects");
     assert!(
-        messages.iter().any(|m| m.contains(expected)),
-        "expected a rejection containing {expected:?}, got {messages:?}"
+        invalid.to_string().contains(rule),
+        "the operator's validation says {invalid:?}, not the rule's {rule:?}"
     );
 }
 

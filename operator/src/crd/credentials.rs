@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// `ambient`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.irsa), has(self.assumeRole), has(self.ambient)].exists_one(x, x)").message("a credential profile needs exactly one of irsa, assumeRole, ambient"))]
+#[x_kube(validation = Rule::new("[has(self.irsa), has(self.assumeRole), has(self.ambient)].exists_one(x, x)").message(super::rules::PROFILE_ONE_KIND))]
 pub struct CredentialProfileSpec {
     /// IAM Roles for Service Accounts: the operator puts the role on the
     /// writer's ServiceAccount (`eks.amazonaws.com/role-arn`) and the writer

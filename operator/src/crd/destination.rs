@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One destination: exactly one of `local`, `s3`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.local), has(self.s3)].exists_one(x, x)").message("a destination needs exactly one of local, s3"))]
+#[x_kube(validation = Rule::new("[has(self.local), has(self.s3)].exists_one(x, x)").message(super::rules::DESTINATION_ONE_KIND))]
 pub struct DestinationSpec {
     /// A directory on the writer's volume (see `writer.storage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +59,7 @@ pub struct S3Destination {
 /// One event sink: exactly one of `sns`, `sqs`, `kinesis`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.sns), has(self.sqs), has(self.kinesis)].exists_one(x, x)").message("an event sink needs exactly one of sns, sqs, kinesis"))]
+#[x_kube(validation = Rule::new("[has(self.sns), has(self.sqs), has(self.kinesis)].exists_one(x, x)").message(super::rules::SINK_ONE_KIND))]
 pub struct EventSinkSpec {
     /// An SNS topic.
     #[serde(default, skip_serializing_if = "Option::is_none")]

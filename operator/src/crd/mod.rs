@@ -9,6 +9,7 @@
 
 mod credentials;
 mod destination;
+pub mod rules;
 mod schema;
 mod source;
 mod status;
@@ -31,8 +32,8 @@ pub use schema::{
 };
 pub use source::{FilterSpec, ReconnectSpec, SourceProtocol, SourceSpec};
 pub use status::{
-    ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, HandledRebase,
-    SnapshotTableStatus,
+    ArtifactRef, BoundIdentity, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY,
+    HandledRebase, SnapshotTableStatus,
 };
 pub use writer::{StorageSpec, WriterSpec};
 
@@ -61,15 +62,15 @@ pub const MAX_NAME_LENGTH: usize = 45;
     printcolumn(name = "Head", type_ = "string", json_path = ".status.headPosition", description = "Source position of the newest committed artifact"),
     printcolumn(name = "Last Snapshot", type_ = "date", json_path = ".status.lastSnapshot.at", description = "When the newest base snapshot was committed"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    validation = Rule::new("size(self.metadata.name) <= 45").message("metadata.name must be at most 45 characters: the writer's StatefulSet, pod and revision labels are derived from it")
+    validation = Rule::new("size(self.metadata.name) <= 45").message(rules::NAME_TOO_LONG)
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("has(self.keyPrefix) == has(oldSelf.keyPrefix) && (!has(self.keyPrefix) || self.keyPrefix == oldSelf.keyPrefix)").message("keyPrefix is immutable: it is where the archive lives; create a new SnapshotTable to write elsewhere"),
-    validation = Rule::new("(has(self.writer) && has(self.writer.storage)) == (has(oldSelf.writer) && has(oldSelf.writer.storage)) && (!(has(self.writer) && has(self.writer.storage)) || self.writer.storage == oldSelf.writer.storage)").message("writer.storage is immutable: a StatefulSet's volume claim template cannot change"),
-    validation = Rule::new("self.destinations.all(d, !has(d.s3) || !has(d.s3.credentials) || (has(self.credentials) && d.s3.credentials in self.credentials))").message("a destination names a credential profile that spec.credentials does not define"),
-    validation = Rule::new("!has(self.events) || self.events.all(e, (!has(e.sns) || !has(e.sns.credentials) || (has(self.credentials) && e.sns.credentials in self.credentials)) && (!has(e.sqs) || !has(e.sqs.credentials) || (has(self.credentials) && e.sqs.credentials in self.credentials)) && (!has(e.kinesis) || !has(e.kinesis.credentials) || (has(self.credentials) && e.kinesis.credentials in self.credentials)))").message("an event sink names a credential profile that spec.credentials does not define"),
-    validation = Rule::new("!has(self.credentials) || !has(self.writer) || !has(self.writer.serviceAccountName) || self.credentials.all(k, !has(self.credentials[k].irsa))").message("an irsa profile annotates the ServiceAccount the operator creates; with writer.serviceAccountName set, annotate that ServiceAccount yourself and use an ambient profile")
+    validation = Rule::new("has(self.keyPrefix) == has(oldSelf.keyPrefix) && (!has(self.keyPrefix) || self.keyPrefix == oldSelf.keyPrefix)").message(rules::KEY_PREFIX_IMMUTABLE),
+    validation = Rule::new("(has(self.writer) && has(self.writer.storage)) == (has(oldSelf.writer) && has(oldSelf.writer.storage)) && (!(has(self.writer) && has(self.writer.storage)) || self.writer.storage == oldSelf.writer.storage)").message(rules::STORAGE_IMMUTABLE),
+    validation = Rule::new("self.destinations.all(d, !has(d.s3) || !has(d.s3.credentials) || (has(self.credentials) && d.s3.credentials in self.credentials))").message(rules::DESTINATION_PROFILE_UNDEFINED),
+    validation = Rule::new("!has(self.events) || self.events.all(e, (!has(e.sns) || !has(e.sns.credentials) || (has(self.credentials) && e.sns.credentials in self.credentials)) && (!has(e.sqs) || !has(e.sqs.credentials) || (has(self.credentials) && e.sqs.credentials in self.credentials)) && (!has(e.kinesis) || !has(e.kinesis.credentials) || (has(self.credentials) && e.kinesis.credentials in self.credentials)))").message(rules::SINK_PROFILE_UNDEFINED),
+    validation = Rule::new("!has(self.credentials) || !has(self.writer) || !has(self.writer.serviceAccountName) || self.credentials.all(k, !has(self.credentials[k].irsa))").message(rules::IRSA_WITH_OWN_ACCOUNT)
 )]
 pub struct SnapshotTableSpec {
     /// The laredo fan-out subscription: server, table and row filters.
@@ -103,7 +104,7 @@ pub struct SnapshotTableSpec {
     /// destination. The destinations' identities (kind, S3 endpoint, bucket and
     /// prefix, local path) are immutable.
     #[schemars(length(min = 1, max = 8))]
-    #[x_kube(validation = Rule::new("self.map(d, has(d.s3) ? 's3|' + (has(d.s3.endpoint) ? d.s3.endpoint : '') + '|' + d.s3.bucket + '|' + (has(d.s3.prefix) ? d.s3.prefix : '') : 'local|' + (has(d.local) ? d.local.path : '')) == oldSelf.map(d, has(d.s3) ? 's3|' + (has(d.s3.endpoint) ? d.s3.endpoint : '') + '|' + d.s3.bucket + '|' + (has(d.s3.prefix) ? d.s3.prefix : '') : 'local|' + (has(d.local) ? d.local.path : ''))").message("destination identities (kind, endpoint, bucket, prefix, path) are immutable; create a new SnapshotTable to write elsewhere"))]
+    #[x_kube(validation = Rule::new("self.map(d, has(d.s3) ? 's3|' + (has(d.s3.endpoint) ? d.s3.endpoint : '') + '|' + d.s3.bucket + '|' + (has(d.s3.prefix) ? d.s3.prefix : '') : 'local|' + (has(d.local) ? d.local.path : '')) == oldSelf.map(d, has(d.s3) ? 's3|' + (has(d.s3.endpoint) ? d.s3.endpoint : '') + '|' + d.s3.bucket + '|' + (has(d.s3.prefix) ? d.s3.prefix : '') : 'local|' + (has(d.local) ? d.local.path : ''))").message(rules::DESTINATIONS_IMMUTABLE))]
     pub destinations: Vec<DestinationSpec>,
 
     /// Artifact formats per kind (default `jsonl` for both).
@@ -121,7 +122,7 @@ pub struct SnapshotTableSpec {
     /// role of the writer's ServiceAccount.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("maxProperties" = 16))]
-    #[x_kube(validation = Rule::new("self.filter(k, has(self[k].irsa)).size() <= 1").message("at most one irsa profile: a pod has one ServiceAccount, hence one web identity"))]
+    #[x_kube(validation = Rule::new("self.filter(k, has(self[k].irsa)).size() <= 1").message(rules::ONE_IRSA_PROFILE))]
     pub credentials: Option<BTreeMap<String, CredentialProfileSpec>>,
 
     /// How the writer workload runs: image, resources, scheduling, grace
@@ -144,7 +145,7 @@ pub struct DiffSpec {
 /// epoch, unless `minInterval` has not passed.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.minInterval) || !has(self.maxInterval) || duration(self.minInterval) <= duration(self.maxInterval)").message("minInterval must not be longer than maxInterval"))]
+#[x_kube(validation = Rule::new("!has(self.minInterval) || !has(self.maxInterval) || duration(self.minInterval) <= duration(self.maxInterval)").message(rules::MIN_OVER_MAX))]
 pub struct SnapshotPolicySpec {
     /// Never re-base more often than this (forced snapshots excepted), e.g. `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -74,14 +74,51 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
 /// The chart's CRD template: the CRD, installed and upgraded with the
 /// release (Helm's `crds/` directory is never upgraded), kept on uninstall so
 /// SnapshotTables (and their archives' writers) survive it, and switchable
-/// with `crds.install`.
+/// with `crds.install`. The CEL rules are rendered only for servers from 1.25:
+/// older ones reject the whole CRD when it names `x-kubernetes-validations`
+/// (the operator's own validation enforces the same rules there).
 pub fn chart_crd_template(crd_yaml: &str) -> String {
     let body = crd_yaml.replacen(
         "metadata:\n",
         "metadata:\n  annotations:\n    helm.sh/resource-policy: keep\n",
         1,
     );
-    format!("{{{{- if .Values.crds.install }}}}\n{body}{{{{- end }}}}\n")
+    format!(
+        "{{{{- if .Values.crds.install }}}}\n{{{{- $cel := semverCompare \">={CEL_MIN_VERSION}-0\" .Capabilities.KubeVersion.Version }}}}\n{}{{{{- end }}}}\n",
+        gate_cel_rules(&body)
+    )
+}
+
+/// The first Kubernetes version that keeps CRD validation rules.
+pub const CEL_MIN_VERSION: &str = "1.25";
+
+/// Wraps each `x-kubernetes-validations:` block of `yaml` in `{{- if $cel }}`.
+/// A block is the key's line and the lines after it that are deeper, or list
+/// items at its own indentation (how serde_yaml writes a sequence value).
+fn gate_cel_rules(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + 1024);
+    let mut open: Option<usize> = None;
+    for line in yaml.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(key_indent) = open {
+            let inside = indent > key_indent
+                || (indent == key_indent && line.trim_start().starts_with("- "));
+            if !inside {
+                out.push_str("{{- end }}\n");
+                open = None;
+            }
+        }
+        if open.is_none() && line.trim_start() == "x-kubernetes-validations:" {
+            out.push_str("{{- if $cel }}\n");
+            open = Some(indent);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if open.is_some() {
+        out.push_str("{{- end }}\n");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -110,5 +147,17 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn cel_rule_blocks_are_gated_whole() {
+        let yaml =
+            "a:\n  x-kubernetes-validations:\n  - message: m\n    rule: r\n  type: object\nb: 1\n";
+        assert_eq!(
+            gate_cel_rules(yaml),
+            "a:\n{{- if $cel }}\n  x-kubernetes-validations:\n  - message: m\n    rule: r\n{{- end }}\n  type: object\nb: 1\n"
+        );
+        let last = "a:\n  x-kubernetes-validations:\n  - rule: r\n";
+        assert!(gate_cel_rules(last).ends_with("  - rule: r\n{{- end }}\n"));
     }
 }

@@ -24,12 +24,12 @@ pub struct SourceSpec {
 
     /// PostgreSQL schema of the table. Immutable.
     #[schemars(length(min = 1, max = 253))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("source.schema is immutable: a SnapshotTable archives one table; create a new one for another table"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message(super::rules::SCHEMA_IMMUTABLE))]
     pub schema: String,
 
     /// Name of the table. Immutable.
     #[schemars(length(min = 1, max = 253))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("source.table is immutable: a SnapshotTable archives one table; create a new one for another table"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message(super::rules::TABLE_IMMUTABLE))]
     pub table: String,
 
     /// Client id sent to the server (default `snapshot-writer-<schema>.<table>`).
@@ -92,7 +92,7 @@ impl SourceProtocol {
 /// One server-side row filter: exactly one of `equals`, `prefix`, `in`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("[has(self.equals), has(self.prefix), has(self.__in__)].exists_one(x, x)").message("a filter needs exactly one of equals, prefix, in"))]
+#[x_kube(validation = Rule::new("[has(self.equals), has(self.prefix), has(self.__in__)].exists_one(x, x)").message(super::rules::FILTER_ONE_KIND))]
 pub struct FilterSpec {
     /// Column the predicate applies to.
     #[schemars(length(min = 1, max = 253))]
@@ -117,7 +117,7 @@ pub struct FilterSpec {
 /// Reconnect backoff of the source stream.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.initialBackoff) || !has(self.maxBackoff) || duration(self.initialBackoff) <= duration(self.maxBackoff)").message("initialBackoff must not be longer than maxBackoff"))]
+#[x_kube(validation = Rule::new("!has(self.initialBackoff) || !has(self.maxBackoff) || duration(self.initialBackoff) <= duration(self.maxBackoff)").message(super::rules::BACKOFF_ORDER))]
 pub struct ReconnectSpec {
     /// First delay (default `1s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

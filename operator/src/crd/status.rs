@@ -57,11 +57,40 @@ pub struct SnapshotTableStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer_url: Option<String>,
 
+    /// The immutable fields as they were when the writer workload was last
+    /// applied. Servers before 1.25 drop the CEL rules that keep them
+    /// immutable; the operator compares each spec against this instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<BoundIdentity>,
+
     /// `Ready`, `Conflict` and `Degraded`; `lastTransitionTime` moves only
     /// when a condition's status changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Where a SnapshotTable's archive is: the fields that may not change once
+/// a writer has written there.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundIdentity {
+    /// `spec.source.schema`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub schema: String,
+    /// `spec.source.table`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub table: String,
+    /// `spec.keyPrefix` (absent when the spec leaves it to the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_prefix: Option<String>,
+    /// Each destination's identity, in order, as the CEL rule forms it:
+    /// `s3|<endpoint>|<bucket>|<prefix>` or `local|<path>`.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+    /// `spec.writer.storage` as JSON (absent when the spec has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 /// A committed artifact as the writer reports it.
@@ -70,7 +99,10 @@ pub struct SnapshotTableStatus {
 pub struct ArtifactRef {
     /// Epoch the artifact belongs to.
     pub epoch: i64,
-    /// Snapshot watermark, or inclusive upper bound of a diff.
+    /// Snapshot watermark, or inclusive upper bound of a diff; absent when
+    /// the source reported none (an empty string is not sent: servers
+    /// before 1.21 turn it into `null` in a server-side apply and reject it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub position: String,
     /// Commit time (RFC 3339).
     pub at: String,
@@ -87,7 +119,9 @@ pub struct ArtifactRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HandledRebase {
-    /// The annotation's value (e.g. `now`), kept as an opaque request token.
+    /// The annotation's value (e.g. `now`), kept as an opaque request token;
+    /// absent for an empty value (see [`ArtifactRef::position`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub value: String,
     /// When the writer accepted it.
     pub at: Time,

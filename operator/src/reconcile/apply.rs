@@ -2,8 +2,10 @@
 //! ([`MANAGER`]), forcing ownership of the fields the operator sets; and
 //! their removal when a resource loses its claim.
 //!
-//! Children are applied on every reconcile: an apply that changes nothing is
-//! a no-op on the server, and drift (an edited StatefulSet) is repaired.
+//! A child is applied when its body differs from the one last applied or
+//! someone else changed it since ([`AppliedChildren`]): a reconcile that
+//! only refreshes status sends no apply, and drift (an edited StatefulSet)
+//! is repaired by the reconcile its watch event starts.
 
 use std::fmt::Debug;
 
@@ -14,27 +16,38 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::reconcile::applied::{AppliedChildren, ChildKey, digest};
 use crate::reconcile::build::Children;
 use crate::{Error, MANAGER};
 
 /// Applies every child of one SnapshotTable in `namespace`, in the order the
-/// writer needs them (config and identity before the pod that uses them).
+/// writer needs them (config and identity before the pod that uses them),
+/// skipping those applied before and unchanged since. Returns how many were
+/// sent.
 pub async fn apply_children(
     client: &Client,
+    applied: &AppliedChildren,
     namespace: &str,
     children: &Children,
-) -> Result<(), Error> {
-    apply(client, namespace, &children.config_map).await?;
+) -> Result<usize, Error> {
+    let mut sent = 0;
+    sent += apply(client, applied, namespace, &children.config_map).await?;
     if let Some(account) = &children.service_account {
-        apply(client, namespace, account).await?;
+        sent += apply(client, applied, namespace, account).await?;
     }
-    apply(client, namespace, &children.service).await?;
-    apply(client, namespace, &children.stateful_set).await?;
-    Ok(())
+    sent += apply(client, applied, namespace, &children.service).await?;
+    sent += apply(client, applied, namespace, &children.stateful_set).await?;
+    Ok(sent)
 }
 
-/// Server-side apply of one object, which must carry its name.
-async fn apply<K>(client: &Client, namespace: &str, object: &K) -> Result<(), Error>
+/// Server-side apply of one object, which must carry its name, unless it
+/// is current. Returns 1 when an apply was sent.
+async fn apply<K>(
+    client: &Client,
+    applied: &AppliedChildren,
+    namespace: &str,
+    object: &K,
+) -> Result<usize, Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -52,23 +65,63 @@ where
         map.insert("apiVersion".into(), K::api_version(&()).into());
         map.insert("kind".into(), K::kind(&()).into());
     }
-    api.patch(
-        &name,
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .map_err(|source| Error::kube("apply", K::kind(&()), namespace, &name, source))?;
-    Ok(())
+    let key = child_key::<K>(namespace, &name);
+    let digest = digest(&body);
+    if applied.is_current(&key, digest) {
+        return Ok(0);
+    }
+    applied.begin(key.clone(), digest);
+    match api
+        .patch(
+            &name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+    {
+        Ok(answer) => {
+            applied.record(&key, answer.meta());
+            Ok(1)
+        }
+        Err(source) => {
+            applied.forget(&key);
+            Err(Error::kube("apply", K::kind(&()), namespace, &name, source))
+        }
+    }
+}
+
+/// The cache key of the child `name` of kind `K`.
+pub fn child_key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ChildKey {
+    ChildKey {
+        kind: kind_name::<K>(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+/// The kind as a static string: the four child kinds are known.
+fn kind_name<K: Resource<DynamicType = ()>>() -> &'static str {
+    match K::kind(&()).as_ref() {
+        "StatefulSet" => "StatefulSet",
+        "ConfigMap" => "ConfigMap",
+        "Service" => "Service",
+        "ServiceAccount" => "ServiceAccount",
+        _ => "Other",
+    }
 }
 
 /// Deletes the children named `name` in `namespace` (StatefulSet first, so
 /// the writer stops before its config goes); missing ones are fine.
-pub async fn delete_children(client: &Client, namespace: &str, name: &str) -> Result<(), Error> {
-    delete::<StatefulSet>(client, namespace, name).await?;
-    delete::<Service>(client, namespace, name).await?;
-    delete::<ConfigMap>(client, namespace, name).await?;
-    delete::<ServiceAccount>(client, namespace, name).await?;
+pub async fn delete_children(
+    client: &Client,
+    applied: &AppliedChildren,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Error> {
+    delete::<StatefulSet>(client, applied, namespace, name).await?;
+    delete::<Service>(client, applied, namespace, name).await?;
+    delete::<ConfigMap>(client, applied, namespace, name).await?;
+    delete::<ServiceAccount>(client, applied, namespace, name).await?;
     Ok(())
 }
 
@@ -76,13 +129,19 @@ pub async fn delete_children(client: &Client, namespace: &str, name: &str) -> Re
 /// its own.
 pub async fn delete_service_account(
     client: &Client,
+    applied: &AppliedChildren,
     namespace: &str,
     name: &str,
 ) -> Result<(), Error> {
-    delete::<ServiceAccount>(client, namespace, name).await
+    delete::<ServiceAccount>(client, applied, namespace, name).await
 }
 
-async fn delete<K>(client: &Client, namespace: &str, name: &str) -> Result<(), Error>
+async fn delete<K>(
+    client: &Client,
+    applied: &AppliedChildren,
+    namespace: &str,
+    name: &str,
+) -> Result<(), Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -90,6 +149,7 @@ where
         + DeserializeOwned,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    applied.forget(&child_key::<K>(namespace, name));
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.is_not_found() => Ok(()),

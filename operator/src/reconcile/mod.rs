@@ -5,6 +5,7 @@
 //! status and requeued, not returned as errors; errors (API failures, a
 //! rejected re-base) are retried with a per-object exponential backoff.
 
+pub mod applied;
 pub mod apply;
 pub mod build;
 pub mod claims;
@@ -27,6 +28,7 @@ use crate::Error;
 use crate::crd::{CONDITION_CONFLICT, HandledRebase, SnapshotTable};
 use crate::metrics::Metrics;
 use crate::writer_client::{WriterClient, WriterTableStatus, writer_url};
+use applied::AppliedChildren;
 use build::BuildSettings;
 use status::Observation;
 
@@ -56,8 +58,12 @@ pub struct Context {
     pub settings: Settings,
     /// Reconcile metrics.
     pub metrics: Arc<Metrics>,
+    /// The children applied so far; shared with the child watches.
+    pub applied: Arc<AppliedChildren>,
     /// Consecutive failures per object, for the retry backoff.
     failures: Mutex<HashMap<ObjectRef<SnapshotTable>, u32>>,
+    /// Consecutive reconciles per object that could not reach its writer.
+    unreachable: Mutex<HashMap<ObjectRef<SnapshotTable>, u32>>,
 }
 
 impl Context {
@@ -68,6 +74,7 @@ impl Context {
         store: Store<SnapshotTable>,
         settings: Settings,
         metrics: Arc<Metrics>,
+        applied: Arc<AppliedChildren>,
     ) -> Self {
         Self {
             client,
@@ -76,8 +83,26 @@ impl Context {
             writer: WriterClient::new(),
             settings,
             metrics,
+            applied,
             failures: Mutex::new(HashMap::new()),
+            unreachable: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Counts one more reconcile that could not reach the writer of `key`
+    /// (`reached: false`), or resets the count; returns the count.
+    fn unreachable_streak(&self, key: &ObjectRef<SnapshotTable>, reached: bool) -> u32 {
+        let mut streaks = self
+            .unreachable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reached {
+            streaks.remove(key);
+            return 0;
+        }
+        let count = streaks.entry(key.clone()).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
     }
 
     async fn publish(&self, table: &SnapshotTable, type_: EventType, reason: &str, note: String) {
@@ -101,7 +126,10 @@ const BACKOFF_BASE: Duration = Duration::from_secs(5);
 /// Longest retry delay after errors.
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Requeue while the writer is not ready yet, a re-base was just made, or a
-/// conflict waits to resolve; capped by the regular interval.
+/// conflict waits to resolve; capped by the regular interval. An unreachable
+/// writer (its pod not running yet) is asked again after twice as long each
+/// time, up to the regular interval: a thousand pending pods must not keep
+/// the operator busy.
 const SHORT_REQUEUE: Duration = Duration::from_secs(5);
 
 /// Reconciles one SnapshotTable; records metrics, and an Event on failure.
@@ -201,7 +229,8 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     }
 
     let children = build::build(table, &validated, &ctx.settings.build)?;
-    apply::apply_children(&ctx.client, &namespace, &children).await?;
+    let sent = apply::apply_children(&ctx.client, &ctx.applied, &namespace, &children).await?;
+    ctx.metrics.applied(sent);
     let writer_name = build::child_name(table);
     let own_account = table
         .spec
@@ -209,7 +238,7 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         .as_ref()
         .and_then(|w| w.service_account_name.as_deref());
     if new_generation && own_account.is_some_and(|account| account != writer_name) {
-        apply::delete_service_account(&ctx.client, &namespace, &writer_name).await?;
+        apply::delete_service_account(&ctx.client, &ctx.applied, &namespace, &writer_name).await?;
     }
     if new_generation {
         let (reason, verb) = match table.status.as_ref().and_then(|s| s.observed_generation) {
@@ -256,12 +285,24 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     let next = status::desired(table, &observation, handled.clone(), &now);
     status::patch(&api, table, &next).await?;
     rebase?;
-    let interval = ctx.settings.requeue_interval;
-    Ok(Action::requeue(if ready && handled.is_none() {
-        interval
-    } else {
-        interval.min(SHORT_REQUEUE)
-    }))
+    let streak = ctx.unreachable_streak(&ObjectRef::from_obj(table), report.is_ok());
+    Ok(Action::requeue(next_refresh(
+        ctx.settings.requeue_interval,
+        ready && handled.is_none(),
+        streak,
+    )))
+}
+
+/// When to look at the writer again: the regular interval once it is ready
+/// and nothing is in flight; soon while it syncs or a re-base was just made;
+/// backing off from soon to the interval while it cannot be reached
+/// (`unreachable` consecutive times).
+pub fn next_refresh(interval: Duration, settled: bool, unreachable: u32) -> Duration {
+    if settled {
+        return interval;
+    }
+    let factor = 2u32.saturating_pow(unreachable.saturating_sub(1).min(16));
+    SHORT_REQUEUE.saturating_mul(factor).min(interval)
 }
 
 /// A younger resource on a claimed location: no workload (its children, if
@@ -278,7 +319,13 @@ async fn wait_for_winner(
         // It may have run before the winner appeared in the store (or
         // before a restore): stop its writer.
         let namespace = table.namespace().unwrap_or_default();
-        apply::delete_children(&ctx.client, &namespace, &build::child_name(table)).await?;
+        apply::delete_children(
+            &ctx.client,
+            &ctx.applied,
+            &namespace,
+            &build::child_name(table),
+        )
+        .await?;
         let note = format!(
             "{} is already written by SnapshotTable {}; no writer runs for this one until that is deleted",
             blocker.location,

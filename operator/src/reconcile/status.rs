@@ -15,7 +15,7 @@ use crate::crd::{
     SnapshotTable, SnapshotTableStatus,
 };
 use crate::reconcile::claims::Blocker;
-use crate::reconcile::validate::InvalidSpec;
+use crate::reconcile::validate::{InvalidSpec, bound_identity};
 use crate::writer_client::{WriterArtifact, WriterTableStatus};
 use crate::{Error, MANAGER};
 
@@ -23,6 +23,11 @@ use crate::{Error, MANAGER};
 pub const STATE_FENCED: &str = "fenced";
 /// The writer's state name for a table whose source or destination fails.
 pub const STATE_DEGRADED: &str = "degraded";
+
+/// The `Conflict=False` message. Every condition carries a message: servers
+/// before 1.21 turn an empty string into `null` in a server-side apply and
+/// then reject the status as invalid.
+const NO_CONFLICT: &str = "no other SnapshotTable claims this resource's destinations";
 
 /// What one reconcile found out.
 #[derive(Debug)]
@@ -60,6 +65,7 @@ pub fn desired(
             // The workload, if any, keeps running the last valid spec: keep
             // reporting what it reported.
             carry_writer_fields(&current, &mut next);
+            next.bound = current.bound.clone();
             [
                 (
                     CONDITION_READY,
@@ -67,7 +73,7 @@ pub fn desired(
                     "InvalidSpec",
                     "the spec is invalid; see the Degraded condition".into(),
                 ),
-                (CONDITION_CONFLICT, false, "NoConflict", String::new()),
+                (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into()),
                 (CONDITION_DEGRADED, true, "InvalidSpec", errors.to_string()),
             ]
         }
@@ -78,6 +84,7 @@ pub fn desired(
                 blocker.reference()
             );
             next.ready = Some(false);
+            next.bound = current.bound.clone();
             [
                 (
                     CONDITION_READY,
@@ -86,11 +93,18 @@ pub fn desired(
                     format!("waiting for SnapshotTable {}", blocker.reference()),
                 ),
                 (CONDITION_CONFLICT, true, "ClaimedByOther", message),
-                (CONDITION_DEGRADED, false, "AsExpected", String::new()),
+                (
+                    CONDITION_DEGRADED,
+                    false,
+                    "AsExpected",
+                    "the spec is valid; no writer runs while the conflict lasts".into(),
+                ),
             ]
         }
         Observation::Writer { url, report } => {
             next.writer_url = Some((*url).to_owned());
+            // The workload was applied from this spec: its archive is bound.
+            next.bound = Some(bound_identity(&table.spec));
             match report {
                 Ok(report) => {
                     reflect(report, &mut next);
@@ -101,8 +115,13 @@ pub fn desired(
                     next.ready = Some(false);
                     [
                         (CONDITION_READY, false, "WriterUnreachable", error.clone()),
-                        (CONDITION_CONFLICT, false, "NoConflict", String::new()),
-                        (CONDITION_DEGRADED, false, "AsExpected", String::new()),
+                        (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into()),
+                        (
+                            CONDITION_DEGRADED,
+                            false,
+                            "AsExpected",
+                            "no error known: the writer could not be asked (see Ready)".into(),
+                        ),
                     ]
                 }
             }
@@ -158,7 +177,7 @@ fn writer_conditions(
             format!("the writer stopped: another writer owns the archive ({message})"),
         )
     } else {
-        (CONDITION_CONFLICT, false, "NoConflict", String::new())
+        (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into())
     };
     let degraded = match (report.state == STATE_DEGRADED, error) {
         (true, error) => (
@@ -168,7 +187,12 @@ fn writer_conditions(
             error.unwrap_or_else(|| "the writer is degraded".into()),
         ),
         (false, Some(error)) => (CONDITION_DEGRADED, true, "WriterError", error),
-        (false, None) => (CONDITION_DEGRADED, false, "AsExpected", String::new()),
+        (false, None) => (
+            CONDITION_DEGRADED,
+            false,
+            "AsExpected",
+            "the writer reports no error".into(),
+        ),
     };
     [ready, conflict, degraded]
 }
@@ -177,7 +201,8 @@ fn reflect(report: &WriterTableStatus, next: &mut SnapshotTableStatus) {
     next.ready = Some(report.ready);
     next.state = Some(report.state.clone());
     next.epoch = Some(saturating_i64(report.epoch));
-    next.head_position = Some(report.head_position.clone());
+    // An empty position is left out (see `ArtifactRef::position`).
+    next.head_position = Some(report.head_position.clone()).filter(|p| !p.is_empty());
     next.last_snapshot = report.last_snapshot.as_ref().map(artifact);
     next.last_diff = report.last_diff.as_ref().map(artifact);
 }
@@ -375,5 +400,78 @@ mod tests {
             (ready.reason.as_str(), ready.message.as_str()),
             ("WriterUnreachable", "connection refused")
         );
+    }
+    /// Servers before 1.21 turn an empty string into `null` in a server-side
+    /// apply, and reject `null` where the schema wants a string: no status
+    /// this step computes may hold one.
+    #[test]
+    fn no_status_holds_an_empty_string() {
+        fn empty_strings(value: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+            match value {
+                serde_json::Value::String(s) if s.is_empty() => found.push(path.to_owned()),
+                serde_json::Value::Object(map) => map
+                    .iter()
+                    .for_each(|(k, v)| empty_strings(v, &format!("{path}.{k}"), found)),
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, v)| empty_strings(v, &format!("{path}[{i}]"), found)),
+                _ => {}
+            }
+        }
+        let table = local_table("orders");
+        let invalid = InvalidSpec(vec![crate::reconcile::validate::FieldError {
+            path: "spec.table".into(),
+            message: "must not be empty".into(),
+        }]);
+        let blocker = Blocker {
+            namespace: "ns".into(),
+            name: "other".into(),
+            location: "local:/data".into(),
+        };
+        let mut fresh = writer_report("public.orders", false, 0);
+        fresh.head_position.clear();
+        let mut fenced = writer_report("public.orders", true, 3);
+        fenced.state = STATE_FENCED.into();
+        let ready = writer_report("public.orders", true, 1);
+        let observations = [
+            Observation::Invalid(&invalid),
+            Observation::Conflict(&blocker),
+            Observation::Writer {
+                url: "u",
+                report: Ok(&fresh),
+            },
+            Observation::Writer {
+                url: "u",
+                report: Ok(&ready),
+            },
+            Observation::Writer {
+                url: "u",
+                report: Ok(&fenced),
+            },
+            Observation::Writer {
+                url: "u",
+                report: Err("connection refused".into()),
+            },
+        ];
+        let rebase = HandledRebase {
+            value: String::new(),
+            at: at(5),
+            epoch_before: Some(1),
+        };
+        for observation in &observations {
+            let status = desired(&table, observation, Some(rebase.clone()), &at(1));
+            assert_eq!(status.conditions.len(), 3, "{observation:?}");
+            let mut found = Vec::new();
+            empty_strings(
+                &serde_json::to_value(&status).unwrap(),
+                "status",
+                &mut found,
+            );
+            assert!(
+                found.is_empty(),
+                "{observation:?}: empty strings at {found:?}"
+            );
+        }
     }
 }

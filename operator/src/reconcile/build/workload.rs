@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{
-    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
-};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
     HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -196,14 +194,10 @@ pub(super) fn stateful_set(
                 spec: Some(pod),
             },
             volume_claim_templates: claim_templates,
-            // The archive on a local volume outlives the SnapshotTable; delete
-            // the claim by hand when it is no longer wanted.
-            persistent_volume_claim_retention_policy: Some(
-                StatefulSetPersistentVolumeClaimRetentionPolicy {
-                    when_deleted: Some("Retain".into()),
-                    when_scaled: Some("Retain".into()),
-                },
-            ),
+            // The archive on a local volume outlives the SnapshotTable: the
+            // claim is kept (Kubernetes' default retention, Retain). The
+            // policy field is not sent: it only restates that default, and
+            // servers before 1.23 reject it in a server-side apply.
             ..StatefulSetSpec::default()
         }),
         ..StatefulSet::default()

@@ -2,6 +2,10 @@
 //! the `irsa` role for the writer's ServiceAccount.
 
 use super::{Errors, IrsaRole, check_endpoint};
+use crate::crd::rules::{
+    IRSA_WITH_OWN_ACCOUNT, ONE_IRSA_PROFILE, PROFILE_ONE_KIND, SINK_ONE_KIND,
+    SINK_PROFILE_UNDEFINED,
+};
 use crate::crd::{CredentialProfileSpec, SnapshotTable};
 
 /// Checks the profiles and returns the `irsa` role, if any.
@@ -20,7 +24,7 @@ pub(super) fn check_credentials(table: &SnapshotTable, errors: &mut Errors) -> O
             ambient.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            errors.push(&path, "needs exactly one of irsa, assumeRole, ambient");
+            errors.push(&path, PROFILE_ONE_KIND);
         }
         if let Some(role) = pod_identity {
             if !is_role_arn(&role.role_arn) {
@@ -47,7 +51,7 @@ pub(super) fn check_credentials(table: &SnapshotTable, errors: &mut Errors) -> O
         let names: Vec<&str> = irsa.iter().map(|r| r.profile.as_str()).collect();
         errors.push(
             "spec.credentials",
-            format!("at most one irsa profile (a pod has one ServiceAccount, hence one web identity); found {}", names.join(", ")),
+            format!("{ONE_IRSA_PROFILE}; found {}", names.join(", ")),
         );
     }
     let overridden = table
@@ -58,7 +62,7 @@ pub(super) fn check_credentials(table: &SnapshotTable, errors: &mut Errors) -> O
     if let (Some(role), Some(account)) = (irsa.first(), overridden) {
         errors.push(
             format!("spec.credentials.{}.irsa", role.profile),
-            format!("writer.serviceAccountName is {account:?}, which the operator does not manage; annotate it yourself and use an ambient profile, or remove the override"),
+            format!("{IRSA_WITH_OWN_ACCOUNT} (writer.serviceAccountName is {account:?})"),
         );
     }
     irsa.into_iter().next()
@@ -80,7 +84,7 @@ pub(super) fn check_events(table: &SnapshotTable, errors: &mut Errors) {
     for (i, sink) in table.spec.events.iter().flatten().enumerate() {
         let path = format!("spec.events[{i}]");
         let Some((kind, key, value, common)) = sink.target() else {
-            errors.push(&path, "needs exactly one of sns, sqs, kinesis");
+            errors.push(&path, SINK_ONE_KIND);
             continue;
         };
         if value.is_empty() {
@@ -96,16 +100,19 @@ pub(super) fn check_events(table: &SnapshotTable, errors: &mut Errors) {
             errors,
             &format!("{path}.{kind}.credentials"),
             common.credentials.as_deref(),
+            SINK_PROFILE_UNDEFINED,
         );
     }
 }
 
-/// A profile name must be defined in `spec.credentials`.
+/// A profile name must be defined in `spec.credentials`; `rule` is the
+/// CEL rule's message for the referring field.
 pub(super) fn check_profile_reference(
     table: &SnapshotTable,
     errors: &mut Errors,
     path: &str,
     name: Option<&str>,
+    rule: &str,
 ) {
     let Some(name) = name else { return };
     let profiles = table.spec.credentials.as_ref();
@@ -124,6 +131,6 @@ pub(super) fn check_profile_reference(
     };
     errors.push(
         path,
-        format!("unknown credential profile {name:?} (defined: {defined})"),
+        format!("{rule}: unknown profile {name:?} (defined: {defined})"),
     );
 }

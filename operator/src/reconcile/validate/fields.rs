@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::Errors;
+use crate::crd::rules::{BACKOFF_ORDER, FILTER_ONE_KIND, MIN_OVER_MAX};
 use crate::crd::{SnapshotTableSpec, SourceSpec};
 
 /// `spec.source`.
@@ -28,10 +29,7 @@ pub(super) fn check_source(source: &SourceSpec, errors: &mut Errors) {
         if set.iter().filter(|s| **s).count() != 1 {
             errors.push(
                 &path,
-                format!(
-                    "filter on {:?} needs exactly one of equals, prefix, in",
-                    filter.field
-                ),
+                format!("{FILTER_ONE_KIND} (the filter on {:?})", filter.field),
             );
         }
         if let Some(value) = &filter.equals
@@ -86,7 +84,7 @@ pub(super) fn check_source(source: &SourceSpec, errors: &mut Errors) {
         if initial > max {
             errors.push(
                 "spec.source.reconnect.initialBackoff",
-                format!("{initial:?} is longer than maxBackoff ({max:?})"),
+                format!("{BACKOFF_ORDER} ({initial:?} > {max:?})"),
             );
         }
     }
@@ -122,7 +120,7 @@ pub(super) fn check_cadence(spec: &SnapshotTableSpec, errors: &mut Errors) {
         {
             errors.push(
                 "spec.snapshot.minInterval",
-                format!("{min:?} is longer than maxInterval ({max:?})"),
+                format!("{MIN_OVER_MAX} ({min:?} > {max:?})"),
             );
         }
         errors.size(

@@ -13,12 +13,16 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 
+use crate::crd::rules::NAME_TOO_LONG;
 use crate::crd::{MAX_NAME_LENGTH, SnapshotTable};
 use crate::units::{parse_duration, parse_size};
 
 mod credentials;
 mod fields;
+mod immutable;
 mod storage;
+
+pub use immutable::bound_identity;
 
 /// Termination grace period of the writer pod when the spec sets none.
 pub const DEFAULT_GRACE_PERIOD_SECONDS: i64 = 60;
@@ -106,7 +110,7 @@ pub fn validate(table: &SnapshotTable) -> Result<ValidatedSpec, InvalidSpec> {
     if name.len() > MAX_NAME_LENGTH {
         errors.push(
             "metadata.name",
-            format!("{name:?} is longer than {MAX_NAME_LENGTH} characters"),
+            format!("{NAME_TOO_LONG} ({name:?} has {} characters)", name.len()),
         );
     }
     fields::check_source(&spec.source, &mut errors);
@@ -120,6 +124,7 @@ pub fn validate(table: &SnapshotTable) -> Result<ValidatedSpec, InvalidSpec> {
     let locations =
         storage::check_destinations(table, data_volume.as_ref(), &key_prefix, &mut errors);
     credentials::check_events(table, &mut errors);
+    immutable::check_unchanged(table, &mut errors);
     let grace_period_seconds = check_writer(table, &mut errors);
 
     errors.finish()?;

@@ -7,6 +7,7 @@ use kube::ResourceExt;
 
 use super::credentials::check_profile_reference;
 use super::{DEFAULT_MOUNT_PATH, DEFAULT_STORAGE_SIZE, DataVolume, Errors, check_endpoint};
+use crate::crd::rules::{DESTINATION_ONE_KIND, DESTINATION_PROFILE_UNDEFINED};
 use crate::crd::{DestinationSpec, SnapshotTable};
 
 /// The data volume, when a local destination needs one.
@@ -79,7 +80,7 @@ pub(super) fn check_destinations(
         let path = format!("spec.destinations[{i}]");
         let DestinationSpec { local, s3 } = destination;
         if local.is_some() == s3.is_some() {
-            errors.push(&path, "needs exactly one of local, s3");
+            errors.push(&path, DESTINATION_ONE_KIND);
             continue;
         }
         let (location, shareable) = if let Some(s3) = s3 {
@@ -96,6 +97,7 @@ pub(super) fn check_destinations(
                 errors,
                 &format!("{path}.s3.credentials"),
                 s3.credentials.as_deref(),
+                DESTINATION_PROFILE_UNDEFINED,
             );
             // The writer's own notion of a destination root, so that the
             // operator and the writer agree on what "the same prefix" is.

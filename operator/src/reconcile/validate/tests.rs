@@ -60,7 +60,7 @@ fn every_problem_is_listed_with_its_path() {
         "{text}"
     );
     assert!(
-        text.contains(r#"unknown credential profile "missing" (defined: none)"#),
+        text.contains(r#"unknown profile "missing" (defined: none)"#),
         "{text}"
     );
 }

@@ -1,10 +1,10 @@
-//! The controller: watches SnapshotTables (every change, annotations
-//! included: no generation filter, or `kubectl annotate … rebase=now` would
-//! never arrive) and their children, and runs [`reconcile`] per object.
-//!
-//! A second trigger maps each SnapshotTable event to the other resources
-//! that share one of its destination locations, so a conflict resolves as
-//! soon as the winner is deleted.
+//! The controller: watches SnapshotTables and their children and runs
+//! [`reconcile`] per object, at most `concurrency` at a time. What wakes a
+//! reconcile is in [`triggers`]: annotation changes do (no generation-only
+//! filter, or `kubectl annotate … rebase=now` would never arrive), the
+//! operator's own writes do not.
+
+mod triggers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,9 +13,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use kube::api::ListParams;
+use kube::api::{ListParams, PartialObjectMeta};
+use kube::runtime::controller::{self, Config};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, watcher};
+use kube::runtime::{Controller, reflector, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
@@ -23,8 +24,9 @@ use tracing::{debug, info, warn};
 use crate::MANAGER;
 use crate::crd::SnapshotTable;
 use crate::metrics::Metrics;
+use crate::reconcile::applied::AppliedChildren;
 use crate::reconcile::build::MANAGED_BY;
-use crate::reconcile::{Context, Settings, claims, error_policy, reconcile};
+use crate::reconcile::{Context, Settings, error_policy, reconcile};
 use crate::server::{Health, Phase};
 
 /// How often the operator looks for the CRD while it is missing.
@@ -39,7 +41,14 @@ pub struct ControllerConfig {
     pub settings: Settings,
     /// This replica's name in Events.
     pub instance: String,
+    /// Reconciles running at once: each sends a few API requests and one
+    /// call to a writer, so this bounds the load on the API server.
+    pub concurrency: u16,
 }
+
+/// Reconciles at once unless configured: enough to keep a 2-core API server
+/// busy without queueing requests until they time out.
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 /// Waits for the CRD, then runs the controller until `shutdown` resolves.
 /// Returns `false` when shutdown came before the CRD did.
@@ -56,8 +65,9 @@ pub async fn run(
         () = wait_for_crd(&tables) => {}
         () = shutdown.clone() => return false,
     }
-    let controller = Controller::new(tables.clone(), watcher::Config::default().any_semantic());
-    let store = controller.store();
+    let (store, writer) = reflector::store();
+    let (related, related_triggers) = futures::channel::mpsc::unbounded();
+    let applied = Arc::new(AppliedChildren::default());
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
@@ -71,19 +81,36 @@ pub async fn run(
         store.clone(),
         config.settings,
         metrics,
+        applied.clone(),
     ));
     // Only the operator's children, not every object of these kinds.
     let children =
         watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
     let ns = config.namespace.as_deref();
-    let running = controller
-        .owns(scoped::<StatefulSet>(&client, ns), children.clone())
-        .owns(scoped::<ConfigMap>(&client, ns), children.clone())
-        .owns(scoped::<Service>(&client, ns), children.clone())
-        .owns(scoped::<ServiceAccount>(&client, ns), children)
-        .watches(tables, watcher::Config::default(), move |changed| {
-            claims::related(&changed, &store.state())
-        })
+    let changes = triggers::table_changes(tables, watcher::Config::default(), writer, related);
+    let running = Controller::for_stream(changes, store)
+        .owns_stream(triggers::child_changes(
+            scoped::<PartialObjectMeta<StatefulSet>>(&client, ns),
+            children.clone(),
+            applied.clone(),
+        ))
+        .owns_stream(triggers::child_changes(
+            scoped::<PartialObjectMeta<ConfigMap>>(&client, ns),
+            children.clone(),
+            applied.clone(),
+        ))
+        .owns_stream(triggers::child_changes(
+            scoped::<PartialObjectMeta<Service>>(&client, ns),
+            children.clone(),
+            applied.clone(),
+        ))
+        .owns_stream(triggers::child_changes(
+            scoped::<PartialObjectMeta<ServiceAccount>>(&client, ns),
+            children,
+            applied,
+        ))
+        .reconcile_on(related_triggers)
+        .with_config(Config::default().concurrency(config.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context);
     health.set(Phase::Running);
@@ -95,6 +122,11 @@ pub async fn run(
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => debug!(table = %object, "reconciled"),
+                // A deleted SnapshotTable's children going away wake it
+                // once more; there is nothing left to do.
+                Err(controller::Error::ObjectNotFound(object)) => {
+                    debug!(table = %object, "gone before its reconcile");
+                }
                 Err(error) => warn!(%error, "controller error"),
             }
         })
