@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 mod direct;
 mod writeback;
@@ -174,8 +174,8 @@ fn encode_error(what: &str, error: WireError) -> ArchiveError {
 /// last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Spool {
-    dir: PathBuf,
-    _run: std::sync::Arc<RunDir>,
+    parent: PathBuf,
+    run: Arc<Mutex<Arc<RunDir>>>,
 }
 
 impl Spool {
@@ -194,15 +194,21 @@ impl Spool {
         }
         let run = RunDir::create(&dir).map_err(|error| spool_error(&dir, error))?;
         Ok(Self {
-            dir: run.path().to_owned(),
-            _run: run,
+            parent: dir,
+            run: Arc::new(Mutex::new(run)),
         })
     }
 
-    /// The directory spool files are written in (this spool's run
-    /// directory).
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The directory spool files are written in: this spool's run
+    /// directory, made again if it vanished (someone emptied the spool
+    /// directory, or it was a full disk's casualty).
+    pub fn dir(&self) -> Result<PathBuf, ArchiveError> {
+        let mut run = self.run.lock().unwrap_or_else(|p| p.into_inner());
+        if !run.path().is_dir() {
+            *run =
+                RunDir::create(&self.parent).map_err(|error| spool_error(&self.parent, error))?;
+        }
+        Ok(run.path().to_owned())
     }
 
     /// Encodes every row of `table` in each format, in parallel chunks.
@@ -215,10 +221,11 @@ impl Spool {
         // Snapshot rows have no defined order: take the fastest to read,
         // memory order, sorting each chunk's range of addresses as it is
         // encoded.
+        let dir = self.dir()?;
         let ranges = table.rows_by_address(CHUNK_ROWS);
         let mut writers = formats
             .iter()
-            .map(|format| SpoolWriter::create(&self.dir, id, *format, true))
+            .map(|format| SpoolWriter::create(&dir, id, *format, true))
             .collect::<Result<Vec<_>, _>>()?;
         let workers = crate::blocking::worker_threads().min(ranges.len());
         let next = AtomicUsize::new(0);
@@ -275,9 +282,10 @@ impl Spool {
         formats: &[Format],
         id: &str,
     ) -> Result<Vec<SpoolFile>, ArchiveError> {
+        let dir = self.dir()?;
         let mut files = Vec::with_capacity(formats.len());
         for format in formats {
-            let mut writer = SpoolWriter::create(&self.dir, id, *format, false)?;
+            let mut writer = SpoolWriter::create(&dir, id, *format, false)?;
             let mut buffer = Vec::with_capacity(WRITE_CHUNK + 4096);
             let mut encoder = RecordEncoder::new(*format);
             for entry in entries {

@@ -112,7 +112,7 @@ impl ArchiveWriter {
                             key,
                         });
                     };
-                    let path = self.spool.dir().join(format!("{}.copy", new_id()));
+                    let path = self.spool.dir()?.join(format!("{}.copy", new_id()));
                     std::fs::write(&path, &body).map_err(|error| ArchiveError::Spool {
                         path: path.display().to_string(),
                         error,
