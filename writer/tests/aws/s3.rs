@@ -369,3 +369,37 @@ async fn a_missing_bucket_is_a_permanent_error_naming_the_bucket_key_and_code() 
         assert!(text.contains(part), "{part} missing from: {text}");
     }
 }
+
+/// A hostile manifest cannot make a reader take more than the size it
+/// records: an object larger than the bound is refused from its
+/// `Content-Length`, before the body is read.
+#[tokio::test]
+async fn bounded_reads_refuse_objects_over_their_bound_before_reading() {
+    let moto = Moto::start().await;
+    let dest = moto
+        .destination("bounded", "cfg/", S3Options::default())
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = pseudo_random(10_000, 3);
+    dest.put_file("t/x.pb", &spool(dir.path(), "x", &body), PutMode::CreateNew)
+        .await
+        .unwrap();
+    match dest.read_bounded("t/x.pb", 9_999).await {
+        Err(DestError::Refused { key, reason, .. }) => {
+            assert_eq!(key, "t/x.pb");
+            assert_eq!(
+                reason,
+                snapshot_writer::dest::Refusal::TooLarge {
+                    size: Some(10_000),
+                    limit: 9_999
+                }
+            );
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    assert_eq!(
+        dest.read_bounded("t/x.pb", 10_000).await.unwrap().unwrap(),
+        body
+    );
+    assert_eq!(dest.read_bounded("t/none", 10).await.unwrap(), None);
+}
