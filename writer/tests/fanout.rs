@@ -346,6 +346,65 @@ async fn faults_give_clear_errors_and_reconnect(protocol: SourceProtocol) {
     assert_eq!(follower.state().reconnects, reconnects);
 }
 
+/// The simulator restarted under another seed at the same address, with a
+/// shorter history than the one the client followed: the client must notice
+/// and resync from a full snapshot instead of merging the other history.
+async fn another_source_behind_the_address(positions: PositionMode) {
+    let (sim, server) = sim(SimConfig {
+        positions,
+        ..SimConfig::default()
+    })
+    .await;
+    let addr = server.local_addr();
+    let follower = Follower::start(&source_config(addr, SourceProtocol::Connect));
+    converges_with(&follower, &sim, all).await;
+    sim.generate(1500);
+    converges_with(&follower, &sim, all).await;
+    server.stop().await;
+    eventually("the client to notice", || {
+        follower.state().connection != ConnectionState::Streaming
+    })
+    .await;
+
+    let other = snapshot_writer::sim::Sim::new(SimConfig {
+        rows: BASELINE_ROWS,
+        seed: 2,
+        heartbeat_interval: Duration::from_millis(100),
+        positions,
+        ..SimConfig::default()
+    });
+    let server = other.serve(addr).await.unwrap();
+    eventually("the client to reconnect", || {
+        follower.state().connection == ConnectionState::Streaming
+    })
+    .await;
+    // New changes on the other source, at positions before the applied ones.
+    other.generate(100);
+    converges_with(&follower, &other, all).await;
+    assert_eq!(
+        follower.stats().replacements,
+        2,
+        "resynced from a full snapshot of the other source"
+    );
+    other.generate(100);
+    converges_with(&follower, &other, all).await;
+    server.stop().await;
+}
+
+/// Positions that advance: the other source's entries go back past the
+/// applied position.
+#[tokio::test]
+async fn another_source_with_positions_going_back_is_resynced() {
+    another_source_behind_the_address(PositionMode::Advancing).await;
+}
+
+/// No live positions (a PostgreSQL-backed server): the resume is by
+/// sequence, and the other source resumes after a sequence it never reached.
+#[tokio::test]
+async fn another_source_resuming_past_its_own_head_is_resynced() {
+    another_source_behind_the_address(PositionMode::Empty).await;
+}
+
 macro_rules! on_every_transport {
     ($($scenario:ident),* $(,)?) => {
         mod connect {

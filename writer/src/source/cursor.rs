@@ -7,6 +7,57 @@
 
 use laredo_proto::replication::v1::{SyncHandshake, SyncMode};
 
+/// A position as laredo orders them (`internal/lsn`): `hi/lo` in hex, as a
+/// PostgreSQL LSN; `None` for anything else (empty, or a source whose
+/// positions are not LSNs), which is never compared.
+pub fn lsn(position: &str) -> Option<u64> {
+    let (hi, lo) = position.split_once('/')?;
+    let hi = u32::from_str_radix(hi, 16).ok()?;
+    let lo = u32::from_str_radix(lo, 16).ok()?;
+    Some((u64::from(hi) << 32) | u64::from(lo))
+}
+
+/// Why a handshake shows that the server does not hold the history `cursor`
+/// describes, if it does: a delta resuming after a sequence the server has
+/// not reached (a restarted or different server accepting our sequence).
+/// Sequences are per server instance, so a *lower* sequence alone proves
+/// nothing; resuming past the server's own newest entry does.
+pub fn diverged_at_handshake(cursor: &Cursor, handshake: &SyncHandshake) -> Option<String> {
+    let delta = matches!(
+        handshake.mode(),
+        SyncMode::Delta | SyncMode::DeltaFromSnapshot
+    );
+    (delta
+        && cursor.sequence > 0
+        && handshake.resume_from_sequence > handshake.server_current_sequence)
+        .then(|| {
+            format!(
+                "the server resumes after sequence {} but its newest entry is {}",
+                handshake.resume_from_sequence, handshake.server_current_sequence
+            )
+        })
+}
+
+/// Why a journal entry's position shows a different history, if it does:
+/// its position is an LSN before `floor`, the LSN the replica had already
+/// applied. In one history positions never go back (they may repeat or be
+/// empty, which is not checked).
+pub fn diverged_at_entry(floor: Option<u64>, position: &[u8]) -> Option<String> {
+    let floor = floor?;
+    let text = std::str::from_utf8(position).ok()?;
+    let at = lsn(text)?;
+    (at < floor).then(|| {
+        format!(
+            "an entry at position {text} arrived after position {} was applied",
+            format_lsn(floor)
+        )
+    })
+}
+
+fn format_lsn(lsn: u64) -> String {
+    format!("{:X}/{:08X}", lsn >> 32, lsn & 0xffff_ffff)
+}
+
 /// The resume point of a replica: the last applied journal entry (or
 /// snapshot), as the server's `SyncRequest` fields describe it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,6 +214,39 @@ mod tests {
             cursor.position, "0/00000020",
             "still reported as the position"
         );
+    }
+
+    #[test]
+    fn a_delta_past_the_servers_newest_entry_is_another_history() {
+        let cursor = Cursor {
+            sequence: 900,
+            ..Cursor::default()
+        };
+        let behind = handshake(SyncMode::Delta, 500, 900);
+        assert!(diverged_at_handshake(&cursor, &behind).is_some());
+        let ahead = handshake(SyncMode::Delta, 1200, 900);
+        assert_eq!(diverged_at_handshake(&cursor, &ahead), None);
+        let snapshot = handshake(SyncMode::FullSnapshot, 500, 500);
+        assert_eq!(diverged_at_handshake(&cursor, &snapshot), None);
+        // Another instance resuming by position may have lower sequences.
+        let by_position = handshake(SyncMode::Delta, 500, 480);
+        assert_eq!(diverged_at_handshake(&cursor, &by_position), None);
+        assert_eq!(
+            diverged_at_handshake(&Cursor::default(), &behind),
+            None,
+            "a fresh replica has no history to differ from"
+        );
+    }
+
+    #[test]
+    fn only_an_lsn_before_the_applied_one_is_another_history() {
+        let floor = lsn("1/00000200");
+        assert!(diverged_at_entry(floor, b"1/000001FF").is_some());
+        assert!(diverged_at_entry(floor, b"0/FFFFFFFF").is_some());
+        for same_history in [&b"1/00000200"[..], b"1/200", b"2/0", b"", b"opaque-7"] {
+            assert_eq!(diverged_at_entry(floor, same_history), None);
+        }
+        assert_eq!(diverged_at_entry(None, b"0/1"), None, "no applied LSN");
     }
 
     #[test]

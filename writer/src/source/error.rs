@@ -60,6 +60,11 @@ pub enum SourceError {
     /// A `SyncResponse` with no variant this client knows (a newer server?).
     #[error("SyncResponse with no known message variant (fields 1-8 absent)")]
     UnknownVariant,
+    /// The server's history is not the one this replica follows (a
+    /// different or reset source behind the same address): the replica
+    /// resyncs from a full snapshot, which starts a new epoch.
+    #[error("the source's history differs from this table's: {0}; resyncing from a full snapshot")]
+    Diverged(String),
     /// Messages in an order the protocol does not allow.
     #[error("protocol violation: {0}")]
     Protocol(String),

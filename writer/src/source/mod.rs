@@ -60,6 +60,9 @@ pub use event::{Batch, Event};
 pub use replica::{Rejection, Replacement, Replica, ReplicaStats, Update};
 pub use state::{ConnectionState, ReportedError, SourceState, StatusHandle, mode_name};
 pub use transport::json_value;
+/// Checks a `source.server` value as the transports will (`check-config`
+/// uses it), returning the `http://host:port` origin.
+pub use transport::origin as server_origin;
 
 use crate::config::SourceConfig;
 use crate::metrics::TableMetrics;
@@ -104,6 +107,7 @@ impl Source {
             batches: sender,
             applied,
             last_batch,
+            resync: false,
         };
         let task = tokio::spawn(session.run());
         Ok(Self {

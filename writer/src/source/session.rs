@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
 use super::backoff::Backoff;
-use super::cursor::{CatchUp, Cursor};
+use super::cursor::{self, CatchUp, Cursor};
 use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::event::{Batch, Event};
@@ -40,6 +40,10 @@ pub(crate) struct Session {
     pub batches: mpsc::Sender<Batch>,
     pub applied: watch::Receiver<Applied>,
     pub last_batch: u64,
+    /// Set when the server showed another history than the replica's: the
+    /// next streams start from an empty cursor (a full snapshot) until one
+    /// catches up.
+    pub resync: bool,
 }
 
 /// How a stream ended.
@@ -48,6 +52,8 @@ enum End {
     Clean,
     /// The server asked us to move (GoAway), at a message boundary.
     GoAway,
+    /// The server's history is not the replica's: resync from a snapshot.
+    Diverged(SourceError),
     Failed(SourceError),
     /// The consumer is gone; stop.
     ConsumerGone,
@@ -71,9 +77,13 @@ impl Session {
                     () = self.batches.closed() => break,
                 }
             }
-            let Some(cursor) = self.applied_cursor().await else {
+            let Some(mut cursor) = self.applied_cursor().await else {
                 break;
             };
+            let resyncing = self.resync;
+            if resyncing {
+                cursor = Cursor::default();
+            }
             self.state.set_connection(ConnectionState::Connecting);
             let (end, delivered, healthy) = self.stream_once(&cursor).await;
             if delivered && self.send(vec![Event::StreamEnded]).await.is_err() {
@@ -81,9 +91,18 @@ impl Session {
             }
             if healthy {
                 self.backoff.reset();
+                if resyncing {
+                    self.resync = false;
+                }
             }
             match end {
                 End::ConsumerGone => break,
+                End::Diverged(error) => {
+                    tracing::warn!(server = self.transport.origin(), %error, "the source is not the one this table follows; resyncing from a full snapshot (a new epoch)");
+                    self.resync = true;
+                    delay = Duration::ZERO;
+                    self.state.reconnecting(Some(error.to_string()));
+                }
                 End::GoAway if healthy => {
                     tracing::info!(
                         server = self.transport.origin(),
@@ -153,6 +172,10 @@ impl Session {
             position = cursor.resume_position(),
             "source stream open"
         );
+        if let Some(reason) = cursor::diverged_at_handshake(cursor, &handshake) {
+            return (End::Diverged(SourceError::Diverged(reason)), false, false);
+        }
+        let floor = cursor::lsn(&cursor.position);
         self.state.streaming(handshake.mode());
         let mut catch_up = CatchUp::default();
         if catch_up.handshake(&handshake) {
@@ -175,7 +198,7 @@ impl Session {
                 }
                 continue;
             };
-            match self.step(result, &mut catch_up, &mut handoff) {
+            match self.step(result, &mut catch_up, &mut handoff, floor) {
                 Step::Event { event, flush } => {
                     pending.push(event);
                     if (flush || pending.len() >= MAX_BATCH)
@@ -234,11 +257,14 @@ impl Session {
     }
 
     /// Checks one message against the protocol's order and turns it into an event.
+    /// `floor` is the LSN the replica had applied when the stream opened:
+    /// an entry before it shows another history.
     fn step(
         &self,
         result: Result<Option<ServerMessage>, SourceError>,
         catch_up: &mut CatchUp,
         handoff: &mut bool,
+        floor: Option<u64>,
     ) -> Step {
         let violation = |what: &str| Step::End(End::Failed(SourceError::Protocol(what.to_owned())));
         let message = match result {
@@ -291,6 +317,9 @@ impl Session {
                 }
                 if !wire::is_utf8(entry.source_position()) {
                     return violation("journal_entry source_position is not UTF-8");
+                }
+                if let Some(reason) = cursor::diverged_at_entry(floor, entry.source_position()) {
+                    return Step::End(End::Diverged(SourceError::Diverged(reason)));
                 }
                 live = catch_up.entry(entry.sequence());
                 Step::Event {

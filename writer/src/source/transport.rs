@@ -133,7 +133,7 @@ pub(crate) async fn read_snippet(mut body: hyper::body::Incoming) -> String {
 
 /// `http://host:port` from `host:port` or `http://host:port`. tonic panics on
 /// an origin without a scheme, so one is always added.
-pub(crate) fn origin(server: &str) -> Result<String, SourceError> {
+pub fn origin(server: &str) -> Result<String, SourceError> {
     let invalid = |reason: &str| SourceError::InvalidServer {
         server: server.to_owned(),
         reason: reason.to_owned(),
@@ -154,7 +154,7 @@ pub(crate) fn origin(server: &str) -> Result<String, SourceError> {
         Some("http") => {}
         Some("https") => {
             return Err(invalid(
-                "https is not supported: laredo-server serves replication on plaintext HTTP",
+                "TLS (https://) is not supported: the writer speaks plaintext HTTP to the source (laredo-server's replication listener is plaintext); use its http:// listener, or a TLS-terminating proxy next to the writer",
             ));
         }
         _ => return Err(invalid("the scheme must be http")),
