@@ -24,7 +24,9 @@ pub async fn run_writer(file: &Path) -> anyhow::Result<()> {
 /// already does).
 pub fn describe_config_error(file: &Path, error: &crate::config::ConfigError) -> String {
     match error {
-        crate::config::ConfigError::Read { .. } => error.to_string(),
+        crate::config::ConfigError::Read { .. }
+        | crate::config::ConfigError::NotAFile { .. }
+        | crate::config::ConfigError::TooLarge { .. } => error.to_string(),
         _ => format!("{}: {error}", file.display()),
     }
 }

@@ -1,16 +1,19 @@
 //! Reading, parsing and validating the YAML config, with errors that name the
 //! path of the offending key.
 
-use std::collections::{BTreeMap, HashMap};
+mod location;
+pub mod prescan;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
-use super::{
-    CredentialProfile, DestinationConfig, HttpConfig, ShutdownConfig, TableConfig, WriterConfig,
-};
+use super::{CredentialProfile, HttpConfig, ShutdownConfig, TableConfig, WriterConfig};
 
 /// Why a config could not be used. Displays as one line naming the path.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +26,36 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The path is not a regular file (a FIFO or a device would block or
+    /// never end).
+    #[error("cannot read config {}: not a regular file", path.display())]
+    NotAFile {
+        /// The file that was asked for.
+        path: PathBuf,
+    },
+    /// The file is larger than [`prescan::MAX_CONFIG_BYTES`].
+    #[error(
+        "config {} is larger than {limit} bytes (the limit); is it the right file?",
+        path.display()
+    )]
+    TooLarge {
+        /// The file that was asked for (empty for text).
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The text nests deeper than [`prescan::MAX_NESTING`] levels.
+    #[error(
+        "config nests {depth} levels deep at line {line}; at most {limit} are accepted (a writer config needs fewer than 10)"
+    )]
+    TooDeep {
+        /// 1-based line where the limit was passed.
+        line: usize,
+        /// The depth reached there.
+        depth: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The text is not YAML.
     #[error("config is not valid YAML: {0}")]
     Syntax(String),
@@ -34,6 +67,17 @@ pub enum ConfigError {
         /// What is wrong with it, naming the value.
         message: String,
     },
+    /// More than one problem; displayed on one line, `; `-separated.
+    #[error("{} problems: {}", .0.len(), join_problems(.0))]
+    Several(Vec<ConfigError>),
+}
+
+fn join_problems(problems: &[ConfigError]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ConfigError {
@@ -48,17 +92,60 @@ impl ConfigError {
 /// Keys that live at the root whether the table is inline or listed.
 const ROOT_KEYS: [&str; 3] = ["http", "credentials", "shutdown"];
 
-/// Reads and validates a config file.
+/// Reads and validates a config file, reading at most
+/// [`prescan::MAX_CONFIG_BYTES`] of it.
 pub fn load_file(path: &Path) -> Result<WriterConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read_error = |source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    // Checked before opening: opening a FIFO for reading blocks until a
+    // writer appears, and a device may never end.
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        return Err(ConfigError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(ConfigError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    let too_large = || ConfigError::TooLarge {
+        path: path.to_owned(),
+        limit: prescan::MAX_CONFIG_BYTES,
+    };
+    if metadata.len() > prescan::MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    // The file may grow between the check and the read: read one byte past
+    // the limit at most.
+    let mut text = String::new();
+    file.take(prescan::MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > prescan::MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
     parse_str(&text)
 }
 
-/// Parses and validates config text.
+/// Parses and validates config text (at most [`prescan::MAX_CONFIG_BYTES`],
+/// nested at most [`prescan::MAX_NESTING`] levels).
 pub fn parse_str(text: &str) -> Result<WriterConfig, ConfigError> {
+    if text.len() as u64 > prescan::MAX_CONFIG_BYTES {
+        return Err(ConfigError::TooLarge {
+            path: PathBuf::from("(text)"),
+            limit: prescan::MAX_CONFIG_BYTES,
+        });
+    }
+    prescan::check_nesting(text).map_err(|deep| ConfigError::TooDeep {
+        line: deep.line,
+        depth: deep.depth,
+        limit: prescan::MAX_NESTING,
+    })?;
     let root: Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
     let Value::Mapping(mut root) = root else {
         return Err(ConfigError::invalid(
@@ -101,7 +188,7 @@ pub fn parse_str(text: &str) -> Result<WriterConfig, ConfigError> {
         }
         deserialize_at("", Value::Mapping(root))?
     };
-    validate(&config, inline)?;
+    validate::validate(&config, inline)?;
     Ok(config)
 }
 
@@ -144,286 +231,8 @@ fn join(prefix: &str, rest: &str) -> String {
     }
 }
 
-/// Checks what the types cannot: references, ranges, non-empty lists, and
-/// that no two tables write the same prefix of the same destination.
-fn validate(config: &WriterConfig, inline: bool) -> Result<(), ConfigError> {
-    if config.tables.is_empty() {
-        return Err(ConfigError::invalid(
-            "tables",
-            "at least one table is required",
-        ));
-    }
-    for (name, profile) in &config.credentials {
-        if let CredentialProfile::AssumeRole { role_arn, .. } = profile
-            && !role_arn.starts_with("arn:")
-        {
-            return Err(ConfigError::invalid(
-                format!("credentials.{name}.role_arn"),
-                format!("invalid role ARN {role_arn:?}"),
-            ));
-        }
-    }
-    let mut claimed: HashMap<String, String> = HashMap::new();
-    for (index, table) in config.tables.iter().enumerate() {
-        let at = |key: &str| {
-            if inline {
-                key.to_owned()
-            } else {
-                join(&format!("tables[{index}]"), key)
-            }
-        };
-        validate_table(config, table, &at)?;
-        for (d, destination) in table.destinations.iter().enumerate() {
-            let location = format!(
-                "{}{}",
-                destination_root(destination),
-                table.effective_key_prefix()
-            );
-            let path = at(&format!("destinations[{d}]"));
-            if let Some(other) = claimed.insert(location.clone(), path.clone()) {
-                return Err(ConfigError::invalid(
-                    path,
-                    format!(
-                        "writes {location}, which {other} already writes; one writer per prefix"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn validate_table(
-    config: &WriterConfig,
-    table: &TableConfig,
-    at: &dyn Fn(&str) -> String,
-) -> Result<(), ConfigError> {
-    let source = &table.source;
-    for (key, value) in [
-        ("server", &source.server),
-        ("schema", &source.schema),
-        ("table", &source.table),
-    ] {
-        if value.trim().is_empty() {
-            return Err(ConfigError::invalid(
-                at(&format!("source.{key}")),
-                "must not be empty",
-            ));
-        }
-    }
-    for (i, filter) in source.filters.iter().enumerate() {
-        let set = [
-            filter.equals.is_some(),
-            filter.prefix.is_some(),
-            filter.one_of.is_some(),
-        ];
-        if set.iter().filter(|s| **s).count() != 1 {
-            return Err(ConfigError::invalid(
-                at(&format!("source.filters[{i}]")),
-                format!(
-                    "filter on {:?} needs exactly one of `equals`, `prefix`, `in`",
-                    filter.field
-                ),
-            ));
-        }
-    }
-    if source.heartbeat_timeout.0.is_zero() {
-        return Err(ConfigError::invalid(
-            at("source.heartbeat_timeout"),
-            "must be greater than 0",
-        ));
-    }
-    if source.connect_timeout.0.is_zero() {
-        return Err(ConfigError::invalid(
-            at("source.connect_timeout"),
-            "must be greater than 0",
-        ));
-    }
-    if source.max_message_size.0 < 1024 {
-        return Err(ConfigError::invalid(
-            at("source.max_message_size"),
-            format!("{} is too small; at least 1KiB", source.max_message_size),
-        ));
-    }
-    let reconnect = &source.reconnect;
-    if reconnect.initial_backoff.0.is_zero() || reconnect.initial_backoff > reconnect.max_backoff {
-        return Err(ConfigError::invalid(
-            at("source.reconnect"),
-            format!(
-                "initial_backoff ({}) must be greater than 0 and at most max_backoff ({})",
-                reconnect.initial_backoff, reconnect.max_backoff
-            ),
-        ));
-    }
-    if table.key_fields.is_empty() || table.key_fields.iter().any(|f| f.is_empty()) {
-        return Err(ConfigError::invalid(
-            at("key_fields"),
-            "needs at least one non-empty column name",
-        ));
-    }
-    if table.diff.interval.0.is_zero() {
-        return Err(ConfigError::invalid(
-            at("diff.interval"),
-            "must be greater than 0",
-        ));
-    }
-    let snapshot = &table.snapshot;
-    for (key, fraction) in [
-        ("max_diff_fraction", snapshot.max_diff_fraction),
-        ("max_churn_fraction", snapshot.max_churn_fraction),
-    ] {
-        if let Some(value) = fraction
-            && !(value.is_finite() && value > 0.0)
-        {
-            return Err(ConfigError::invalid(
-                at(&format!("snapshot.{key}")),
-                format!("must be a number greater than 0, not {value}"),
-            ));
-        }
-    }
-    if let (Some(min), Some(max)) = (snapshot.min_interval, snapshot.max_interval)
-        && min > max
-    {
-        return Err(ConfigError::invalid(
-            at("snapshot.min_interval"),
-            format!("{min} is longer than snapshot.max_interval ({max})"),
-        ));
-    }
-    if table.destinations.is_empty() {
-        return Err(ConfigError::invalid(
-            at("destinations"),
-            "at least one destination is required",
-        ));
-    }
-    for (kind, formats) in [
-        ("snapshot", &table.formats.snapshot),
-        ("diff", &table.formats.diff),
-    ] {
-        let path = at(&format!("formats.{kind}"));
-        if formats.is_empty() {
-            return Err(ConfigError::invalid(
-                path,
-                "at least one format is required",
-            ));
-        }
-        let mut seen = formats.clone();
-        seen.sort();
-        seen.dedup();
-        if seen.len() != formats.len() {
-            return Err(ConfigError::invalid(path, "a format is listed twice"));
-        }
-    }
-    for (d, destination) in table.destinations.iter().enumerate() {
-        let path = at(&format!("destinations[{d}]"));
-        match destination {
-            DestinationConfig::Local { path: dir } if dir.as_os_str().is_empty() => {
-                return Err(ConfigError::invalid(
-                    join(&path, "path"),
-                    "must not be empty",
-                ));
-            }
-            DestinationConfig::S3 {
-                bucket, endpoint, ..
-            } => {
-                if bucket.is_empty() {
-                    return Err(ConfigError::invalid(
-                        join(&path, "bucket"),
-                        "must not be empty",
-                    ));
-                }
-                if let Some(url) = endpoint {
-                    check_endpoint(&join(&path, "endpoint"), url)?;
-                }
-            }
-            DestinationConfig::Local { .. } => {}
-        }
-        check_profile(
-            config,
-            &join(&path, "credentials"),
-            destination.credentials(),
-        )?;
-    }
-    for (e, sink) in table.events.iter().enumerate() {
-        let path = at(&format!("events[{e}]"));
-        check_profile(config, &join(&path, "credentials"), sink.credentials())?;
-        let (key, value, endpoint) = match sink {
-            super::EventSinkConfig::Sns {
-                topic_arn,
-                endpoint,
-                ..
-            } => ("topic_arn", topic_arn, endpoint),
-            super::EventSinkConfig::Sqs {
-                queue_url,
-                endpoint,
-                ..
-            } => ("queue_url", queue_url, endpoint),
-            super::EventSinkConfig::Kinesis {
-                stream, endpoint, ..
-            } => ("stream", stream, endpoint),
-        };
-        if value.is_empty() {
-            return Err(ConfigError::invalid(join(&path, key), "must not be empty"));
-        }
-        if let Some(url) = endpoint {
-            check_endpoint(&join(&path, "endpoint"), url)?;
-        }
-    }
-    Ok(())
-}
-
-fn check_profile(config: &WriterConfig, path: &str, name: Option<&str>) -> Result<(), ConfigError> {
-    match name {
-        Some(name) if !config.credentials.contains_key(name) => {
-            let known: Vec<&str> = config.credentials.keys().map(String::as_str).collect();
-            let known = if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            };
-            Err(ConfigError::invalid(
-                path,
-                format!("unknown credential profile {name:?} (defined: {known})"),
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn check_endpoint(path: &str, url: &str) -> Result<(), ConfigError> {
-    let valid = ["http://", "https://"].iter().any(|scheme| {
-        url.strip_prefix(scheme)
-            .is_some_and(|rest| !rest.is_empty())
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            path,
-            format!("invalid endpoint {url:?}: expected http(s)://host[:port]"),
-        ))
-    }
-}
-
-/// Where a destination's keys start, for detecting two writers on one prefix.
-fn destination_root(destination: &DestinationConfig) -> String {
-    match destination {
-        DestinationConfig::Local { path } => {
-            let absolute = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            format!("{}/", absolute.display())
-        }
-        DestinationConfig::S3 {
-            bucket,
-            prefix,
-            endpoint,
-            ..
-        } => {
-            format!(
-                "{}s3://{bucket}/{prefix}",
-                endpoint.as_deref().unwrap_or("")
-            )
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hardening_tests;

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use load::prescan::{MAX_CONFIG_BYTES, MAX_NESTING};
+pub use load::validate::MIN_DIFF_INTERVAL;
 pub use load::{ConfigError, load_file, parse_str};
 pub use units::{ByteSize, GoDuration};
 
@@ -46,8 +48,8 @@ pub struct HttpConfig {
     /// TCP port (default 8080).
     #[serde(default = "default_http_port")]
     pub port: u16,
-    /// Address to bind (default `0.0.0.0`).
-    #[serde(default = "default_bind")]
+    /// Address to bind (default `0.0.0.0`); an IP address, not a host name.
+    #[serde(default = "default_bind", deserialize_with = "units::deserialize_ip")]
     pub bind: IpAddr,
 }
 

@@ -198,6 +198,19 @@ impl<'de> Deserialize<'de> for ScalarText {
     }
 }
 
+/// An IP address whose error names the value (serde's own says only
+/// "invalid IP address syntax"), for `http.bind`.
+pub(super) fn deserialize_ip<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<std::net::IpAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(|_| {
+        de::Error::custom(format!(
+            "invalid IP address {text:?}: expected an address such as 0.0.0.0, 127.0.0.1 or ::1 (the port goes in http.port)"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

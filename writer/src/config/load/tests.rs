@@ -188,7 +188,7 @@ tables:
 ";
     assert_eq!(
         error_of(yaml),
-        "tables[1].destinations[0]: writes s3://b/x/, which tables[0].destinations[0] already writes; one writer per prefix"
+        "tables[1].destinations[0]: writes its manifest at s3://aws/b/x/manifest.json, where tables[0].destinations[0] already writes; one table per place (give each table its own key_prefix or destination)"
     );
 }
 
