@@ -7,11 +7,14 @@
 //! (with the newest manifest, whose artifacts it already holds) at the start
 //! of the next attempt, before anything new is written.
 //!
-//! On a conflict the stored manifest is re-read. If this writer's identity
-//! committed it (a request that timed out but landed), the write is retried
-//! on top of it and counted in `manifest_cas_retries`; if another identity
-//! did, this writer is **fenced**: it stops writing for good, sets the
-//! `fenced` metric and logs the other writer's identity.
+//! On a conflict the stored manifest is re-read. If it names another table,
+//! two tables share one place (one process can run both, so the identity
+//! alone cannot tell): this writer is **fenced** without touching it. If
+//! this writer's identity committed it (a request that timed out but
+//! landed), the write is retried on top of it and counted in
+//! `manifest_cas_retries`; if another identity did, this writer is
+//! **fenced**: it stops writing for good, sets the `fenced` metric and logs
+//! the other writer's identity.
 //!
 //! The manifest in memory is only ever replaced by one that a destination has
 //! stored ([`ManifestStore::committed`]); a manifest whose writes all failed
@@ -34,6 +37,15 @@ use crate::metrics::TableMetrics;
 /// How many conflicts with our own landed writes one put may resolve.
 const MAX_CAS_RETRIES: usize = 5;
 
+/// Why this writer stopped writing for good.
+#[derive(Debug, Clone)]
+enum Fence {
+    /// Another writer identity committed the manifest.
+    Writer(Option<String>),
+    /// The manifest now names another table.
+    Table(String),
+}
+
 #[derive(Debug)]
 struct DestState {
     revision: Option<Revision>,
@@ -52,11 +64,12 @@ pub struct ManifestStore {
     target: Manifest,
     target_body: Bytes,
     states: Vec<DestState>,
-    fenced: Option<(String, Option<String>)>,
+    /// The destination where the fence was seen, and why.
+    fenced: Option<(String, Fence)>,
 }
 
 enum PutFailure {
-    Fenced(Option<String>),
+    Fenced(Fence),
     Failed(ArchiveError),
 }
 
@@ -173,13 +186,19 @@ impl ManifestStore {
 
     /// The fencing error, if this writer was fenced.
     pub fn fenced_error(&self) -> Option<ArchiveError> {
-        self.fenced
-            .as_ref()
-            .map(|(dest, other)| ArchiveError::Fenced {
+        self.fenced.as_ref().map(|(dest, fence)| match fence {
+            Fence::Writer(other) => ArchiveError::Fenced {
                 dest: dest.clone(),
                 other: other.clone(),
                 ours: self.identity.clone(),
-            })
+            },
+            Fence::Table(found) => ArchiveError::FencedByTable {
+                dest: dest.clone(),
+                key: self.key.clone(),
+                found: found.clone(),
+                expected: self.target.table.clone(),
+            },
+        })
     }
 
     /// Makes `candidate` the target and writes it everywhere; deletions run on
@@ -220,17 +239,25 @@ impl ManifestStore {
                     self.states[i].revision = Some(revision);
                     self.states[i].holds_target = true;
                 }
-                Err(PutFailure::Fenced(other)) => {
+                Err(PutFailure::Fenced(fence)) => {
                     let dest = self.dests[i].name().to_owned();
-                    tracing::error!(
-                        table = %self.target.table,
-                        dest = %dest,
-                        other_writer = other.as_deref().unwrap_or("<none recorded>"),
-                        writer = %self.identity,
-                        "fenced: another writer committed the manifest; this writer stops writing"
-                    );
+                    match &fence {
+                        Fence::Writer(other) => tracing::error!(
+                            table = %self.target.table,
+                            dest = %dest,
+                            other_writer = other.as_deref().unwrap_or("<none recorded>"),
+                            writer = %self.identity,
+                            "fenced: another writer committed the manifest; this writer stops writing"
+                        ),
+                        Fence::Table(found) => tracing::error!(
+                            table = %self.target.table,
+                            dest = %dest,
+                            other_table = %found,
+                            "fenced: the manifest belongs to another table (two tables on one place); this table stops writing"
+                        ),
+                    }
                     self.metrics.fenced.set(1);
-                    self.fenced = Some((dest, other));
+                    self.fenced = Some((dest, fence));
                     return Err(self.fenced_error().unwrap_or(ArchiveError::NoDestination));
                 }
                 Err(PutFailure::Failed(error)) => {
@@ -284,9 +311,19 @@ impl ManifestStore {
                 // Our own earlier request landed.
                 return Ok(stored.revision);
             }
-            let writer = Manifest::parse(&stored.body).ok().and_then(|m| m.writer);
+            let parsed = Manifest::parse(&stored.body).ok();
+            // Another table's manifest is never ours to replace, whoever
+            // wrote it: the same process may run both tables.
+            if let Some(found) = parsed
+                .as_ref()
+                .map(|m| &m.table)
+                .filter(|t| !t.is_empty() && **t != self.target.table)
+            {
+                return Err(PutFailure::Fenced(Fence::Table(found.clone())));
+            }
+            let writer = parsed.and_then(|m| m.writer);
             if writer.as_deref() != Some(self.identity.as_str()) {
-                return Err(PutFailure::Fenced(writer));
+                return Err(PutFailure::Fenced(Fence::Writer(writer)));
             }
             // Written by this writer (a request that timed out but landed):
             // our target supersedes it.

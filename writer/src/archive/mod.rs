@@ -121,6 +121,21 @@ pub enum ArchiveError {
         /// The table this writer writes.
         expected: String,
     },
+    /// The manifest was replaced by one of another table while this writer
+    /// was committing: two tables write one place. This writer stops.
+    #[error(
+        "fenced: {dest}: {key} now belongs to table {found:?}, not {expected:?}: two tables write the same place; give each its own key_prefix or destination"
+    )]
+    FencedByTable {
+        /// Destination name.
+        dest: String,
+        /// The manifest key.
+        key: String,
+        /// The table the stored manifest names.
+        found: String,
+        /// The table this writer writes.
+        expected: String,
+    },
     /// A diff was requested before any snapshot exists.
     #[error("no base snapshot in the archive yet; write a snapshot first")]
     NoBase,
@@ -136,6 +151,9 @@ pub enum ArchiveError {
 impl ArchiveError {
     /// Whether this writer was fenced and must stop writing.
     pub fn is_fenced(&self) -> bool {
-        matches!(self, ArchiveError::Fenced { .. })
+        matches!(
+            self,
+            ArchiveError::Fenced { .. } | ArchiveError::FencedByTable { .. }
+        )
     }
 }
