@@ -5,7 +5,7 @@
 //! | `GET /health/live` | 200 `{"status":"ok"}` while the process serves requests |
 //! | `GET /health/ready` | 200 `{"ready":true}` once every table's initial base snapshot is durable on all its destinations, else 503 with the tables that are not |
 //! | `GET /status` | 200, a JSON array of [`TableStatus`](crate::status::TableStatus) |
-//! | `POST /snapshot[?table=schema.table]` | forces a snapshot on every (or one) table; 200 `{"schema.table":"ok"}` when all committed, 500 with `"error: …"` per failed table, 404 for an unknown table |
+//! | `POST /snapshot[?table=schema.table]` | forces a snapshot on every (or one) table; 200 `{"schema.table":"ok"}` when all committed, 500 with `"error: …"` per failed table, 404 for an unknown table, 400 for any other query parameter; requests while a table's forced snapshot runs join it |
 //! | `GET /metrics` | Prometheus text format |
 
 use std::collections::BTreeMap;
@@ -18,11 +18,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::future::join_all;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::metrics::Metrics;
 use crate::service::handle::TableHandle;
+
+mod serve;
+
+pub use serve::{HEADER_READ_TIMEOUT, serve_router};
 
 /// How long `POST /snapshot` waits for the snapshots to commit.
 pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -63,15 +66,15 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, closing
+/// connections that send no complete headers within
+/// [`HEADER_READ_TIMEOUT`].
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     state: ApiState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_router(listener, router(state), HEADER_READ_TIMEOUT, shutdown).await
 }
 
 async fn live() -> Json<serde_json::Value> {
@@ -110,13 +113,35 @@ async fn use_post() -> Response {
         .into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct SnapshotQuery {
-    table: Option<String>,
+/// The one query parameter `POST /snapshot` takes; anything else is a 400,
+/// so a misspelt `?tabel=` never snapshots every table.
+fn snapshot_target(pairs: Vec<(String, String)>) -> Result<Option<String>, String> {
+    let mut table = None;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "table" if table.is_none() => table = Some(value),
+            "table" => return Err("`table` is given more than once".to_owned()),
+            _ => {
+                return Err(format!(
+                    "unknown query parameter {key:?}; POST /snapshot takes only `table`"
+                ));
+            }
+        }
+    }
+    Ok(table)
 }
 
-async fn snapshot(State(state): State<ApiState>, Query(query): Query<SnapshotQuery>) -> Response {
-    let targets: Vec<&TableHandle> = match &query.table {
+async fn snapshot(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let table = match snapshot_target(pairs) {
+        Ok(table) => table,
+        Err(error) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response();
+        }
+    };
+    let targets: Vec<&TableHandle> = match &table {
         None => state.tables.iter().collect(),
         Some(name) => match state.tables.iter().find(|t| t.name() == name) {
             Some(table) => vec![table],
@@ -168,3 +193,6 @@ async fn metrics(State(state): State<ApiState>) -> Response {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hardening_tests;

@@ -1,9 +1,11 @@
 //! The handle through which the HTTP API (and the demo) sees and drives one
 //! table's writer task: its latest status, and forced snapshots.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::status::{ArtifactStatus, TableStatus};
@@ -33,12 +35,28 @@ pub enum SnapshotRequestError {
     Failed(String),
 }
 
+type SnapshotResult = Result<ArtifactStatus, SnapshotRequestError>;
+
+/// The forced snapshot in progress, which later requests join.
+type InFlight = Shared<BoxFuture<'static, SnapshotResult>>;
+
 /// A cloneable handle on one table's writer task.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TableHandle {
     name: Arc<str>,
     status: watch::Receiver<TableStatus>,
     commands: mpsc::Sender<TableCommand>,
+    /// Shared by every clone: 200 concurrent `POST /snapshot` make one
+    /// snapshot (one epoch), not 200.
+    in_flight: Arc<Mutex<Option<InFlight>>>,
+}
+
+impl std::fmt::Debug for TableHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableHandle")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TableHandle {
@@ -52,6 +70,7 @@ impl TableHandle {
             name: name.into(),
             status,
             commands,
+            in_flight: Arc::default(),
         }
     }
 
@@ -70,20 +89,53 @@ impl TableHandle {
         self.status.clone()
     }
 
-    /// Asks the task for a snapshot and waits for it to be committed.
-    pub async fn force_snapshot(
-        &self,
-        timeout: Duration,
-    ) -> Result<ArtifactStatus, SnapshotRequestError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(TableCommand::ForceSnapshot { reply })
-            .await
-            .map_err(|_| SnapshotRequestError::Stopped)?;
-        match tokio::time::timeout(timeout, answer).await {
+    /// Asks the task for a snapshot and waits up to `timeout` for it to be
+    /// committed. A request made while another one's snapshot is still
+    /// running joins it and gets its answer, instead of queueing one more
+    /// snapshot (and epoch) behind it.
+    pub async fn force_snapshot(&self, timeout: Duration) -> SnapshotResult {
+        let request = self.join_or_start();
+        match tokio::time::timeout(timeout, request).await {
             Err(_) => Err(SnapshotRequestError::TimedOut(timeout)),
-            Ok(Err(_)) => Err(SnapshotRequestError::Stopped),
-            Ok(Ok(result)) => result.map_err(SnapshotRequestError::Failed),
+            Ok(result) => result,
         }
+    }
+
+    fn join_or_start(&self) -> InFlight {
+        let mut slot = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = slot.as_ref() {
+            return running.clone();
+        }
+        let commands = self.commands.clone();
+        let in_flight = Arc::clone(&self.in_flight);
+        let request = async move {
+            let result = request_snapshot(&commands).await;
+            // Cleared under the lock as the answer is published: a request
+            // after this starts a new snapshot.
+            *in_flight.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            result
+        }
+        .boxed()
+        .shared();
+        *slot = Some(request.clone());
+        // Driven to the end even if every caller times out, so the slot is
+        // always cleared.
+        tokio::spawn(request.clone());
+        request
+    }
+}
+
+async fn request_snapshot(commands: &mpsc::Sender<TableCommand>) -> SnapshotResult {
+    let (reply, answer) = oneshot::channel();
+    commands
+        .send(TableCommand::ForceSnapshot { reply })
+        .await
+        .map_err(|_| SnapshotRequestError::Stopped)?;
+    match answer.await {
+        Err(_) => Err(SnapshotRequestError::Stopped),
+        Ok(result) => result.map_err(SnapshotRequestError::Failed),
     }
 }
