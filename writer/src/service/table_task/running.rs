@@ -36,7 +36,13 @@ pub(super) struct Running<'a> {
     /// base, or a new base after the source replaced the table.
     pending: Option<Trigger>,
     retry: Backoff,
+    /// No write is attempted before this after a failure: a failed pending
+    /// snapshot waits out its backoff instead of being retried by every
+    /// source batch (which made a full disk spin at 100 % CPU).
+    retry_at: Option<Instant>,
     next_tick: Instant,
+    /// The `dest` label spool failures count under (`spool:<dir>`).
+    spool_label: String,
 }
 
 impl<'a> Running<'a> {
@@ -89,6 +95,8 @@ impl<'a> Running<'a> {
             progress.clear_error("destination");
         }
         let next_tick = Instant::now() + archive.next_tick_in(Duration::ZERO);
+        let spool_label = spool_label(dests);
+        ctx.metrics.track_destination(&spool_label);
         Self {
             ctx,
             archive,
@@ -100,7 +108,9 @@ impl<'a> Running<'a> {
             manifest_uri,
             pending,
             retry: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
+            retry_at: None,
             next_tick,
+            spool_label,
         }
     }
 
@@ -146,6 +156,11 @@ impl<'a> Running<'a> {
         self.progress.state == TableState::Fenced
     }
 
+    /// Whether a failed write's backoff is still running.
+    fn backing_off(&self) -> bool {
+        self.retry_at.is_some_and(|at| Instant::now() < at)
+    }
+
     async fn on_batch(&mut self, batch: crate::source::Batch) {
         let mut replaced = false;
         let mut synced = false;
@@ -183,7 +198,11 @@ impl<'a> Running<'a> {
             // A restored chain resumed in delta mode: its base is already durable.
             self.become_ready();
         }
-        if self.pending.is_some() && self.replica.is_synced() && !self.is_fenced() {
+        if self.pending.is_some()
+            && self.replica.is_synced()
+            && !self.is_fenced()
+            && !self.backing_off()
+        {
             self.write_pending().await;
         }
     }
@@ -191,6 +210,10 @@ impl<'a> Running<'a> {
     async fn on_tick(&mut self) {
         self.next_tick = Instant::now() + self.archive.next_tick_in(Duration::ZERO);
         if self.is_fenced() {
+            return;
+        }
+        if let Some(at) = self.retry_at.filter(|at| Instant::now() < *at) {
+            self.next_tick = self.next_tick.min(at);
             return;
         }
         if self.pending.is_some() {
@@ -267,6 +290,7 @@ impl<'a> Running<'a> {
 
     fn on_committed(&mut self, committed: &Committed) {
         self.retry.reset();
+        self.retry_at = None;
         self.progress.clear_error("destination");
         self.progress.clear_error("manifest");
         if committed.kind == ArtifactKind::Snapshot {
@@ -289,6 +313,12 @@ impl<'a> Running<'a> {
     }
 
     fn on_failed(&mut self, error: ArchiveError) {
+        if matches!(error, ArchiveError::Spool { .. }) {
+            // A full or broken spool disk fails every write before any
+            // destination is reached: count it with the destinations, so
+            // the alert on destination errors fires for it too.
+            self.ctx.metrics.destination_error(&self.spool_label);
+        }
         if error.is_fenced() {
             tracing::error!(table = %self.ctx.name(), %error, "fenced: stopping all writes; remove the other writer, then restart this one");
             self.progress.state = TableState::Fenced;
@@ -302,7 +332,9 @@ impl<'a> Running<'a> {
             tracing::warn!(table = %self.ctx.name(), %error, retry_in = ?delay, "write failed; buffered changes are kept and retried");
             self.progress.state = TableState::Degraded;
             self.progress.error("destination", error.to_string());
-            self.next_tick = self.next_tick.min(Instant::now() + delay);
+            let at = Instant::now() + delay;
+            self.retry_at = Some(at);
+            self.next_tick = at;
         }
         self.publish();
     }
@@ -448,4 +480,15 @@ impl<'a> Running<'a> {
         self.progress.ready = false;
         self.publish();
     }
+}
+
+/// The `dest` label spool failures count under: `spool:<dir>`, the
+/// directory [`ArchiveWriter::open`] encodes in (the first local
+/// destination's, else the temporary directory's).
+fn spool_label(dests: &[Arc<dyn Destination>]) -> String {
+    let dir = dests
+        .iter()
+        .find_map(|d| d.spool_dir())
+        .unwrap_or_else(|| std::env::temp_dir().join("snapshot-writer-spool"));
+    format!("spool:{}", dir.display())
 }
