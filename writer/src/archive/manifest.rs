@@ -237,14 +237,14 @@ pub enum ManifestError {
     )]
     UnsupportedVersion(u32),
     /// Larger than [`MAX_MANIFEST_BYTES`].
-    #[error("manifest.json has {0} bytes, more than the {MAX_MANIFEST_BYTES} a reader accepts")]
+    #[error("has {0} bytes, more than the {MAX_MANIFEST_BYTES} a reader accepts")]
     TooLarge(u64),
     /// Lists more than [`MAX_ARTIFACTS`].
-    #[error("manifest.json lists {0} artifacts, more than the {MAX_ARTIFACTS} a reader accepts")]
+    #[error("lists {0} artifacts, more than the {MAX_ARTIFACTS} a reader accepts")]
     TooManyArtifacts(usize),
     /// Parses, but does not hold together ([`chain`]): a rebuild from it
     /// would answer from a stale or partial chain.
-    #[error("manifest.json does not hold together: {}", chain::list(.0))]
+    #[error("does not hold together: {}", chain::list(.0))]
     Inconsistent(Vec<chain::ChainProblem>),
 }
 

@@ -51,7 +51,8 @@ pub enum ChainRule {
     },
     /// A diff that does not start where the previous artifact ends.
     #[error(
-        "chain broken: from_position {from:?} is not the previous artifact's to_position {previous:?} (an artifact is missing)"
+        "chain broken: from_position {} is not the previous artifact's to_position {previous:?} (an artifact is missing)",
+        .from.as_deref().map_or_else(|| "null".to_owned(), |from| format!("{from:?}"))
     )]
     ChainBroken {
         /// The diff's `from_position`.
