@@ -30,19 +30,25 @@ pub struct RebuiltTable {
 }
 
 impl RebuiltTable {
-    /// Writes every row as a JSONL line, sorted by key.
+    /// Writes every row as a JSONL line, sorted by key. Every line written
+    /// is JSON: a JSON row is parsed before it is copied out, since the
+    /// rebuild scanned it only up to its key columns where its checksum
+    /// matched, and a checksum can be forged.
     pub fn write_jsonl(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let mut rows: Vec<(&str, StoredRow)> = self.rows.iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut buffer = Vec::with_capacity(1 << 20);
         let mut columns = ColumnCache::default();
         for (key, row) in rows {
+            let bad = |error: String| {
+                std::io::Error::other(format!("the row of key {key:?} does not decode: {error}"))
+            };
+            if let StoredRow::Json(line) = &row {
+                serde_json::from_slice::<serde::de::IgnoredAny>(line)
+                    .map_err(|error| bad(error.to_string()))?;
+            }
             row.write_json_line(&mut columns, &mut buffer)
-                .map_err(|error| {
-                    std::io::Error::other(format!(
-                        "the row of key {key:?} does not decode: {error}"
-                    ))
-                })?;
+                .map_err(|error| bad(error.to_string()))?;
             if buffer.len() >= 1 << 20 {
                 out.write_all(&buffer)?;
                 buffer.clear();
