@@ -95,8 +95,15 @@ async fn open_archive(
                 ctx.metrics.clone(),
             )
             .await
-            .map(|archive| (archive, dests))
-            .map_err(|e| e.to_string())
+            .map(|archive| (archive, dests.clone()))
+            .map_err(|error| {
+                if matches!(error, crate::archive::ArchiveError::Spool { .. }) {
+                    // The spool directory cannot be created (a full or
+                    // read-only disk): counted like the running writes'.
+                    ctx.metrics.destination_error(&running::spool_label(&dests));
+                }
+                error.to_string()
+            })
         };
         let error = match attempt.await {
             Ok(opened) => return Some(opened),

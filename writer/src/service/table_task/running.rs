@@ -453,6 +453,9 @@ impl<'a> Running<'a> {
                 }
                 Ok(Ok(None)) => tracing::info!(table = %name, "nothing buffered at shutdown"),
                 Ok(Err(error)) => {
+                    if matches!(error, ArchiveError::Spool { .. }) {
+                        self.ctx.metrics.destination_error(&self.spool_label);
+                    }
                     tracing::error!(table = %name, %error, "final flush failed; changes since the last commit are not in the archive")
                 }
                 Err(_) => {
@@ -485,7 +488,7 @@ impl<'a> Running<'a> {
 /// The `dest` label spool failures count under: `spool:<dir>`, the
 /// directory [`ArchiveWriter::open`] encodes in (the first local
 /// destination's, else the temporary directory's).
-fn spool_label(dests: &[Arc<dyn Destination>]) -> String {
+pub(super) fn spool_label(dests: &[Arc<dyn Destination>]) -> String {
     let dir = dests
         .iter()
         .find_map(|d| d.spool_dir())
