@@ -8,6 +8,7 @@
 //! holds a documented example of every feature.
 
 mod load;
+mod tls;
 mod units;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use load::prescan::{MAX_CONFIG_BYTES, MAX_NESTING};
 pub use load::validate::MIN_DIFF_INTERVAL;
 pub use load::{ConfigError, load_file, parse_str};
+pub use tls::SourceTlsConfig;
 pub use units::{ByteSize, GoDuration};
 
 /// Default HTTP port of the writer's API.
@@ -175,9 +177,12 @@ fn default_key_fields() -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// `host:port` or `http://host:port` of the laredo-server replication
-    /// listener (stock port 4002).
+    /// `host:port`, `http://host:port` or `https://host:port` of the
+    /// laredo-server replication listener (stock port 4002).
     pub server: String,
+    /// Certificate checks for an `https://` server.
+    #[serde(default, skip_serializing_if = "SourceTlsConfig::is_default")]
+    pub tls: SourceTlsConfig,
     /// Wire protocol (default `connect`, what the Go client speaks).
     #[serde(default)]
     pub protocol: SourceProtocol,

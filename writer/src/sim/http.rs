@@ -57,11 +57,15 @@ impl Protocol {
     }
 }
 
-pub(crate) async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> io::Result<SimServer> {
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> io::Result<SimServer> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(accept(listener, shared, cancel.clone()));
+    let task = tokio::spawn(accept(listener, shared, cancel.clone(), tls));
     Ok(SimServer {
         addr,
         cancel,
@@ -69,14 +73,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, addr: SocketAddr) -> io::Result<S
     })
 }
 
-async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: CancellationToken) {
+async fn accept(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => {
-                    connections.spawn(connection(tcp, shared.clone()));
+                    connections.spawn(connection(tcp, shared.clone(), tls.clone()));
                 }
                 Err(error) => {
                     tracing::warn!(%error, "fanout-sim: accept failed");
@@ -92,11 +101,23 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, cancel: Cancellation
     connections.shutdown().await;
 }
 
-async fn connection(tcp: TcpStream, shared: Arc<Shared>) {
+async fn connection(tcp: TcpStream, shared: Arc<Shared>, tls: Option<tokio_rustls::TlsAcceptor>) {
     let _ = tcp.set_nodelay(true);
     let service = hyper::service::service_fn(move |request| handle(shared.clone(), request));
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+    match tls {
+        None => {
+            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+        }
+        Some(acceptor) => match acceptor.accept(tcp).await {
+            Ok(stream) => {
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            }
+            Err(error) => tracing::debug!(%error, "fanout-sim: TLS handshake failed"),
+        },
+    }
 }
 
 async fn handle(

@@ -245,7 +245,36 @@ impl Sim {
 
     /// Listens on `addr` (port 0 picks one) until [`SimServer::stop`].
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<SimServer> {
-        http::serve(self.shared.clone(), addr).await
+        http::serve(self.shared.clone(), addr, None).await
+    }
+
+    /// Like [`serve`](Self::serve), over TLS with `cert_chain` and `key`
+    /// (PEM), offering `h2` and `http/1.1` by ALPN: an `https://` source.
+    pub async fn serve_tls(
+        &self,
+        addr: SocketAddr,
+        cert_chain: &[u8],
+        key: &[u8],
+    ) -> std::io::Result<SimServer> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |error: &dyn std::fmt::Display| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
+        };
+        let certs = CertificateDer::pem_slice_iter(cert_chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(&e))?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| invalid(&e))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(&e))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| invalid(&e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        http::serve(self.shared.clone(), addr, Some(acceptor)).await
     }
 
     /// Generates `count` random changes now.

@@ -11,7 +11,6 @@ use http::header::CONTENT_TYPE;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use laredo_proto::SYNC_PATH;
 use laredo_proto::replication::v1::SyncRequest;
@@ -39,12 +38,10 @@ pub(crate) async fn open(
     limits: &Limits<'_>,
     request: SyncRequest,
 ) -> Result<ConnectStream, SourceError> {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(limits.connect_timeout));
-    connector.set_nodelay(true);
+    let connector = super::tls::connector(limits.tls, limits.connect_timeout, false);
     // A fresh client per stream: a GoAway handoff must reach a new connection,
     // never a pooled one to the draining server.
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build(connector);
     let body = frame::envelope(0, &request.encode_to_vec());

@@ -16,6 +16,10 @@ pub enum SourceError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The TLS settings for an `https://` server cannot be used (a bad
+    /// `source.tls.ca_file`, no root certificates).
+    #[error("{0}")]
+    Tls(String),
     /// A filter in `source.filters` cannot be sent.
     #[error("source.filters[{index}]: {reason}")]
     InvalidFilter {

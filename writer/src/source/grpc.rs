@@ -7,7 +7,6 @@
 
 use http::uri::PathAndQuery;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use laredo_proto::SYNC_PATH;
 use laredo_proto::replication::v1::SyncRequest;
@@ -46,9 +45,8 @@ pub(crate) async fn open(
         .origin
         .parse()
         .map_err(|e| limits.connection_error(&e))?;
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(limits.connect_timeout));
-    connector.set_nodelay(true);
+    let connector =
+        super::tls::connector(limits.tls, limits.connect_timeout, flavor == Flavor::H2c);
     // A fresh client per stream: a GoAway handoff must reach a new connection,
     // never a pooled (or, for HTTP/2, multiplexed) one to the draining server.
     let mut builder = Client::builder(TokioExecutor::new());

@@ -46,6 +46,7 @@ mod grpc;
 mod replica;
 mod session;
 mod state;
+pub mod tls;
 mod transport;
 
 use tokio::sync::mpsc;

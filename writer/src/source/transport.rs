@@ -18,6 +18,8 @@ use crate::config::{FilterConfig, SourceConfig, SourceProtocol};
 pub(crate) struct Transport {
     protocol: SourceProtocol,
     origin: String,
+    /// TLS settings for an `https://` origin (unused for `http://`).
+    tls: std::sync::Arc<rustls::ClientConfig>,
     max_message_size: usize,
     connect_timeout: Duration,
 }
@@ -42,15 +44,20 @@ impl MessageStream {
 impl Transport {
     /// Validates the server address.
     pub fn new(config: &SourceConfig) -> Result<Self, SourceError> {
+        let origin = origin(&config.server)?;
+        let https = origin.starts_with("https://");
+        let tls = super::tls::client_config(https, config.tls.ca_file.as_deref())
+            .map_err(|error| SourceError::Tls(error.to_string()))?;
         Ok(Self {
             protocol: config.protocol,
-            origin: origin(&config.server)?,
+            origin,
+            tls,
             max_message_size: usize::try_from(config.max_message_size.0).unwrap_or(usize::MAX),
             connect_timeout: config.connect_timeout.0,
         })
     }
 
-    /// `http://host:port`.
+    /// `http(s)://host:port`.
     pub fn origin(&self) -> &str {
         &self.origin
     }
@@ -60,6 +67,7 @@ impl Transport {
     pub async fn open(&self, request: SyncRequest) -> Result<MessageStream, SourceError> {
         let limits = Limits {
             origin: &self.origin,
+            tls: &self.tls,
             max_message_size: self.max_message_size,
             connect_timeout: self.connect_timeout,
         };
@@ -80,6 +88,7 @@ impl Transport {
 /// What every protocol needs to open a stream.
 pub(crate) struct Limits<'a> {
     pub origin: &'a str,
+    pub tls: &'a rustls::ClientConfig,
     pub max_message_size: usize,
     pub connect_timeout: Duration,
 }
@@ -131,7 +140,8 @@ pub(crate) async fn read_snippet(mut body: hyper::body::Incoming) -> String {
     String::from_utf8_lossy(&bytes).trim().to_owned()
 }
 
-/// `http://host:port` from `host:port` or `http://host:port`. tonic panics on
+/// `http(s)://host:port` from `host:port`, `http://host:port` or
+/// `https://host:port` (plaintext when no scheme is given). tonic panics on
 /// an origin without a scheme, so one is always added.
 pub fn origin(server: &str) -> Result<String, SourceError> {
     let invalid = |reason: &str| SourceError::InvalidServer {
@@ -150,15 +160,10 @@ pub fn origin(server: &str) -> Result<String, SourceError> {
     let uri: http::Uri = with_scheme
         .parse()
         .map_err(|e| invalid(&format!("not a URL: {e}")))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(invalid(
-                "TLS (https://) is not supported: the writer speaks plaintext HTTP to the source (laredo-server's replication listener is plaintext); use its http:// listener, or a TLS-terminating proxy next to the writer",
-            ));
-        }
-        _ => return Err(invalid("the scheme must be http")),
-    }
+    let scheme = match uri.scheme_str() {
+        Some(scheme @ ("http" | "https")) => scheme,
+        _ => return Err(invalid("the scheme must be http or https")),
+    };
     if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
         return Err(invalid("must not have a path"));
     }
@@ -166,7 +171,7 @@ pub fn origin(server: &str) -> Result<String, SourceError> {
     if authority.host().is_empty() {
         return Err(invalid("no host"));
     }
-    Ok(format!("http://{authority}"))
+    Ok(format!("{scheme}://{authority}"))
 }
 
 /// The fixed part of every `SyncRequest` of one subscription.
@@ -270,9 +275,12 @@ mod tests {
             "http://10.0.0.1:4002"
         );
         assert_eq!(origin("[::1]:4002").unwrap(), "http://[::1]:4002");
+        assert_eq!(
+            origin("https://laredo:4002/").unwrap(),
+            "https://laredo:4002"
+        );
         for (bad, why) in [
             ("", "empty"),
-            ("https://x:1", "https"),
             ("ftp://x:1", "scheme"),
             ("http://x:1/api", "path"),
             ("x y:1", "not a URL"),

@@ -33,6 +33,7 @@ pub async fn sim(config: SimConfig) -> (Sim, SimServer) {
 pub fn source_config(addr: SocketAddr, protocol: SourceProtocol) -> SourceConfig {
     SourceConfig {
         server: addr.to_string(),
+        tls: Default::default(),
         protocol,
         schema: "public".into(),
         table: "items".into(),

@@ -76,23 +76,36 @@ fn diff_intervals_below_the_minimum_are_refused() {
 }
 
 #[test]
-fn an_https_source_is_refused_saying_tls_is_not_supported() {
-    let error = error_of(
-        "source: {server: 'https://laredo:4002', schema: public, table: users}\n\
-         destinations: [{type: local, path: /tmp/archive}]",
+fn https_sources_are_accepted_and_a_bad_ca_file_or_scheme_is_named() {
+    let https = "source: {server: 'https://laredo:4002', schema: public, table: users}\n\
+                 destinations: [{type: local, path: /tmp/archive}]\n";
+    assert_eq!(
+        parse_str(https).unwrap().tables[0].source.server,
+        "https://laredo:4002"
     );
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
+    let with_ca = format!(
+        "source: {{server: 'https://laredo:4002', schema: public, table: users, tls: {{ca_file: '{ca}'}}}}\n\
+         destinations: [{{type: local, path: /tmp/archive}}]\n"
+    );
+    parse_str(&with_ca).unwrap();
+    let missing = with_ca.replace("ca.pem", "missing.pem");
+    let error = error_of(&missing);
     assert!(
-        error.starts_with(
-            r#"source.server: "https://laredo:4002": TLS (https://) is not supported"#
-        ),
+        error.starts_with("source.tls.ca_file: CA file \"") && error.contains("missing.pem"),
         "{error}"
     );
-    assert!(!error.contains('\n'));
+    let not_pem = with_ca.replace("ca.pem", "server.key");
+    let error = error_of(&not_pem);
+    assert!(error.contains("no PEM certificate"), "{error}");
     let error = error_of(
         "source: {server: 'ftp://laredo:4002', schema: public, table: users}\n\
          destinations: [{type: local, path: /tmp/archive}]",
     );
-    assert!(error.contains(r#""ftp://laredo:4002""#), "{error}");
+    assert_eq!(
+        error,
+        r#"source.server: "ftp://laredo:4002": the scheme must be http or https"#
+    );
 }
 
 #[test]
@@ -107,7 +120,7 @@ fn a_host_name_as_bind_address_names_the_value() {
 #[test]
 fn every_problem_is_reported_at_once() {
     let error = error_of(
-        "source: {server: 'https://a:1', schema: public, table: users}\n\
+        "source: {server: 'ftp://a:1', schema: public, table: users}\n\
          key_prefix: /abs/\n\
          diff: {interval: 1ns}\n\
          destinations: [{type: local, path: /tmp/a}]",

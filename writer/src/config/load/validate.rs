@@ -137,6 +137,11 @@ fn validate_table(
         };
         problems.add(at("source.server"), message);
     }
+    if let Some(ca_file) = &source.tls.ca_file
+        && let Err(error) = crate::source::tls::read_ca_file(ca_file)
+    {
+        problems.add(at("source.tls.ca_file"), error.to_string());
+    }
     if let Some(client_id) = &source.client_id {
         no_nul(problems, &at("source.client_id"), client_id);
     }
