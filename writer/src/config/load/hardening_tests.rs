@@ -65,6 +65,23 @@ fn nul_bytes_are_refused_wherever_they_reach_a_path_or_url() {
 }
 
 #[test]
+fn nul_bytes_in_event_sinks_and_credentials_are_refused() {
+    let error = error_of(&table_with(
+        "events: [{type: sqs, queue_url: \"q\\0\"}]\n\
+         credentials: {r: {type: assume_role, role_arn: \"arn:aws:iam::1:role/x\\0\"}}",
+    ));
+    assert!(error.starts_with("2 problems: "), "{error}");
+    assert!(
+        error.contains(r#"events[0].queue_url: "q\0" contains a NUL byte"#),
+        "{error}"
+    );
+    assert!(
+        error.contains(r#"credentials.r.role_arn: "arn:aws:iam::1:role/x\0" contains a NUL byte"#),
+        "{error}"
+    );
+}
+
+#[test]
 fn diff_intervals_below_the_minimum_are_refused() {
     for value in ["1ns", "99ms"] {
         assert_eq!(

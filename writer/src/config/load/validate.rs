@@ -34,13 +34,30 @@ pub fn validate(config: &WriterConfig, inline: bool) -> Result<(), ConfigError> 
         problems.add("tables", "at least one table is required");
     }
     for (name, profile) in &config.credentials {
-        if let CredentialProfile::AssumeRole { role_arn, .. } = profile
-            && !role_arn.starts_with("arn:")
+        if let CredentialProfile::AssumeRole {
+            role_arn,
+            external_id,
+            session_name,
+            ..
+        } = profile
         {
-            problems.add(
-                format!("credentials.{name}.role_arn"),
-                format!("invalid role ARN {role_arn:?}"),
-            );
+            if !role_arn.starts_with("arn:") {
+                problems.add(
+                    format!("credentials.{name}.role_arn"),
+                    format!("invalid role ARN {role_arn:?}"),
+                );
+            } else {
+                no_nul(
+                    &mut problems,
+                    &format!("credentials.{name}.role_arn"),
+                    role_arn,
+                );
+            }
+            for (key, value) in [("external_id", external_id), ("session_name", session_name)] {
+                if let Some(value) = value {
+                    no_nul(&mut problems, &format!("credentials.{name}.{key}"), value);
+                }
+            }
         }
     }
     let mut claimed: HashMap<String, String> = HashMap::new();
@@ -285,6 +302,7 @@ fn validate_table(
         if value.is_empty() {
             problems.add(join(&path, key), "must not be empty");
         }
+        no_nul(problems, &join(&path, key), value);
         if let Some(url) = endpoint {
             check_endpoint(problems, &join(&path, "endpoint"), url);
         }
