@@ -242,3 +242,34 @@ async fn a_different_source_at_the_same_address_gets_a_new_epoch() {
     assert_same_rows(&rows, &sim_rows(&other));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_snapshot_requests_make_one_epoch() {
+    let (sim, server) = sim(1000).await;
+    let archive = tempfile::tempdir().unwrap();
+    let config = config(
+        server.local_addr(),
+        &format!("[{{type: local, path: '{}'}}]", archive.path().display()),
+    );
+    let mut writer = Running::start(&config);
+    let before = writer.wait_for("ready", |s| s.ready).await.epoch;
+    let requests = (0..50).map(|_| writer.handle.force_snapshot(Duration::from_secs(60)));
+    let answers = futures::future::join_all(requests).await;
+    let first = answers[0].clone().unwrap();
+    for answer in &answers {
+        assert_eq!(
+            answer.as_ref().unwrap(),
+            &first,
+            "every request got the same snapshot"
+        );
+    }
+    assert_eq!(first.epoch, before + 1);
+    assert_eq!(
+        writer.status().epoch,
+        before + 1,
+        "one new epoch for 50 requests"
+    );
+    writer.stop().await;
+    server.stop().await;
+    drop(sim);
+}
