@@ -53,6 +53,13 @@ struct Args {
     /// Play changes from this JSON Lines file instead of random ones.
     #[arg(long)]
     script: Option<std::path::PathBuf>,
+    /// Serve over TLS (an `https://` source) with this PEM certificate chain;
+    /// needs `--tls-key`.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -101,15 +108,22 @@ async fn main() -> anyhow::Result<()> {
     };
     let table = format!("{}.{}", config.schema, config.table);
     let sim = Sim::new(config);
-    let server = sim
-        .serve(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let server = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &std::path::PathBuf| {
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+            };
+            sim.serve_tls(args.listen, &read(cert)?, &read(key)?).await
+        }
+        _ => sim.serve(args.listen).await,
+    }
+    .with_context(|| format!("listening on {}", args.listen))?;
     let _changes = match script {
         Some(changes) => sim.spawn_script(changes, args.rate),
         None => sim.spawn_generator(args.rate),
     };
-    tracing::info!(addr = %server.local_addr(), %table, rows = args.rows, rate = args.rate, "fanout-sim serving (Connect, gRPC-Web, gRPC)");
+    let tls = args.tls_cert.is_some();
+    tracing::info!(addr = %server.local_addr(), %table, rows = args.rows, rate = args.rate, tls, "fanout-sim serving (Connect, gRPC-Web, gRPC)");
     cli::shutdown_signal().await?;
     tracing::info!(sequence = sim.sequence(), "stopping");
     tokio::time::timeout(Duration::from_secs(5), server.stop())
