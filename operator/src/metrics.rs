@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::Error;
@@ -16,6 +17,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     duration: Histogram,
     applies: IntCounter,
+    server: IntGaugeVec,
 }
 
 impl Metrics {
@@ -45,6 +47,14 @@ impl Metrics {
             "snapshot_operator_child_applies_total",
             "Server-side applies of writer children sent; unchanged children are not sent again.",
         ))?;
+        let server = IntGaugeVec::new(
+            Opts::new(
+                "snapshot_operator_kubernetes_info",
+                "The API server's version, and whether it enforces the CRD's CEL rules (from 1.25; the operator's validation does either way).",
+            ),
+            &["version", "cel_rules"],
+        )?;
+        registry.register(Box::new(server.clone()))?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(applies.clone()))?;
         registry.register(Box::new(errors.clone()))?;
@@ -59,7 +69,15 @@ impl Metrics {
             errors,
             duration,
             applies,
+            server,
         })
+    }
+
+    /// Records the API server's version.
+    pub fn server(&self, version: &str, cel_rules: bool) {
+        self.server
+            .with_label_values(&[version, if cel_rules { "true" } else { "false" }])
+            .set(1);
     }
 
     /// Records `count` children applied.

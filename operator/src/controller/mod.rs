@@ -4,7 +4,10 @@
 //! filter, or `kubectl annotate … rebase=now` would never arrive), the
 //! operator's own writes do not.
 
+mod server_version;
 mod triggers;
+
+pub use server_version::{MIN_SUPPORTED, ServerVersion};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -65,6 +68,7 @@ pub async fn run(
         () = wait_for_crd(&tables) => {}
         () = shutdown.clone() => return false,
     }
+    server_version::discover(&client, &metrics).await;
     let (store, writer) = reflector::store();
     let (related, related_triggers) = futures::channel::mpsc::unbounded();
     let applied = Arc::new(AppliedChildren::default());

@@ -27,8 +27,8 @@ pub use destination::{
     SnsSink, SqsSink,
 };
 pub use schema::{
-    CHART_CRD_PATH, CRD_PATH, DURATION_PATTERN, SIZE_PATTERN, chart_crd_template, crd_yaml,
-    strip_unsigned_formats,
+    CEL_MIN_VERSION, CHART_CRD_PATH, CRD_PATH, DURATION_PATTERN, SIZE_PATTERN, chart_crd_template,
+    crd_yaml, strip_unsigned_formats,
 };
 pub use source::{FilterSpec, ReconnectSpec, SourceProtocol, SourceSpec};
 pub use status::{

@@ -83,14 +83,16 @@ pub fn chart_crd_template(crd_yaml: &str) -> String {
         "metadata:\n  annotations:\n    helm.sh/resource-policy: keep\n",
         1,
     );
+    let (major, minor) = CEL_MIN_VERSION;
     format!(
-        "{{{{- if .Values.crds.install }}}}\n{{{{- $cel := semverCompare \">={CEL_MIN_VERSION}-0\" .Capabilities.KubeVersion.Version }}}}\n{}{{{{- end }}}}\n",
+        "{{{{- if .Values.crds.install }}}}\n{{{{- $cel := semverCompare \">={major}.{minor}-0\" .Capabilities.KubeVersion.Version }}}}\n{}{{{{- end }}}}\n",
         gate_cel_rules(&body)
     )
 }
 
-/// The first Kubernetes version that keeps CRD validation rules.
-pub const CEL_MIN_VERSION: &str = "1.25";
+/// The first Kubernetes version (major, minor) that keeps CRD validation
+/// rules.
+pub const CEL_MIN_VERSION: (u32, u32) = (1, 25);
 
 /// Wraps each `x-kubernetes-validations:` block of `yaml` in `{{- if $cel }}`.
 /// A block is the key's line and the lines after it that are deeper, or list

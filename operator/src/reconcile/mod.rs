@@ -259,19 +259,10 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         .table_status(&url, &validated.table)
         .await
         .map_err(|e| e.to_string());
-    let rebase = match rebase::requested(table) {
+    let request = rebase::requested(table);
+    let rebase = match &request {
         Some(request) => {
-            forward_rebase(
-                table,
-                ctx,
-                &api,
-                &request,
-                &url,
-                &validated.table,
-                &report,
-                &now,
-            )
-            .await?
+            forward_rebase(table, ctx, request, &url, &validated.table, &report, &now).await
         }
         None => Ok(None),
     };
@@ -284,6 +275,12 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     };
     let next = status::desired(table, &observation, handled.clone(), &now);
     status::patch(&api, table, &next).await?;
+    // The record first, then the annotation: the removal wakes the next
+    // reconcile, and the object it reads must already hold the record (a
+    // status written after it could be overwritten from a stale copy).
+    if let (Some(request), Some(_)) = (&request, &handled) {
+        rebase::remove_annotations(&api, table, request).await?;
+    }
     rebase?;
     let streak = ctx.unreachable_streak(&ObjectRef::from_obj(table), report.is_ok());
     Ok(Action::requeue(next_refresh(
@@ -344,21 +341,18 @@ async fn wait_for_winner(
     ))
 }
 
-/// Passes a re-base request to the writer. The outer error is an API
-/// failure (the reconcile stops); the inner one a refused or impossible
-/// re-base, returned after the status is written so it is retried with
-/// backoff.
-#[allow(clippy::too_many_arguments)]
+/// Passes a re-base request to the writer; what it accepted, or why not (a
+/// refused or impossible re-base, returned after the status is written so it
+/// is retried with backoff).
 async fn forward_rebase(
     table: &SnapshotTable,
     ctx: &Context,
-    api: &Api<SnapshotTable>,
     request: &rebase::RebaseRequest,
     url: &str,
     qualified_table: &str,
     report: &Result<WriterTableStatus, String>,
     now: &Time,
-) -> Result<Result<Option<HandledRebase>, Error>, Error> {
+) -> Result<Option<HandledRebase>, Error> {
     let outcome = match report {
         Ok(_) => ctx
             .writer
@@ -369,7 +363,6 @@ async fn forward_rebase(
     };
     match outcome {
         Ok(()) => {
-            rebase::remove_annotations(api, table, request).await?;
             let epoch_before = report
                 .as_ref()
                 .ok()
@@ -380,11 +373,11 @@ async fn forward_rebase(
                 epoch_before.unwrap_or_default()
             );
             ctx.publish(table, EventType::Normal, "Rebased", note).await;
-            Ok(Ok(Some(HandledRebase {
+            Ok(Some(HandledRebase {
                 value: request.value().to_owned(),
                 at: now.clone(),
                 epoch_before,
-            })))
+            }))
         }
         Err(message) => {
             let note = format!(
@@ -393,11 +386,11 @@ async fn forward_rebase(
             );
             ctx.publish(table, EventType::Warning, "RebaseFailed", note)
                 .await;
-            Ok(Err(Error::Rebase {
+            Err(Error::Rebase {
                 table: qualified_table.to_owned(),
                 url: url.to_owned(),
                 message,
-            }))
+            })
         }
     }
 }

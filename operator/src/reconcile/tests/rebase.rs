@@ -17,6 +17,13 @@ async fn a_rebase_request_reaches_the_writer_and_is_recorded() {
         "2026-05-01".into(),
     )]));
     let mut expected = child_applies("orders", no_check, no_check, no_check);
+    expected.push(Expect::event("default", "Rebased", "Normal"));
+    expected.push(status_patch(&table, |status| {
+        assert_eq!(status["lastHandledRebase"]["value"], "2026-05-01");
+        assert_eq!(status["lastHandledRebase"]["epochBefore"], 3);
+        assert!(status["lastHandledRebase"]["at"].is_string());
+    }));
+    // The record is written before the annotation goes (see `reconcile`).
     expected.push(
         Expect::new(Method::PATCH, "/apis/laredo.io/v1alpha1/namespaces/default/snapshottables/orders")
             .respond(200, object(&table))
@@ -30,12 +37,6 @@ async fn a_rebase_request_reaches_the_writer_and_is_recorded() {
                 );
             }),
     );
-    expected.push(Expect::event("default", "Rebased", "Normal"));
-    expected.push(status_patch(&table, |status| {
-        assert_eq!(status["lastHandledRebase"]["value"], "2026-05-01");
-        assert_eq!(status["lastHandledRebase"]["epochBefore"], 3);
-        assert!(status["lastHandledRebase"]["at"].is_string());
-    }));
     let (result, _, _) = run(&table, &[&table], &writer.url, expected).await;
     assert_eq!(
         result.unwrap(),
