@@ -19,6 +19,7 @@
 //! ```text
 //! KUBECONFIG=… cargo bench -p snapshot-operator --bench scale
 //! BENCH_TABLES=1000 BENCH_IDLE_SECONDS=60 BENCH_WRITERS=ready|unreachable
+//! SCALE_BENCH_OPERATOR=target/release/snapshot-operator   # another build of the operator
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
@@ -42,7 +43,12 @@ use snapshot_operator::reconcile::build::{self, BuildSettings};
 use snapshot_operator::reconcile::validate;
 use tokio::process::Command;
 
-const OPERATOR: &str = env!("CARGO_BIN_EXE_snapshot-operator");
+/// The operator binary: `SCALE_BENCH_OPERATOR`, else the one cargo built
+/// beside this bench (in the bench's profile).
+fn operator_binary() -> String {
+    std::env::var("SCALE_BENCH_OPERATOR")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_snapshot-operator").to_owned())
+}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -138,7 +144,7 @@ async fn bench() {
     };
     let metrics_port = closed_port();
     let started = Instant::now();
-    let mut operator = Command::new(OPERATOR)
+    let mut operator = Command::new(operator_binary())
         .args([
             "--namespace",
             &ns,
@@ -174,7 +180,8 @@ async fn bench() {
             started.elapsed() < Duration::from_secs(900),
             "not converged after 15 minutes ({done}/{tables})"
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // Listing 5,000 objects loads the server too: once a second.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let at_convergence = scrape(metrics_port).await;
     let rss_converged = rss_kib(pid);

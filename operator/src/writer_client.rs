@@ -70,7 +70,7 @@ pub struct WriterError {
 #[derive(Debug, thiserror::Error)]
 pub enum WriterCallError {
     /// No connection, timeout, or a body that is not the expected JSON.
-    #[error("{url}: {source}")]
+    #[error("{url}: {}", with_causes(source))]
     Unreachable {
         /// The URL called.
         url: String,
@@ -115,6 +115,20 @@ pub enum WriterCallError {
         /// The writer's message for the table.
         message: String,
     },
+}
+
+/// An HTTP client error with its causes: reqwest's own message ("error
+/// sending request") does not say that the connection was refused or timed
+/// out, and that is what a user reading the Ready condition needs.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// A client for writers' HTTP APIs (plain HTTP inside the cluster).
@@ -368,5 +382,17 @@ mod tests {
             writer_url("http://127.0.0.1:9000", "orders", "data"),
             "http://127.0.0.1:9000"
         );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_writer_says_why() {
+        let url = crate::fixtures::closed_url().await;
+        let error = WriterClient::new()
+            .table_status(&url, "public.orders")
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with(&format!("{url}/status: ")), "{text}");
+        assert!(text.to_lowercase().contains("refused"), "{text}");
     }
 }

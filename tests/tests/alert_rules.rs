@@ -13,8 +13,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+use e2e_tests::repository;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -25,46 +27,16 @@ const RELEASE: &str = "release";
 const NAMESPACE: &str = "ops";
 const UNIT_TESTS: &str = "tests/alerts/snapshot-writers.test.yaml";
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn chart() -> PathBuf {
     repository().join("charts/snapshot-operator")
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// `$<variable>`, else `$LAREDO_TOOLS_DIR/bin/<name>`, else `PATH`.
-fn find_tool(name: &str, variable: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(variable) {
-        return Some(PathBuf::from(path));
-    }
-    let tools = std::env::var_os("LAREDO_TOOLS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/laredo-tools"))
-        });
-    if let Some(candidate) = tools.map(|dir| dir.join("bin").join(name))
-        && candidate.is_file()
-    {
-        return Some(candidate);
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 /// The tool, or `None` after printing SKIPPED (a failure under `CI=true`).
 fn tool(name: &str, variable: &str, installer: &str, test: &str) -> Option<PathBuf> {
-    let found = find_tool(name, variable);
+    let found = e2e_tests::tool(name);
     if found.is_none() {
         assert!(
-            !in_ci(),
+            !e2e_tests::required(),
             "{name} not found (${variable}, $LAREDO_TOOLS_DIR/bin, PATH) and CI=true: run `bash {installer}`"
         );
         eprintln!("SKIPPED {test}: {name} not found; run `bash {installer}`");

@@ -7,8 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+use e2e_tests::repository;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
@@ -18,39 +20,16 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn chart() -> PathBuf {
     repository().join("charts/snapshot-operator")
 }
 
 fn helm() -> PathBuf {
-    if let Some(path) = std::env::var_os("HELM") {
-        return PathBuf::from(path);
-    }
-    let tools = std::env::var_os("LAREDO_TOOLS_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/laredo-tools"))
-        });
-    if let Some(candidate) = tools.map(|dir| dir.join("bin/helm"))
-        && candidate.is_file()
-    {
-        return candidate;
-    }
-    if let Some(found) = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("helm"))
-        .find(|p| p.is_file())
-    {
-        return found;
-    }
-    panic!(
-        "helm not found ($HELM, $LAREDO_TOOLS_DIR/bin/helm, PATH): run `bash .ci/tools/helm.sh` to install it"
-    );
+    e2e_tests::tool("helm").unwrap_or_else(|| {
+        panic!(
+            "helm not found ($HELM, $LAREDO_TOOLS_DIR/bin/helm, PATH): run `bash .ci/tools/helm.sh` to install it"
+        )
+    })
 }
 
 fn run_helm(args: &[&str]) -> String {

@@ -54,6 +54,18 @@ pub enum ChildEvent {
 #[derive(Debug, Default)]
 pub struct AppliedChildren {
     entries: Mutex<HashMap<ChildKey, Applied>>,
+    /// Per owner (namespace, name): the uid and generation its children were
+    /// last built from, and their keys and digests. The children depend on
+    /// nothing else of the owner, so a status refresh of an unchanged owner
+    /// needs neither a build nor an apply.
+    owners: Mutex<HashMap<(String, String), BuiltFrom>>,
+}
+
+#[derive(Debug, Clone)]
+struct BuiltFrom {
+    uid: String,
+    generation: Option<i64>,
+    children: Vec<(ChildKey, u64)>,
 }
 
 impl AppliedChildren {
@@ -121,6 +133,55 @@ impl AppliedChildren {
                 },
             },
         })
+    }
+
+    /// Whether the children of the owner `namespace/name` were built from
+    /// this `uid` and `generation`, applied, and are all still current.
+    pub fn owner_is_current(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        generation: Option<i64>,
+    ) -> bool {
+        let built = {
+            let owners = self
+                .owners
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match owners.get(&(namespace.to_owned(), name.to_owned())) {
+                Some(built) if built.uid == uid && built.generation == generation => {
+                    built.children.clone()
+                }
+                _ => return false,
+            }
+        };
+        built
+            .iter()
+            .all(|(key, digest)| self.is_current(key, *digest))
+    }
+
+    /// Records that the owner's children, built from `uid` and
+    /// `generation`, were applied with these digests.
+    pub fn record_owner(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        generation: Option<i64>,
+        children: Vec<(ChildKey, u64)>,
+    ) {
+        self.owners
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                (namespace.to_owned(), name.to_owned()),
+                BuiltFrom {
+                    uid: uid.to_owned(),
+                    generation,
+                    children,
+                },
+            );
     }
 
     /// Number of children known.
@@ -222,6 +283,29 @@ mod tests {
         assert!(
             !applied.observe(key(), &meta(Some(1), "1"), ChildEvent::Changed),
             "unknown children wake nobody: the initial list reconciles every owner"
+        );
+    }
+
+    #[test]
+    fn an_owner_is_current_while_its_generation_and_children_are() {
+        let applied = AppliedChildren::default();
+        assert!(!applied.owner_is_current("ns", "orders", "u1", Some(1)));
+        applied.begin(key(), 7);
+        applied.record(&key(), &meta(Some(1), "10"));
+        applied.record_owner("ns", "orders", "u1", Some(1), vec![(key(), 7)]);
+        assert!(applied.owner_is_current("ns", "orders", "u1", Some(1)));
+        assert!(
+            !applied.owner_is_current("ns", "orders", "u1", Some(2)),
+            "a spec change"
+        );
+        assert!(
+            !applied.owner_is_current("ns", "orders", "u2", Some(1)),
+            "recreated"
+        );
+        assert!(applied.observe(key(), &meta(Some(2), "11"), ChildEvent::Changed));
+        assert!(
+            !applied.owner_is_current("ns", "orders", "u1", Some(1)),
+            "a child drifted"
         );
     }
 }

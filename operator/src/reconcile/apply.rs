@@ -23,31 +23,37 @@ use crate::{Error, MANAGER};
 /// Applies every child of one SnapshotTable in `namespace`, in the order the
 /// writer needs them (config and identity before the pod that uses them),
 /// skipping those applied before and unchanged since. Returns how many were
-/// sent.
+/// sent, and each child's key and digest.
 pub async fn apply_children(
     client: &Client,
     applied: &AppliedChildren,
     namespace: &str,
     children: &Children,
-) -> Result<usize, Error> {
+) -> Result<(usize, Vec<(ChildKey, u64)>), Error> {
     let mut sent = 0;
-    sent += apply(client, applied, namespace, &children.config_map).await?;
+    let mut digests = Vec::with_capacity(4);
+    let mut one = |(count, key_digest): (usize, (ChildKey, u64))| {
+        sent += count;
+        digests.push(key_digest);
+    };
+    one(apply(client, applied, namespace, &children.config_map).await?);
     if let Some(account) = &children.service_account {
-        sent += apply(client, applied, namespace, account).await?;
+        one(apply(client, applied, namespace, account).await?);
     }
-    sent += apply(client, applied, namespace, &children.service).await?;
-    sent += apply(client, applied, namespace, &children.stateful_set).await?;
-    Ok(sent)
+    one(apply(client, applied, namespace, &children.service).await?);
+    one(apply(client, applied, namespace, &children.stateful_set).await?);
+    Ok((sent, digests))
 }
 
 /// Server-side apply of one object, which must carry its name, unless it
-/// is current. Returns 1 when an apply was sent.
+/// is current. Returns 1 when an apply was sent, and the child's key and
+/// digest.
 async fn apply<K>(
     client: &Client,
     applied: &AppliedChildren,
     namespace: &str,
     object: &K,
-) -> Result<usize, Error>
+) -> Result<(usize, (ChildKey, u64)), Error>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -68,7 +74,7 @@ where
     let key = child_key::<K>(namespace, &name);
     let digest = digest(&body);
     if applied.is_current(&key, digest) {
-        return Ok(0);
+        return Ok((0, (key, digest)));
     }
     applied.begin(key.clone(), digest);
     match api
@@ -81,7 +87,7 @@ where
     {
         Ok(answer) => {
             applied.record(&key, answer.meta());
-            Ok(1)
+            Ok((1, (key, digest)))
         }
         Err(source) => {
             applied.forget(&key);

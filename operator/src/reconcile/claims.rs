@@ -15,8 +15,8 @@
 //! next in line becomes active at its next reconcile (the controller triggers
 //! that reconcile through [`related`]).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
@@ -45,9 +45,14 @@ impl Blocker {
 
 /// Rank: older first; `uid` breaks ties; objects without a timestamp (never
 /// from the API server) rank last.
-fn rank(table: &SnapshotTable) -> (bool, Option<Time>, String) {
-    let created = table.metadata.creation_timestamp.clone();
-    (created.is_none(), created, table.uid().unwrap_or_default())
+/// Borrowed: every reconcile ranks every resource.
+fn rank(table: &SnapshotTable) -> (bool, Option<&Time>, &str) {
+    let created = table.metadata.creation_timestamp.as_ref();
+    (
+        created.is_none(),
+        created,
+        table.metadata.uid.as_deref().unwrap_or_default(),
+    )
 }
 
 fn same_object(a: &SnapshotTable, b: &SnapshotTable) -> bool {
@@ -66,6 +71,53 @@ pub fn locations(table: &SnapshotTable) -> Option<Vec<String>> {
     validate(table).ok().map(|v| v.locations)
 }
 
+/// The locations of each SnapshotTable, computed once per generation: every
+/// reconcile asks for those of every older resource, and validating a
+/// thousand specs per reconcile was most of an idle operator's CPU.
+#[derive(Debug, Default)]
+pub struct LocationCache {
+    by_uid: Mutex<HashMap<String, (Option<i64>, Option<Arc<[String]>>)>>,
+}
+
+impl LocationCache {
+    /// [`locations`] of `table`, from the cache while its generation and
+    /// deletion mark are unchanged.
+    pub fn of(&self, table: &SnapshotTable) -> Option<Arc<[String]>> {
+        if table.metadata.deletion_timestamp.is_some() {
+            return None;
+        }
+        let Some(uid) = table.uid() else {
+            return locations(table).map(Arc::from);
+        };
+        let generation = table.metadata.generation;
+        let mut cache = self
+            .by_uid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((seen, cached)) = cache.get(&uid)
+            && *seen == generation
+        {
+            return cached.clone();
+        }
+        let computed = locations(table).map(Arc::from);
+        cache.insert(uid, (generation, computed.clone()));
+        computed
+    }
+
+    /// Forgets resources no longer in `all`, once the cache has grown to
+    /// twice their number.
+    fn prune(&self, all: &[Arc<SnapshotTable>]) {
+        let mut cache = self
+            .by_uid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > 2 * all.len() + 16 {
+            let live: HashSet<String> = all.iter().filter_map(|t| t.uid()).collect();
+            cache.retain(|uid, _| live.contains(uid));
+        }
+    }
+}
+
 /// Who blocks `me` from running its writer, given every SnapshotTable known
 /// (`all` may contain `me`, possibly in an older version; `me` is taken as
 /// given).
@@ -73,16 +125,19 @@ pub fn blocker(
     me: &SnapshotTable,
     my_locations: &[String],
     all: &[Arc<SnapshotTable>],
+    cache: &LocationCache,
 ) -> Option<Blocker> {
     if my_locations.is_empty() {
         return None;
     }
-    let mut others: Vec<(&SnapshotTable, Vec<String>)> = all
+    cache.prune(all);
+    let my_rank = rank(me);
+    let mut others: Vec<(&SnapshotTable, Arc<[String]>)> = all
         .iter()
         .map(Arc::as_ref)
         .filter(|t| !same_object(t, me))
-        .filter(|t| rank(t) < rank(me))
-        .filter_map(|t| Some((t, locations(t)?)))
+        .filter(|t| rank(t) < my_rank)
+        .filter_map(|t| Some((t, cache.of(t)?)))
         .collect();
     others.sort_by_key(|(t, _)| rank(t));
     let mut held: BTreeMap<&str, &SnapshotTable> = BTreeMap::new();
@@ -90,7 +145,7 @@ pub fn blocker(
         if locations.iter().any(|l| held.contains_key(l.as_str())) {
             continue;
         }
-        for location in locations {
+        for location in locations.iter() {
             held.insert(location, table);
         }
     }
@@ -133,7 +188,7 @@ mod tests {
 
     fn blocker_of(me: &SnapshotTable, tables: &[&SnapshotTable]) -> Option<String> {
         let mine = locations(me).unwrap();
-        blocker(me, &mine, &all(tables)).map(|b| b.name)
+        blocker(me, &mine, &all(tables), &LocationCache::default()).map(|b| b.name)
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The children applied so far; shared with the child watches.
     pub applied: Arc<AppliedChildren>,
+    /// Every SnapshotTable's locations, for the claims.
+    pub locations: claims::LocationCache,
     /// Consecutive failures per object, for the retry backoff.
     failures: Mutex<HashMap<ObjectRef<SnapshotTable>, u32>>,
     /// Consecutive reconciles per object that could not reach its writer.
@@ -84,6 +86,7 @@ impl Context {
             settings,
             metrics,
             applied,
+            locations: claims::LocationCache::default(),
             failures: Mutex::new(HashMap::new()),
             unreachable: Mutex::new(HashMap::new()),
         }
@@ -218,7 +221,12 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         .status
         .as_ref()
         .is_some_and(|s| s.is_true(CONDITION_CONFLICT));
-    if let Some(blocker) = claims::blocker(table, &validated.locations, &ctx.store.state()) {
+    if let Some(blocker) = claims::blocker(
+        table,
+        &validated.locations,
+        &ctx.store.state(),
+        &ctx.locations,
+    ) {
         return wait_for_winner(table, ctx, &api, &blocker, was_in_conflict, &now).await;
     }
     if was_in_conflict {
@@ -228,9 +236,24 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
             .await;
     }
 
-    let children = build::build(table, &validated, &ctx.settings.build)?;
-    let sent = apply::apply_children(&ctx.client, &ctx.applied, &namespace, &children).await?;
-    ctx.metrics.applied(sent);
+    let uid = table.uid().unwrap_or_default();
+    let generation = table.metadata.generation;
+    // A status refresh of an unchanged resource builds and sends nothing.
+    let children = if !new_generation
+        && ctx
+            .applied
+            .owner_is_current(&namespace, &name, &uid, generation)
+    {
+        None
+    } else {
+        let children = build::build(table, &validated, &ctx.settings.build)?;
+        let (sent, digests) =
+            apply::apply_children(&ctx.client, &ctx.applied, &namespace, &children).await?;
+        ctx.metrics.applied(sent);
+        ctx.applied
+            .record_owner(&namespace, &name, &uid, generation, digests);
+        Some(children)
+    };
     let writer_name = build::child_name(table);
     let own_account = table
         .spec
@@ -240,7 +263,7 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     if new_generation && own_account.is_some_and(|account| account != writer_name) {
         apply::delete_service_account(&ctx.client, &ctx.applied, &namespace, &writer_name).await?;
     }
-    if new_generation {
+    if let (true, Some(children)) = (new_generation, &children) {
         let (reason, verb) = match table.status.as_ref().and_then(|s| s.observed_generation) {
             None => ("Created", "created"),
             Some(_) => ("Updated", "updated"),

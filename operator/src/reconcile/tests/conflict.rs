@@ -11,6 +11,7 @@ fn reported_conflict() -> (SnapshotTable, SnapshotTable) {
         &second,
         &validate::validate(&second).unwrap().locations,
         &[Arc::new(first.clone())],
+        &claims::LocationCache::default(),
     )
     .unwrap();
     let at = Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_100).unwrap());
