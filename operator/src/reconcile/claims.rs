@@ -76,8 +76,12 @@ pub fn locations(table: &SnapshotTable) -> Option<Vec<String>> {
 /// thousand specs per reconcile was most of an idle operator's CPU.
 #[derive(Debug, Default)]
 pub struct LocationCache {
-    by_uid: Mutex<HashMap<String, (Option<i64>, Option<Arc<[String]>>)>>,
+    by_uid: Mutex<HashMap<String, CachedLocations>>,
 }
+
+/// The generation the locations were computed from, and the locations
+/// (`None`: the resource claims nothing).
+type CachedLocations = (Option<i64>, Option<Arc<[String]>>);
 
 impl LocationCache {
     /// [`locations`] of `table`, from the cache while its generation and
