@@ -16,21 +16,8 @@ impl S3Destination {
         key: &str,
         limit: u64,
     ) -> Result<Option<Bytes>, DestError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key))
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) => {
-                return match S3Failure::from_sdk(&err) {
-                    S3Failure::NotFound => Ok(None),
-                    failure => Err(self.failed("get", key, failure)),
-                };
-            }
+        let Some(out) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let too_large = |size| DestError::Refused {
             dest: self.name.clone(),

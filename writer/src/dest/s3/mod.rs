@@ -149,6 +149,28 @@ impl S3Destination {
         format!("{}{key}", self.prefix)
     }
 
+    /// `GetObject` of `key`; `None` when it does not exist. Shared by the
+    /// plain and the size-bounded read.
+    pub(super) async fn get_object(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, DestError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out)),
+            Err(err) => match S3Failure::from_sdk(&err) {
+                S3Failure::NotFound => Ok(None),
+                failure => Err(self.failed("get", key, failure)),
+            },
+        }
+    }
+
     fn failed(&self, operation: &'static str, key: &str, failure: S3Failure) -> DestError {
         let (message, transient) = match failure {
             S3Failure::Other { message, transient } => (message, transient),
@@ -347,21 +369,8 @@ impl Destination for S3Destination {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key))
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err) => {
-                return match S3Failure::from_sdk(&err) {
-                    S3Failure::NotFound => Ok(None),
-                    failure => Err(self.failed("get", key, failure)),
-                };
-            }
+        let Some(out) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let revision = self.revision("get", key, out.e_tag)?;
         let body = out
