@@ -15,12 +15,14 @@ use std::path::{Path, PathBuf};
 
 use archive_support::go_reader::{go_plan_as_of, go_plan_head, go_reconstruct};
 use archive_support::{local, open_writer, rebuilt_rows, row};
+use laredo_proto::replication::v1::ColumnDefinition;
 use prost::Message;
 use snapshot_writer::archive::position::compare;
 use snapshot_writer::archive::retention::artifact_key;
 use snapshot_writer::archive::verify::verify;
 use snapshot_writer::archive::{
-    ArchiveReader, ArchiveSettings, ArtifactKind, ChangeBuffer, Manifest, SourceMark, Trigger,
+    ArchiveReader, ArchiveSettings, ArtifactKind, ChangeBuffer, Manifest, ManifestColumn,
+    SourceMark, Trigger,
 };
 use snapshot_writer::config::Format;
 use snapshot_writer::table::{KeySpec, Table};
@@ -128,6 +130,78 @@ async fn continues_a_go_written_archive_with_advancing_positions() {
         .clone();
     let (base, diffs) = go_plan_head(&manifest).unwrap();
     assert_eq!((manifest.artifacts[base].epoch, diffs.len()), (4, 0));
+    assert_eq!(
+        manifest.columns.len(),
+        4,
+        "the Go writer's columns are kept"
+    );
+}
+
+/// The columns a handshake announces, as `ColumnDefinition`s: those of the
+/// Go golden's table.
+fn handshake_columns() -> Vec<ColumnDefinition> {
+    let column = |ordinal, name: &str, data_type: &str, not_null, key| ColumnDefinition {
+        ordinal_position: ordinal,
+        column_name: name.to_owned(),
+        data_type: data_type.to_owned(),
+        not_null,
+        is_primary_key: key,
+        primary_key_ordinal: i32::from(key),
+    };
+    vec![
+        column(1, "id", "bigint", true, true),
+        column(2, "name", "text", false, false),
+        column(3, "score", "double precision", false, false),
+        column(4, "active", "boolean", true, false),
+    ]
+}
+
+/// The `"columns": [ … ]` member of a stored manifest, as text.
+fn columns_member(manifest: &str) -> &str {
+    let start = manifest.find("\n  \"columns\": [").unwrap();
+    let len = manifest[start..].find("\n  ]").unwrap() + "\n  ]".len();
+    &manifest[start..start + len]
+}
+
+#[tokio::test]
+async fn records_the_handshake_columns_as_the_go_writer_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let dests = vec![local(dir.path())];
+    let settings = ArchiveSettings::new("public.users", "");
+    let mut writer = open_writer(&dests, &settings, "rust").await;
+    let announced = handshake_columns();
+    writer.set_columns(
+        announced
+            .iter()
+            .map(ManifestColumn::from_definition)
+            .collect(),
+    );
+    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
+    table
+        .apply("INSERT", None, Some(&row(1, "alice", 1.0)), &mut |c| {
+            buffer.record(c)
+        })
+        .unwrap();
+    writer
+        .write_snapshot(
+            &table,
+            &mut buffer,
+            &SourceMark::default(),
+            Trigger::Initial,
+        )
+        .await
+        .unwrap();
+
+    let ours = std::fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    let go = std::fs::read_to_string(golden("go-writer").join("manifest.json")).unwrap();
+    // Byte for byte: Go's field names and order, at Go's place (after
+    // `artifacts`) and indentation.
+    assert_eq!(columns_member(&ours), columns_member(&go));
+    let json =
+        |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap()["columns"].clone();
+    assert_eq!(json(&ours), json(&go));
+    let after_artifacts = ours.find("\"artifacts\"").unwrap() < ours.find("\"columns\"").unwrap();
+    assert!(after_artifacts, "{ours}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use laredo_proto::replication::v1::ColumnDefinition;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -184,11 +185,20 @@ pub(crate) struct Shared {
     request_fault: Mutex<Option<RequestFault>>,
     open_streams: AtomicUsize,
     stalled: Notify,
+    /// The columns each new stream's handshake announces.
+    columns: Mutex<Vec<ColumnDefinition>>,
 }
 
 impl Shared {
     fn data(&self) -> MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn columns(&self) -> Vec<ColumnDefinition> {
+        self.columns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
@@ -234,6 +244,7 @@ impl Sim {
                 request_fault: Mutex::new(None),
                 open_streams: AtomicUsize::new(0),
                 stalled: Notify::new(),
+                columns: Mutex::new(rows::columns()),
             }),
         }
     }
@@ -396,6 +407,17 @@ impl Sim {
     /// Sends a fresh full snapshot on every open stream, mid-stream.
     pub fn resnapshot(&self) {
         let _ = self.shared.commands.send(Command::Resnapshot);
+    }
+
+    /// Makes every stream opened from now on announce `columns` in its
+    /// handshake, as laredo-server does after a schema change (open streams
+    /// keep theirs: drop them to have the clients reconnect).
+    pub fn announce_columns(&self, columns: Vec<ColumnDefinition>) {
+        *self
+            .shared
+            .columns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = columns;
     }
 
     /// Sends `fault` on every open stream.

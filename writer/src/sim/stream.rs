@@ -94,7 +94,7 @@ impl Stream {
             server_current_sequence: plan.current,
             journal_oldest_sequence: plan.oldest,
             resume_from_sequence: plan.resume,
-            columns: rows::columns(),
+            columns: self.shared.columns(),
             snapshot_id: snapshot.as_ref().map(|s| s.id.clone()).unwrap_or_default(),
         }))
         .await?;

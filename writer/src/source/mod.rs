@@ -4,8 +4,8 @@
 //! ```text
 //! socket ─ transport (connect | grpc_web | grpc) ─ session ─ batches ─▶ Replica::apply ─▶ Update
 //!          frame.rs envelopes, decode.rs           reconnect,   bounded     Table::apply     Change, Replaced,
-//!                                                  backoff,     channel                      Synced, Rejected
-//!                                                  GoAway
+//!                                                  backoff,     channel                      Synced, Rejected,
+//!                                                  GoAway                                    Columns
 //! ```
 //!
 //! Use:
@@ -21,6 +21,7 @@
 //!     replica.apply(batch, &mut |update| match update {
 //!         Update::Change(change) => { /* buffer it for the next diff */ }
 //!         Update::Replaced(replaced) => { /* the table was replaced: re-base */ }
+//!         Update::Columns(_) => { /* the table's schema: record it in the manifest */ }
 //!         Update::Synced(_) | Update::Rejected(_) => {}
 //!     });
 //!     let _cursor = replica.cursor(); // where the table stands now

@@ -1,7 +1,9 @@
 //! The replica: the in-memory table plus the cursor it is at, advanced by
 //! applying the source's events on the consumer's task.
 
-use laredo_proto::replication::v1::{SnapshotBegin, SnapshotEnd, SyncHandshake, SyncMode};
+use laredo_proto::replication::v1::{
+    ColumnDefinition, SnapshotBegin, SnapshotEnd, SyncHandshake, SyncMode,
+};
 use tokio::sync::watch;
 
 use super::cursor::{CatchUp, Cursor};
@@ -25,6 +27,9 @@ pub enum Update {
     /// A snapshot row or journal entry whose row is malformed was skipped.
     /// The cursor moves past it, so a reconnect does not replay it forever.
     Rejected(Rejection),
+    /// A handshake announced the table's columns, and they differ from the
+    /// ones announced before (the first handshake, or a schema change).
+    Columns(Vec<ColumnDefinition>),
 }
 
 /// The state a snapshot replaced.
@@ -88,6 +93,8 @@ pub struct Replica {
     catch_up: CatchUp,
     mode: SyncMode,
     synced: bool,
+    /// The columns the last handshake that listed any announced.
+    columns: Vec<ColumnDefinition>,
     stats: ReplicaStats,
     applied: watch::Sender<Applied>,
     metrics: Option<TableMetrics>,
@@ -108,6 +115,7 @@ impl Replica {
             catch_up: CatchUp::default(),
             mode: SyncMode::Unspecified,
             synced: false,
+            columns: Vec::new(),
             stats: ReplicaStats::default(),
             applied,
             metrics: None,
@@ -225,6 +233,10 @@ impl Replica {
         if !handshake.columns.is_empty() {
             self.table
                 .set_column_types(ColumnTypes::from_columns(&handshake.columns));
+            if handshake.columns != self.columns {
+                self.columns.clone_from(&handshake.columns);
+                sink(Update::Columns(handshake.columns.clone()));
+            }
         }
         self.mode = handshake.mode();
         if self.catch_up.handshake(handshake) {

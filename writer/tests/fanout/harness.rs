@@ -96,6 +96,7 @@ impl Follower {
                             Update::Replaced(_) => seen.replaced += 1,
                             Update::Synced(_) => seen.synced += 1,
                             Update::Rejected(_) => seen.rejected += 1,
+                            Update::Columns(_) => {}
                         });
                 }
             })

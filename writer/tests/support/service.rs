@@ -40,6 +40,15 @@ pub async fn sim(rows: usize) -> (Sim, SimServer) {
 /// A one-table writer config reading `sim`, writing a diff every second to
 /// `destinations` (a YAML flow sequence), snapshots in both formats.
 pub fn config(sim: SocketAddr, destinations: &str) -> WriterConfig {
+    config_with_formats(
+        sim,
+        destinations,
+        "{snapshot: [jsonl, protobuf], diff: [jsonl]}",
+    )
+}
+
+/// [`config`] with `formats` (a YAML flow mapping) instead.
+pub fn config_with_formats(sim: SocketAddr, destinations: &str, formats: &str) -> WriterConfig {
     let yaml = format!(
         r#"
 shutdown: {{grace_period: 20s}}
@@ -50,11 +59,16 @@ source:
   heartbeat_timeout: 2s
   reconnect: {{initial_backoff: 50ms, max_backoff: 500ms}}
 diff: {{interval: 1s}}
-formats: {{snapshot: [jsonl, protobuf], diff: [jsonl]}}
+formats: {formats}
 destinations: {destinations}
 "#
     );
     config::parse_str(&yaml).unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"))
+}
+
+/// The YAML of a local destination at `dir`, as a one-element flow sequence.
+pub fn local_destination(dir: &std::path::Path) -> String {
+    format!("[{{type: local, path: '{}'}}]", dir.display())
 }
 
 /// The YAML of an S3 destination on `bucket`/`prefix` at `endpoint`.
@@ -81,6 +95,18 @@ impl Writer {
         let metrics = Metrics::new();
         let resolver = Arc::new(moto.resolver_builder(config.credentials.clone()).build());
         let service = Service::start_with(config, &metrics, identity, resolver);
+        Self::running(service, metrics, identity)
+    }
+
+    /// Starts `config` as writer `identity` with the default credential
+    /// chain: for configs with local destinations only (no AWS service).
+    pub fn start_local(config: &WriterConfig, identity: &str) -> Self {
+        let metrics = Metrics::new();
+        let service = Service::start(config, &metrics, identity);
+        Self::running(service, metrics, identity)
+    }
+
+    fn running(service: Service, metrics: Metrics, identity: &str) -> Self {
         let handle = service.handles().remove(0);
         Self {
             service: Some(service),

@@ -129,11 +129,6 @@ impl ArchiveWriter {
         Ok(writer)
     }
 
-    /// This writer's identity.
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     /// The newest manifest stored on at least one destination.
     pub fn manifest(&self) -> &Manifest {
         self.store.committed()
@@ -149,7 +144,9 @@ impl ArchiveWriter {
         self.store.fenced_error().is_some()
     }
 
-    /// Sets the schema recorded from the next commit on.
+    /// Sets the table's columns (from the source's handshake), recorded in
+    /// `manifest.json` from the next commit on; until then, and while none
+    /// are set, the manifest keeps the columns it has.
     pub fn set_columns(&mut self, columns: Vec<ManifestColumn>) {
         self.settings.columns = columns;
     }

@@ -10,8 +10,8 @@ use tokio::time::{Instant, sleep_until};
 
 use super::{STATUS_REFRESH, TableContext, publish, restore};
 use crate::archive::{
-    ArchiveError, ArchiveWriter, ArtifactKind, ChangeBuffer, Committed, SourceMark, TickOutcome,
-    Trigger,
+    ArchiveError, ArchiveWriter, ArtifactKind, ChangeBuffer, Committed, ManifestColumn, SourceMark,
+    TickOutcome, Trigger,
 };
 use crate::dest::Destination;
 use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
@@ -167,6 +167,7 @@ impl<'a> Running<'a> {
         let name = self.ctx.name();
         let buffer = &mut self.buffer;
         let progress = &mut self.progress;
+        let archive = &mut self.archive;
         self.replica.apply(batch, &mut |update| match update {
             Update::Change(change) => buffer.record(change),
             Update::Replaced(replacement) => {
@@ -181,6 +182,10 @@ impl<'a> Running<'a> {
             Update::Rejected(rejection) => {
                 tracing::warn!(table = %name, sequence = ?rejection.sequence, error = %rejection.error, "skipped a malformed row from the source");
                 progress.error("row", format!("skipped a malformed row: {}", rejection.error));
+            }
+            Update::Columns(columns) => {
+                tracing::info!(table = %name, columns = columns.len(), "the source announced the table's columns; the next commit records them in the manifest");
+                archive.set_columns(columns.iter().map(ManifestColumn::from_definition).collect());
             }
         });
         self.ctx

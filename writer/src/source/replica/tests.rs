@@ -63,12 +63,14 @@ fn entry(
     }))
 }
 
-/// Applies events as one batch; returns the updates, summarized.
+/// Applies events as one batch; returns the updates but announced columns
+/// (`columns_announced` checks those), summarized.
 fn apply(replica: &mut Replica, events: Vec<Event>) -> Vec<String> {
     let id = replica.applied.borrow().batch + 1;
     let mut seen = Vec::new();
     replica.apply(Batch { id, events }, &mut |update| {
         seen.push(match update {
+            Update::Columns(_) => return,
             Update::Change(change @ Change::Upsert { .. }) => {
                 format!("upsert {}", change.key().unwrap_or_default())
             }
@@ -153,6 +155,42 @@ fn a_stream_dying_mid_snapshot_keeps_the_previous_state_and_cursor() {
         replica.applied.borrow().cursor,
         before,
         "reconnect resumes from it"
+    );
+}
+
+/// The columns of each handshake of `events`, as the replica announced them.
+fn columns_announced(replica: &mut Replica, events: Vec<Event>) -> Vec<Vec<String>> {
+    let mut announced = Vec::new();
+    replica.apply(Batch { id: 0, events }, &mut |update| {
+        if let Update::Columns(columns) = update {
+            announced.push(columns.into_iter().map(|c| c.column_name).collect());
+        }
+    });
+    announced
+}
+
+#[test]
+fn columns_are_announced_by_the_first_handshake_and_when_they_change() {
+    let mut replica = Replica::new(Table::new(KeySpec::default()), Cursor::default());
+    let first = handshake(SyncMode::FullSnapshot, 1, 0);
+    assert_eq!(
+        columns_announced(&mut replica, vec![first.clone()]),
+        [["id"]]
+    );
+    // A reconnect announcing the same columns, or none, changes nothing.
+    let none = Event::Handshake(SyncHandshake::default());
+    assert!(columns_announced(&mut replica, vec![first, none]).is_empty());
+    let Event::Handshake(mut changed) = handshake(SyncMode::Delta, 1, 1) else {
+        unreachable!()
+    };
+    changed.columns.push(ColumnDefinition {
+        column_name: "name".into(),
+        data_type: "text".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        columns_announced(&mut replica, vec![Event::Handshake(changed)]),
+        [["id", "name"]]
     );
 }
 

@@ -1,0 +1,92 @@
+//! The writer service's archive as the fan-out simulator feeds it over a real
+//! socket: the columns the source's handshake announces reach `manifest.json`
+//! and stay there through re-bases, and a schema change the source announces
+//! replaces them.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use laredo_proto::replication::v1::ColumnDefinition;
+use snapshot_writer::archive::{Manifest, ManifestColumn};
+use snapshot_writer::sim::rows;
+use support::service::{KEY_PREFIX, Writer, config, local_destination, sim};
+
+/// How long any one step may take.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The manifest stored under `dir`.
+fn stored_manifest(dir: &Path) -> Manifest {
+    let bytes = std::fs::read(dir.join(KEY_PREFIX).join("manifest.json")).unwrap();
+    Manifest::parse(&bytes).unwrap()
+}
+
+/// The manifest form of handshake columns.
+fn recorded(columns: &[ColumnDefinition]) -> Vec<ManifestColumn> {
+    columns
+        .iter()
+        .map(ManifestColumn::from_definition)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_columns_reach_the_manifest_through_rebases_and_schema_changes() {
+    let (sim, server) = sim(300).await;
+    let archive = tempfile::tempdir().unwrap();
+    let config = config(server.local_addr(), &local_destination(archive.path()));
+    let writer = Writer::start_local(&config, "columns-test");
+
+    writer.wait_for(LIMIT, "ready", |s| s.ready).await;
+    let manifest = stored_manifest(archive.path());
+    assert_eq!(manifest.columns, recorded(&rows::columns()));
+    let id = &manifest.columns[0];
+    assert!((id.primary_key, id.nullable) == (true, false), "{id:?}");
+
+    // A re-base the source forces (a fresh snapshot mid-stream, no new
+    // handshake): the new epoch's manifest still records the columns.
+    let epoch = manifest.epoch;
+    sim.resnapshot();
+    writer
+        .wait_for(LIMIT, "the re-base", |s| s.epoch == epoch + 1 && s.ready)
+        .await;
+    assert_eq!(
+        stored_manifest(archive.path()).columns,
+        recorded(&rows::columns())
+    );
+
+    // A schema change: the server announces one more column, the client
+    // reconnects and sees it in its handshake; the next diff records it.
+    let mut changed = rows::columns();
+    changed.push(ColumnDefinition {
+        ordinal_position: 9,
+        column_name: "tier".into(),
+        data_type: "text".into(),
+        ..ColumnDefinition::default()
+    });
+    sim.announce_columns(changed.clone());
+    sim.drop_streams();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while stored_manifest(archive.path()).columns != recorded(&changed) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the changed schema never reached the manifest"
+        );
+        sim.generate(5);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let manifest = stored_manifest(archive.path());
+    assert_eq!(manifest.epoch, epoch + 1, "recorded by a diff, no re-base");
+
+    // And a forced re-base keeps the new schema.
+    let forced = writer.handle().force_snapshot(LIMIT).await.unwrap();
+    assert_eq!(forced.epoch, epoch + 2);
+    assert_eq!(stored_manifest(archive.path()).columns, recorded(&changed));
+
+    writer.drain_and_stop(&sim).await;
+    assert_eq!(stored_manifest(archive.path()).columns, recorded(&changed));
+    server.stop().await;
+}
