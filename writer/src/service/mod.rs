@@ -24,7 +24,6 @@ use crate::config::WriterConfig;
 use crate::metrics::Metrics;
 use crate::status::{TableState, TableStatus};
 use handle::{TableCommand, TableHandle};
-pub use progress::artifact_status;
 use table_task::TableContext;
 
 /// The running tables of one process.

@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 
-use crate::archive::{Artifact, ArtifactKind, Manifest};
+use crate::archive::{ArchiveSettings, Artifact, ArtifactKind, Manifest};
 use crate::status::{
     ArtifactStatus, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus,
 };
@@ -59,8 +59,9 @@ impl Progress {
 /// Everything a status is assembled from at one moment.
 #[derive(Debug, Default)]
 pub struct Snapshot<'a> {
-    /// The committed manifest, once the archive is open.
-    pub manifest: Option<&'a Manifest>,
+    /// The committed manifest and the settings it is written with, once
+    /// the archive is open.
+    pub archive: Option<(&'a Manifest, &'a ArchiveSettings)>,
     /// URI of the manifest on the first destination.
     pub manifest_uri: String,
     /// Changes buffered since the last artifact.
@@ -76,7 +77,11 @@ pub struct Snapshot<'a> {
 impl Progress {
     /// The `/status` entry.
     pub fn to_status(&self, at: &Snapshot<'_>) -> TableStatus {
-        let manifest = at.manifest;
+        let manifest = at.archive.map(|(manifest, _)| manifest);
+        let artifact_status = |artifact| {
+            let (_, settings) = at.archive?;
+            Some(artifact_status(artifact, settings))
+        };
         let last_of =
             |kind| manifest.and_then(|m| m.artifacts.iter().rev().find(|a| a.kind == kind));
         let last_snapshot = last_of(ArtifactKind::Snapshot);
@@ -91,8 +96,8 @@ impl Progress {
             buffer_depth: at.buffer_depth,
             churn_records: at.churn,
             last_snapshot_at: last_snapshot.map(|a| a.created_at.clone()),
-            last_snapshot: last_snapshot.map(artifact_status),
-            last_diff: last_of(ArtifactKind::Diff).map(artifact_status),
+            last_snapshot: last_snapshot.and_then(artifact_status),
+            last_diff: last_of(ArtifactKind::Diff).and_then(artifact_status),
             diffs_since_snapshot: manifest.map_or(0, |m| m.diffs_since_snapshot() as u64),
             row_count: at.rows,
             manifest: manifest
@@ -110,8 +115,9 @@ impl Progress {
     }
 }
 
-/// The status form of a manifest entry.
-pub fn artifact_status(artifact: &Artifact) -> ArtifactStatus {
+/// The status form of a manifest entry; its size is the measured format's,
+/// the one the re-base policy uses ([`ArchiveSettings::measured_format`]).
+fn artifact_status(artifact: &Artifact, settings: &ArchiveSettings) -> ArtifactStatus {
     let records = match artifact.kind {
         ArtifactKind::Snapshot => artifact.row_count,
         ArtifactKind::Diff => artifact.change_count,
@@ -123,6 +129,6 @@ pub fn artifact_status(artifact: &Artifact) -> ArtifactStatus {
         position: artifact.to_position.clone(),
         at: artifact.created_at.clone(),
         records,
-        bytes: artifact.formats.values().next().map_or(0, |f| f.size_bytes),
+        bytes: settings.measured_bytes(artifact),
     }
 }

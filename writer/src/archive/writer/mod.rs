@@ -129,6 +129,11 @@ impl ArchiveWriter {
         Ok(writer)
     }
 
+    /// The settings it writes with.
+    pub fn settings(&self) -> &ArchiveSettings {
+        &self.settings
+    }
+
     /// The newest manifest stored on at least one destination.
     pub fn manifest(&self) -> &Manifest {
         self.store.committed()
@@ -242,19 +247,12 @@ impl ArchiveWriter {
             .store
             .target()
             .last_snapshot()
-            .and_then(|s| {
-                self.settings
-                    .snapshot_formats
-                    .first()
-                    .and_then(|f| s.formats.get(f.id()))
-            })
-            .map_or(0, |f| f.size_bytes);
+            .map_or(0, |snapshot| self.settings.measured_bytes(snapshot));
         let inputs = PolicyInputs {
             since_snapshot: self.since_last_snapshot(now),
-            diff_bytes: diff
-                .as_ref()
-                .and_then(|(_, files)| files.first())
-                .map_or(0, |f| f.size),
+            diff_bytes: diff.as_ref().map_or(0, |(_, files)| {
+                self.measured_size(ArtifactKind::Diff, files)
+            }),
             last_snapshot_bytes,
             churn: buffer.churn(),
             row_count: table.len() as u64,
@@ -432,7 +430,7 @@ impl ArchiveWriter {
             position: draft.position,
             source: mark.clone(),
             records: draft.records,
-            bytes: files.first().map_or(0, |f| f.size),
+            bytes: self.measured_size(draft.kind, &files),
             total_bytes: files.iter().map(|f| f.size).sum(),
             created_at: now,
             duration: draft.started.elapsed(),
@@ -482,7 +480,15 @@ impl ArchiveWriter {
         );
     }
 
-    /// Puts every file on every destination; a key holding different
+    /// The size of the file in the measured format of `kind`.
+    fn measured_size(&self, kind: ArtifactKind, files: &[SpoolFile]) -> u64 {
+        let format = self.settings.measured_format(kind);
+        files
+            .iter()
+            .find(|file| Some(file.format) == format)
+            .map_or(0, |file| file.size)
+    }
+
     fn since_last_snapshot(&self, now: Timestamp) -> Option<Duration> {
         let snapshot = self.store.target().last_snapshot()?;
         // An unreadable time (hand-edited manifest) never forces a re-base.

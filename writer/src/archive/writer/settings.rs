@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::archive::SourceMark;
 use crate::archive::keys::{diff_key, snapshot_key};
-use crate::archive::manifest::{ArtifactKind, ManifestColumn};
+use crate::archive::manifest::{Artifact, ArtifactKind, ManifestColumn};
 use crate::archive::policy::Trigger;
 use crate::config::{Format, SnapshotPolicyConfig, TableConfig};
 use crate::status::ArtifactStatus;
@@ -19,9 +19,10 @@ pub struct ArchiveSettings {
     pub key_prefix: String,
     /// Key columns, recorded in the manifest.
     pub key_fields: Vec<String>,
-    /// Snapshot formats, the first one measured by the policy.
+    /// Snapshot formats; the first is the measured one
+    /// ([`measured_format`](Self::measured_format)).
     pub snapshot_formats: Vec<Format>,
-    /// Diff formats, the first one measured by the policy.
+    /// Diff formats; the first is the measured one.
     pub diff_formats: Vec<Format>,
     /// Epochs the manifest keeps (0: all).
     pub keep_epochs: u32,
@@ -65,6 +66,27 @@ impl ArchiveSettings {
         }
     }
 
+    /// The format whose object size stands for an artifact of `kind`: the
+    /// first one configured. The re-base policy measures it, and
+    /// [`Committed::bytes`] and `/status` report it, so the three agree
+    /// whatever the order of format ids in the manifest.
+    pub fn measured_format(&self, kind: ArtifactKind) -> Option<Format> {
+        match kind {
+            ArtifactKind::Snapshot => self.snapshot_formats.first(),
+            ArtifactKind::Diff => self.diff_formats.first(),
+        }
+        .copied()
+    }
+
+    /// The size of `artifact`'s object in its
+    /// [`measured_format`](Self::measured_format); 0 when it has none (it
+    /// was written under another config).
+    pub fn measured_bytes(&self, artifact: &Artifact) -> u64 {
+        self.measured_format(artifact.kind)
+            .and_then(|format| artifact.formats.get(format.id()))
+            .map_or(0, |object| object.size_bytes)
+    }
+
     pub(super) fn key_of(
         &self,
         kind: ArtifactKind,
@@ -97,7 +119,8 @@ pub struct Committed {
     pub source: SourceMark,
     /// Rows (snapshot) or net changes (diff).
     pub records: u64,
-    /// Size of the first format.
+    /// Size of the measured format's object
+    /// ([`ArchiveSettings::measured_format`]).
     pub bytes: u64,
     /// Size of all formats.
     pub total_bytes: u64,

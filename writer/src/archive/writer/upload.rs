@@ -13,6 +13,7 @@ use crate::dest::{DestError, Destination, PutMode};
 const MAX_POSITION_BUMPS: usize = 16;
 
 impl ArchiveWriter {
+    /// Puts every file on every destination; a key holding different
     /// content moves the artifact to the next position.
     pub(super) async fn upload(
         &self,

@@ -399,7 +399,7 @@ impl<'a> Running<'a> {
             self.ctx.metrics.snapshot_age_seconds.set(age);
         }
         let at = Snapshot {
-            manifest: Some(manifest),
+            archive: Some((manifest, self.archive.settings())),
             manifest_uri: self.manifest_uri.clone(),
             buffer_depth: self.buffer.depth(),
             churn: self.buffer.churn(),
