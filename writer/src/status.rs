@@ -27,6 +27,36 @@ pub enum TableState {
     Stopped,
 }
 
+/// Where a table's last error happened: the `scope` of `last_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorScope {
+    /// The fan-out subscription.
+    Source,
+    /// A row the source sent that the table could not take.
+    Row,
+    /// Writing artifacts (or the spool they are encoded in), or opening the
+    /// archive.
+    Destination,
+    /// Committing the manifest, fencing included.
+    Manifest,
+    /// Setting up the event sinks.
+    Events,
+}
+
+impl ErrorScope {
+    /// The name `/status` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorScope::Source => "source",
+            ErrorScope::Row => "row",
+            ErrorScope::Destination => "destination",
+            ErrorScope::Manifest => "manifest",
+            ErrorScope::Events => "events",
+        }
+    }
+}
+
 /// One table's state as reported by `GET /status`.
 ///
 /// [`TableStatus::starting`] is the state before anything is known.
@@ -119,7 +149,8 @@ pub struct SourceStatus {
 /// An error with the time it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorStatus {
-    /// Where it happened: `source`, `destination`, `manifest`, `events`.
+    /// Where it happened: an [`ErrorScope`] (`source`, `row`,
+    /// `destination`, `manifest`, `events`).
     pub scope: String,
     /// The error, as logged.
     pub message: String,

@@ -1,7 +1,12 @@
 //! Logging through `tracing`: text for people, JSON for log pipelines. The
-//! level comes from `--log-level`, else `RUST_LOG`, else `info`.
+//! level comes from `--log-level`, else `RUST_LOG`, else `info`. Errors
+//! become text here, with their causes ([`with_causes`]).
+
+mod causes;
 
 use tracing_subscriber::EnvFilter;
+
+pub use causes::{WithCauses, with_causes};
 
 /// How log lines are written (to stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

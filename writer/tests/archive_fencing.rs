@@ -142,7 +142,7 @@ fn transient(key: &str) -> DestError {
         dest: "flaky".into(),
         operation: "put",
         key: key.into(),
-        message: "injected timeout".into(),
+        source: "injected timeout".into(),
         transient: true,
     }
 }

@@ -133,7 +133,7 @@ pub enum CliError {
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     /// Writing the output.
-    #[error("writing output: {0}")]
+    #[error("writing output")]
     Output(#[from] std::io::Error),
 }
 

@@ -33,6 +33,7 @@ use super::manifest::Manifest;
 use super::retention::Deletion;
 use crate::dest::{DestError, Destination, Revision};
 use crate::metrics::TableMetrics;
+use crate::telemetry::with_causes;
 
 /// How many conflicts with our own landed writes one put may resolve.
 const MAX_CAS_RETRIES: usize = 5;
@@ -261,7 +262,7 @@ impl ManifestStore {
                     return Err(self.fenced_error().unwrap_or(ArchiveError::NoDestination));
                 }
                 Err(PutFailure::Failed(error)) => {
-                    tracing::warn!(table = %self.target.table, dest = %self.dests[i].name(), %error, "manifest write failed; retried on the next attempt");
+                    tracing::warn!(table = %self.target.table, dest = %self.dests[i].name(), error = %with_causes(&error), "manifest write failed; retried on the next attempt");
                     last_error = Some(error);
                 }
             }
@@ -274,13 +275,11 @@ impl ManifestStore {
             if let Some(error) = last_error {
                 // Committed (stored somewhere); the lagging destinations are
                 // retried first thing next time.
-                tracing::warn!(table = %self.target.table, lagging = ?self.lagging(), %error, "manifest committed but not on every destination yet");
+                tracing::warn!(table = %self.target.table, lagging = ?self.lagging(), error = %with_causes(&error), "manifest committed but not on every destination yet");
             }
             return Ok(());
         }
-        Err(ArchiveError::NotCommitted(
-            last_error.map_or_else(String::new, |e| e.to_string()),
-        ))
+        Err(ArchiveError::NotCommitted(last_error.map(Box::new)))
     }
 
     async fn put_one(&self, index: usize) -> Result<Revision, PutFailure> {
@@ -330,10 +329,9 @@ impl ManifestStore {
             expected = Some(stored.revision);
             self.metrics.manifest_cas_retries.inc();
         }
-        Err(PutFailure::Failed(ArchiveError::NotCommitted(format!(
-            "{}: manifest compare-and-swap kept conflicting",
-            dest.name()
-        ))))
+        Err(PutFailure::Failed(ArchiveError::CasExhausted {
+            dest: dest.name().to_owned(),
+        }))
     }
 
     async fn run_deletions(&mut self) {
@@ -361,7 +359,7 @@ impl ManifestStore {
                 };
                 if let Err(error) = result {
                     self.metrics.destination_error(dest.name());
-                    tracing::warn!(dest = %dest.name(), ?deletion, %error, "retention delete failed; retried after the next commit");
+                    tracing::warn!(dest = %dest.name(), ?deletion, error = %with_causes(&error), "retention delete failed; retried after the next commit");
                     left.push(deletion);
                 }
             }

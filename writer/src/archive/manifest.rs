@@ -224,12 +224,13 @@ where
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// Not JSON of the manifest's shape; names the field.
-    #[error("manifest.json is invalid at {path}: {message}")]
+    #[error("manifest.json is invalid at {path}")]
     Invalid {
         /// JSON path of the offending field.
         path: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: serde_json::Error,
     },
     /// Written by a newer laredo format.
     #[error(
@@ -274,7 +275,7 @@ impl Manifest {
         let manifest: Manifest =
             serde_path_to_error::deserialize(&mut de).map_err(|e| ManifestError::Invalid {
                 path: e.path().to_string(),
-                message: e.inner().to_string(),
+                source: e.into_inner(),
             })?;
         if manifest.manifest_version > MANIFEST_VERSION {
             return Err(ManifestError::UnsupportedVersion(manifest.manifest_version));

@@ -36,6 +36,7 @@ pub use rebuilt::{RebuiltRows, RebuiltTable};
 pub use writer::{ArchiveSettings, ArchiveWriter, Committed, Restored, TickOutcome};
 
 use crate::dest::DestError;
+use crate::table::WireError;
 
 /// What the archive records about the source at an artifact: enough to resume
 /// the fan-out subscription where the artifact left off.
@@ -68,21 +69,23 @@ pub enum ArchiveError {
     #[error(transparent)]
     Destination(#[from] DestError),
     /// A stored manifest could not be read.
-    #[error("{dest}: {key}: {error}")]
+    #[error("{dest}: {key}")]
     Manifest {
         /// Destination name.
         dest: String,
         /// The manifest key.
         key: String,
         /// What is wrong with it.
+        #[source]
         error: manifest::ManifestError,
     },
     /// An artifact object could not be decoded.
-    #[error("{key}: {error}")]
+    #[error("{key}")]
     Artifact {
         /// The object key.
         key: String,
         /// What is wrong.
+        #[source]
         error: format::FormatError,
     },
     /// The manifest references an object that does not exist.
@@ -94,19 +97,48 @@ pub enum ArchiveError {
         key: String,
     },
     /// A row in the table could not be encoded.
-    #[error("encoding {what}: {message}")]
+    #[error("encoding {what}")]
     Encode {
         /// What was being encoded.
         what: String,
-        /// What went wrong.
-        message: String,
+        /// Why its bytes are not a valid `Struct`.
+        #[source]
+        source: WireError,
+    },
+    /// A row read back from the archive could not be loaded into the table.
+    #[error("row {key:?} read back from the archive")]
+    RowUnreadable {
+        /// The row's key.
+        key: String,
+        /// Why (its JSON does not convert, or the table refuses it).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Nothing in the manifest can be read as asked (no format this reader
+    /// reads, no snapshot at the position).
+    #[error("{what}: {reason}")]
+    Unreadable {
+        /// The artifact or the request.
+        what: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// Every position an artifact was moved to already holds another
+    /// object (orphans of failed attempts, or another writer).
+    #[error("artifact {artifact}: {tries} consecutive positions hold other objects")]
+    PositionsTaken {
+        /// The artifact id.
+        artifact: String,
+        /// Positions tried.
+        tries: usize,
     },
     /// The spool directory failed.
-    #[error("spool {path}: {error}")]
+    #[error("spool {path}")]
     Spool {
         /// The spool path.
         path: String,
         /// The I/O error.
+        #[source]
         error: std::io::Error,
     },
     /// The manifest under the key prefix belongs to another table.
@@ -142,10 +174,17 @@ pub enum ArchiveError {
     /// No destination is configured.
     #[error("an archive needs at least one destination")]
     NoDestination,
+    /// A destination's manifest kept changing under this writer's own
+    /// compare-and-swap retries.
+    #[error("{dest}: manifest compare-and-swap kept conflicting")]
+    CasExhausted {
+        /// Destination name.
+        dest: String,
+    },
     /// The manifest could not be stored on any destination; it is retried on
-    /// the next call.
-    #[error("manifest not stored on any destination (retried on the next attempt): {0}")]
-    NotCommitted(String),
+    /// the next call. The cause is the last destination's failure.
+    #[error("manifest not stored on any destination (retried on the next attempt)")]
+    NotCommitted(#[source] Option<Box<ArchiveError>>),
 }
 
 impl ArchiveError {

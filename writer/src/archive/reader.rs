@@ -165,12 +165,12 @@ impl ArchiveReader {
             .iter()
             .copied()
             .find(|f| artifact.formats.contains_key(f.id()))
-            .ok_or_else(|| ArchiveError::Encode {
+            .ok_or_else(|| ArchiveError::Unreadable {
                 what: format!(
                     "artifact epoch={} to={:?}",
                     artifact.epoch, artifact.to_position
                 ),
-                message: format!(
+                reason: format!(
                     "lists formats {:?}, none of which is readable here ({:?})",
                     artifact.formats.keys().collect::<Vec<_>>(),
                     preference.iter().map(|f| f.id()).collect::<Vec<_>>()
@@ -187,9 +187,9 @@ impl ArchiveReader {
         preference: &[Format],
     ) -> Result<RebuiltTable, ArchiveError> {
         self.check_chain()?;
-        let plan = plan(&self.manifest, at).ok_or_else(|| ArchiveError::Encode {
+        let plan = plan(&self.manifest, at).ok_or_else(|| ArchiveError::Unreadable {
             what: "rebuild".to_owned(),
-            message: match at {
+            reason: match at {
                 Some(at) => format!("no snapshot at or before position {at:?}"),
                 None => "the manifest lists no snapshot".to_owned(),
             },

@@ -163,10 +163,10 @@ fn spool_error(path: &Path, error: std::io::Error) -> ArchiveError {
     }
 }
 
-fn encode_error(what: &str, error: WireError) -> ArchiveError {
+fn encode_error(what: &str, source: WireError) -> ArchiveError {
     ArchiveError::Encode {
         what: what.to_owned(),
-        message: error.to_string(),
+        source,
     }
 }
 

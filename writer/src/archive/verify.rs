@@ -21,6 +21,7 @@ use super::position::compare;
 use super::reader::{ArchiveReader, Loaded};
 use super::retention::artifact_keys;
 use crate::table::KeySpec;
+use crate::telemetry::with_causes;
 
 /// What `verify` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -118,7 +119,9 @@ pub async fn verify_keyed(
                         report.problems.push(format!("{name}: {object}: {problem}"));
                     }
                 }
-                Err(error) => report.problems.push(format!("{name}: {error}")),
+                Err(error) => report
+                    .problems
+                    .push(format!("{name}: {}", with_causes(&error))),
             }
         }
         let unknown: Vec<&String> = artifact

@@ -144,7 +144,7 @@ async fn read(args: &ReadArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", telemetry::with_causes(&error));
             ExitCode::FAILURE
         }
     }
@@ -161,7 +161,7 @@ async fn verify(args: &VerifyArgs) -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", telemetry::with_causes(&error));
             ExitCode::FAILURE
         }
     }

@@ -32,6 +32,21 @@ pub mod scratch;
 use open::{OpenError, Opened, open_regular, read_opened};
 use scratch::RunDir;
 
+/// Why a local operation failed, beside the I/O errors it passes on (the
+/// cause of a [`DestError::Failed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    /// The key would leave the root or reach the scratch directories.
+    #[error("key must be a relative path without '..'")]
+    UnsafeKey,
+    /// The blocking worker running the file-system work failed.
+    #[error("the file-system worker failed: {reason}")]
+    Worker {
+        /// How (the panic, as the runtime reports it).
+        reason: String,
+    },
+}
+
 const TMP_DIR: &str = ".tmp";
 const LOCK_DIR: &str = ".locks";
 
@@ -72,12 +87,7 @@ impl LocalDestination {
             && !key.starts_with(TMP_DIR)
             && !key.starts_with(LOCK_DIR);
         if !safe {
-            return Err(self.failed(
-                "resolve",
-                key,
-                "key must be a relative path without '..'".to_owned(),
-                false,
-            ));
+            return Err(self.failed("resolve", key, LocalError::UnsafeKey, false));
         }
         Ok(self.root.join(relative))
     }
@@ -86,14 +96,14 @@ impl LocalDestination {
         &self,
         operation: &'static str,
         key: &str,
-        message: String,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
         transient: bool,
     ) -> DestError {
         DestError::Failed {
             dest: self.name.clone(),
             operation,
             key: key.to_owned(),
-            message,
+            source: source.into(),
             transient,
         }
     }
@@ -104,7 +114,7 @@ impl LocalDestination {
             error.kind(),
             PermissionDenied | InvalidInput | ReadOnlyFilesystem | NotADirectory | IsADirectory
         );
-        self.failed(operation, key, error.to_string(), transient)
+        self.failed(operation, key, error, transient)
     }
 
     fn temp_path(&self) -> io::Result<PathBuf> {
@@ -363,7 +373,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, DestError> {
     crate::blocking::off_runtime(work)
         .await
-        .unwrap_or_else(|panic| Err(dest.failed("run", key, panic, true)))
+        .unwrap_or_else(|reason| Err(dest.failed("run", key, LocalError::Worker { reason }, true)))
 }
 
 #[async_trait]

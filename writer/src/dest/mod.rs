@@ -73,7 +73,7 @@ pub enum DestError {
     },
     /// Any other failure. `transient` tells whether retrying may help
     /// (network, throttling, 5xx) or not (access denied, no such bucket).
-    #[error("{dest}: {operation} {key}: {message}")]
+    #[error("{dest}: {operation} {key}")]
     Failed {
         /// Destination name.
         dest: String,
@@ -81,8 +81,9 @@ pub enum DestError {
         operation: &'static str,
         /// The key involved.
         key: String,
-        /// What went wrong, including the underlying error.
-        message: String,
+        /// What went wrong: the I/O or S3 error, with its own causes.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
         /// Whether a retry may succeed.
         transient: bool,
     },

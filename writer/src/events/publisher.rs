@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::{Event, EventSink};
 use crate::aws::jittered_backoff;
 use crate::metrics::TableMetrics;
+use crate::telemetry::with_causes;
 
 /// Queue and retry settings of an [`EventPublisher`].
 #[derive(Debug, Clone)]
@@ -231,7 +232,7 @@ async fn deliver(
                     to_position = %queued.event.to_position,
                     attempt = failures,
                     retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    error = %err,
+                    error = %with_causes(&err),
                     "event publish failed; will retry"
                 );
                 tokio::time::sleep(delay).await;

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_smithy_types::Blob;
 use sha2::{Digest, Sha256};
 
@@ -25,12 +24,13 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A failed publish attempt.
 #[derive(Debug, thiserror::Error)]
-#[error("{sink}: {message}")]
+#[error("publishing to {sink}")]
 pub struct SinkError {
     /// The sink's label.
     pub sink: String,
-    /// What went wrong, with the service's error code.
-    pub message: String,
+    /// What went wrong: the SDK's error, with the service's error code.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// Somewhere events go.
@@ -150,13 +150,13 @@ fn deduplication_id(event: &Event) -> String {
     }
 }
 
-fn sink_error<E>(label: &str, err: &E) -> SinkError
+fn sink_error<E>(label: &str, err: E) -> SinkError
 where
-    E: std::error::Error,
+    E: std::error::Error + Send + Sync + 'static,
 {
     SinkError {
         sink: label.to_owned(),
-        message: DisplayErrorContext(err).to_string(),
+        source: Box::new(err),
     }
 }
 
@@ -191,7 +191,7 @@ impl EventSink for SnsSink {
             .send()
             .await
             .map(drop)
-            .map_err(|e| sink_error(&self.label, &e))
+            .map_err(|e| sink_error(&self.label, e))
     }
 }
 
@@ -227,7 +227,7 @@ impl EventSink for SqsSink {
             .send()
             .await
             .map(drop)
-            .map_err(|e| sink_error(&self.label, &e))
+            .map_err(|e| sink_error(&self.label, e))
     }
 }
 
@@ -261,7 +261,7 @@ impl EventSink for KinesisSink {
             .send()
             .await
             .map(drop)
-            .map_err(|e| sink_error(&self.label, &e))
+            .map_err(|e| sink_error(&self.label, e))
     }
 }
 

@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::metrics::Metrics;
 use crate::service::handle::TableHandle;
+use crate::telemetry::with_causes;
 
 mod serve;
 
@@ -166,7 +167,7 @@ async fn snapshot(
                 Ok(_) => "ok".to_owned(),
                 Err(error) => {
                     all_ok = false;
-                    format!("error: {error}")
+                    format!("error: {}", with_causes(&error))
                 }
             };
             (table.name(), answer)

@@ -7,7 +7,9 @@ use tokio::sync::{mpsc, watch};
 use tower::ServiceExt;
 
 use super::*;
-use crate::service::handle::TableCommand;
+use crate::archive::ArchiveError;
+use crate::dest::DestError;
+use crate::service::handle::{SnapshotFailure, TableCommand};
 use crate::status::{ArtifactStatus, TableState, TableStatus};
 
 fn status(table: &str, ready: bool) -> TableStatus {
@@ -44,7 +46,15 @@ fn table(
                     records: 3,
                     bytes: 10,
                 })
-                .map_err(str::to_owned);
+                .map_err(|cause| {
+                    SnapshotFailure::Failed(ArchiveError::Destination(DestError::Failed {
+                        dest: "s3://b/p/".into(),
+                        operation: "put",
+                        key: "k".into(),
+                        source: cause.into(),
+                        transient: true,
+                    }))
+                });
             let _ = reply.send(result);
         }
     });
@@ -129,7 +139,7 @@ async fn snapshot_answers_per_table() {
     assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         body,
-        r#"{"public.orders":"error: destination down","public.users":"ok"}"#
+        r#"{"public.orders":"error: s3://b/p/: put k: destination down","public.users":"ok"}"#
     );
     let (code, body) = call(&router, "POST", "/snapshot?table=public.nope").await;
     assert_eq!(code, StatusCode::NOT_FOUND);

@@ -8,6 +8,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::archive::ArchiveError;
 use crate::status::{ArtifactStatus, TableStatus};
 
 /// A request from outside the table task.
@@ -16,13 +17,30 @@ pub enum TableCommand {
     /// Write a new base snapshot now (new epoch), regardless of thresholds,
     /// and answer once it is committed on every destination.
     ForceSnapshot {
-        /// Receives the committed snapshot or why it failed.
-        reply: oneshot::Sender<Result<ArtifactStatus, String>>,
+        /// Receives the committed snapshot or why there is none.
+        reply: oneshot::Sender<Result<ArtifactStatus, SnapshotFailure>>,
     },
 }
 
+/// Why the table task did not write a forced snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotFailure {
+    /// The archive could not be opened yet.
+    #[error("the archive is not open yet (destination unavailable)")]
+    NotOpen,
+    /// Another writer owns the prefix.
+    #[error("this writer is fenced: another writer owns the prefix")]
+    Fenced,
+    /// The table has not caught up with the source.
+    #[error("the table is still syncing with the source; retry once /health/ready is 200")]
+    Syncing,
+    /// The snapshot was attempted and failed.
+    #[error(transparent)]
+    Failed(#[from] ArchiveError),
+}
+
 /// Why a forced snapshot did not complete.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SnapshotRequestError {
     /// The table task has stopped.
     #[error("the writer for this table has stopped")]
@@ -30,9 +48,10 @@ pub enum SnapshotRequestError {
     /// The snapshot was not committed in time.
     #[error("the snapshot did not complete within {0:?}")]
     TimedOut(Duration),
-    /// The snapshot was attempted and failed.
-    #[error("{0}")]
-    Failed(String),
+    /// The table task refused it or it failed (shared by every request that
+    /// joined it).
+    #[error(transparent)]
+    Failed(Arc<SnapshotFailure>),
 }
 
 type SnapshotResult = Result<ArtifactStatus, SnapshotRequestError>;
@@ -136,6 +155,6 @@ async fn request_snapshot(commands: &mpsc::Sender<TableCommand>) -> SnapshotResu
         .map_err(|_| SnapshotRequestError::Stopped)?;
     match answer.await {
         Err(_) => Err(SnapshotRequestError::Stopped),
-        Ok(result) => result.map_err(SnapshotRequestError::Failed),
+        Ok(result) => result.map_err(|failure| SnapshotRequestError::Failed(Arc::new(failure))),
     }
 }

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use crate::archive::{ArchiveSettings, Artifact, ArtifactKind, Manifest};
 use crate::status::{
-    ArtifactStatus, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus,
+    ArtifactStatus, ErrorScope, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus,
 };
 
 /// The task's own state, beyond what the archive, buffer and source hold.
@@ -20,7 +20,28 @@ pub struct Progress {
     /// The initial base is durable (see [`crate::status::TableStatus::ready`]).
     pub ready: bool,
     /// The most recent error.
-    pub last_error: Option<ErrorStatus>,
+    pub last_error: Option<LastError>,
+}
+
+/// The most recent error of a table task, as `/status` will show it.
+#[derive(Debug, Clone)]
+pub struct LastError {
+    /// Where it happened.
+    pub scope: ErrorScope,
+    /// The error with its causes.
+    pub message: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl LastError {
+    fn to_status(&self) -> ErrorStatus {
+        ErrorStatus {
+            scope: self.scope.as_str().to_owned(),
+            message: self.message.clone(),
+            at: self.at.to_string(),
+        }
+    }
 }
 
 impl Progress {
@@ -34,23 +55,29 @@ impl Progress {
         }
     }
 
-    /// Records an error of `scope` (`source`, `destination`, `manifest`, …).
-    pub fn error(&mut self, scope: &str, message: impl Into<String>) {
-        self.error_at(scope, &message.into(), Timestamp::now());
+    /// Records an error of `scope`; `message` is the error as logged, with
+    /// its causes ([`with_causes`](crate::telemetry::with_causes)).
+    pub fn error(&mut self, scope: ErrorScope, message: impl std::fmt::Display) {
+        self.error_at(scope, message, Timestamp::now());
     }
 
     /// Records an error of `scope` that happened at `at`.
-    pub fn error_at(&mut self, scope: &str, message: &str, at: Timestamp) {
-        self.last_error = Some(ErrorStatus {
-            scope: scope.to_owned(),
-            message: message.to_owned(),
-            at: at.to_string(),
+    pub fn error_at(&mut self, scope: ErrorScope, message: impl std::fmt::Display, at: Timestamp) {
+        self.last_error = Some(LastError {
+            scope,
+            message: message.to_string(),
+            at,
         });
     }
 
+    /// Whether the last error is of `scope`.
+    pub fn has_error(&self, scope: ErrorScope) -> bool {
+        self.last_error.as_ref().is_some_and(|e| e.scope == scope)
+    }
+
     /// Clears the last error if it was of `scope`.
-    pub fn clear_error(&mut self, scope: &str) {
-        if self.last_error.as_ref().is_some_and(|e| e.scope == scope) {
+    pub fn clear_error(&mut self, scope: ErrorScope) {
+        if self.has_error(scope) {
             self.last_error = None;
         }
     }
@@ -110,7 +137,7 @@ impl Progress {
                     uri: at.manifest_uri.clone(),
                 }),
             source: at.source.clone(),
-            last_error: self.last_error.clone(),
+            last_error: self.last_error.as_ref().map(LastError::to_status),
         }
     }
 }

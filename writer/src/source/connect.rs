@@ -20,7 +20,8 @@ use serde::Deserialize;
 use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::frame::{self, Decoder, FLAG_COMPRESSED, FLAG_END_STREAM};
-use super::transport::{Limits, error_chain, read_snippet};
+use super::transport::{Limits, read_snippet};
+use crate::telemetry::with_causes;
 
 /// Content type of a Connect streaming call with the binary codec.
 pub const CONTENT_TYPE_CONNECT: &str = "application/connect+proto";
@@ -106,7 +107,7 @@ impl ConnectStream {
                     ));
                 }
                 return super::decode_response(envelope.payload)
-                    .map_err(|e| SourceError::Decode(e.to_string()))?
+                    .map_err(SourceError::Decode)?
                     .map(Some)
                     .ok_or(SourceError::UnknownVariant);
             }
@@ -119,7 +120,7 @@ impl ConnectStream {
                 Some(Err(error)) => {
                     return Err(SourceError::Connection {
                         origin: self.origin.clone(),
-                        reason: format!("stream cut: {}", error_chain(&error)),
+                        reason: format!("stream cut: {}", with_causes(&error)),
                     });
                 }
                 None => {

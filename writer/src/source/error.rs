@@ -59,8 +59,8 @@ pub enum SourceError {
     #[error("malformed frame: {0}")]
     Frame(#[from] FrameError),
     /// A frame's payload is not a `SyncResponse`.
-    #[error("malformed SyncResponse: {0}")]
-    Decode(String),
+    #[error("malformed SyncResponse")]
+    Decode(#[source] prost::DecodeError),
     /// A `SyncResponse` with no variant this client knows (a newer server?).
     #[error("SyncResponse with no known message variant (fields 1-8 absent)")]
     UnknownVariant,

@@ -16,7 +16,8 @@ use tower::Layer;
 use super::checked::CheckResponse;
 use super::decode::ServerMessage;
 use super::error::SourceError;
-use super::transport::{Limits, error_chain};
+use super::transport::Limits;
+use crate::telemetry::with_causes;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -130,7 +131,7 @@ fn from_status(status: &tonic::Status, origin: &str) -> SourceError {
         if error.is::<hyper::Error>() || error.is::<hyper_util::client::legacy::Error>() {
             return SourceError::Connection {
                 origin: origin.to_owned(),
-                reason: error_chain(error),
+                reason: with_causes(error).to_string(),
             };
         }
         source = error.source();

@@ -25,6 +25,7 @@ use super::replica::Applied;
 use super::state::{ConnectionState, SharedState, mode_name};
 use super::transport::{MessageStream, RequestTemplate, Transport};
 use crate::table::wire;
+use crate::telemetry::with_causes;
 
 /// Most events per batch: large enough to amortize the channel, small enough
 /// to keep the consumer's latency and memory low.
@@ -98,10 +99,11 @@ impl Session {
             match end {
                 End::ConsumerGone => break,
                 End::Diverged(error) => {
-                    tracing::warn!(server = self.transport.origin(), %error, "the source is not the one this table follows; resyncing from a full snapshot (a new epoch)");
+                    tracing::warn!(server = self.transport.origin(), error = %with_causes(&error), "the source is not the one this table follows; resyncing from a full snapshot (a new epoch)");
                     self.resync = true;
                     delay = Duration::ZERO;
-                    self.state.reconnecting(Some(error.to_string()));
+                    self.state
+                        .reconnecting(Some(with_causes(&error).to_string()));
                 }
                 End::GoAway if healthy => {
                     tracing::info!(
@@ -127,8 +129,9 @@ impl Session {
                 }
                 End::Failed(error) => {
                     delay = self.backoff.next_delay();
-                    tracing::warn!(server = self.transport.origin(), %error, ?delay, "source stream failed; reconnecting");
-                    self.state.reconnecting(Some(error.to_string()));
+                    tracing::warn!(server = self.transport.origin(), error = %with_causes(&error), ?delay, "source stream failed; reconnecting");
+                    self.state
+                        .reconnecting(Some(with_causes(&error).to_string()));
                 }
             }
         }

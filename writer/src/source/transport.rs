@@ -12,6 +12,7 @@ use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::{connect, grpc};
 use crate::config::{FilterConfig, SourceConfig, SourceProtocol};
+use crate::telemetry::with_causes;
 
 /// Opens streams to one server with one protocol.
 #[derive(Debug, Clone)]
@@ -98,25 +99,9 @@ impl Limits<'_> {
     pub fn connection_error(&self, error: &(dyn std::error::Error + 'static)) -> SourceError {
         SourceError::Connection {
             origin: self.origin.to_owned(),
-            reason: error_chain(error),
+            reason: with_causes(error).to_string(),
         }
     }
-}
-
-/// Formats an error with its sources, since hyper's top-level messages
-/// ("client error (Connect)") hide the cause.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Up to 512 bytes of a body, for error messages.

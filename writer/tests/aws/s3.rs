@@ -360,7 +360,7 @@ async fn a_missing_bucket_is_a_permanent_error_naming_the_bucket_key_and_code() 
         .put_if("t/manifest.json", Bytes::from_static(b"{}"), None)
         .await
         .unwrap_err();
-    let text = err.to_string();
+    let text = snapshot_writer::telemetry::with_causes(&err).to_string();
     match err {
         DestError::Failed { transient, .. } => assert!(!transient, "{text}"),
         other => panic!("expected a permanent failure, got {other}"),

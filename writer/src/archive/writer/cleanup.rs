@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use super::ArchiveWriter;
 use crate::archive::keys::epoch_of_key;
 use crate::dest::Destination;
+use crate::telemetry::with_causes;
 
 impl ArchiveWriter {
     /// Cleans up after a killed writer (module docs). Failures are logged,
@@ -25,7 +26,7 @@ impl ArchiveWriter {
     pub(super) async fn clean_up_after_kill(&self) {
         for dest in self.store.destinations() {
             if let Err(error) = dest.clean_up().await {
-                tracing::warn!(dest = %dest.name(), %error, "could not remove a killed writer's temp files");
+                tracing::warn!(dest = %dest.name(), error = %with_causes(&error), "could not remove a killed writer's temp files");
             }
         }
         let manifest = self.store.committed();
@@ -38,7 +39,7 @@ impl ArchiveWriter {
             let dest = &self.store.destinations()[index];
             if let Err(error) = self.delete_retired(dest.as_ref(), &retired).await {
                 self.metrics.destination_error(dest.name());
-                tracing::warn!(dest = %dest.name(), %error, "could not delete retired epochs; retried at the next start");
+                tracing::warn!(dest = %dest.name(), error = %with_causes(&error), "could not delete retired epochs; retried at the next start");
             }
         }
     }

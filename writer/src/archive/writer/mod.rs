@@ -43,6 +43,7 @@ use crate::config::Format;
 use crate::dest::Destination;
 use crate::metrics::TableMetrics;
 use crate::table::{KeySpec, Table};
+use crate::telemetry::with_causes;
 
 struct Draft {
     id: String,
@@ -97,12 +98,12 @@ impl ArchiveWriter {
         };
         if !writer.store.lagging().is_empty() && !writer.store.committed().artifacts.is_empty() {
             if let Err(error) = writer.repair_lagging().await {
-                tracing::warn!(table = %writer.settings.table, %error, "could not copy artifacts to a lagging destination; retried on the next write");
+                tracing::warn!(table = %writer.settings.table, error = %with_causes(&error), "could not copy artifacts to a lagging destination; retried on the next write");
             } else if let Err(error) = writer.store.sync().await {
                 if error.is_fenced() {
                     return Err(error);
                 }
-                tracing::warn!(table = %writer.settings.table, %error, "could not bring a lagging destination up to date");
+                tracing::warn!(table = %writer.settings.table, error = %with_causes(&error), "could not bring a lagging destination up to date");
             }
         }
         writer.clean_up_after_kill().await;
@@ -185,18 +186,16 @@ impl ArchiveWriter {
         let mut table = Table::new(key);
         table.reserve(rebuilt.rows.len());
         for (key, row) in rebuilt.rows.iter() {
+            let unreadable = |source| ArchiveError::RowUnreadable {
+                key: key.to_owned(),
+                source,
+            };
             let encoded = row
                 .to_struct_bytes()
-                .map_err(|message| ArchiveError::Encode {
-                    what: format!("row {key:?}"),
-                    message,
-                })?;
+                .map_err(|message| unreadable(message.into()))?;
             table
                 .upsert_encoded(&encoded)
-                .map_err(|e| ArchiveError::Encode {
-                    what: format!("row {key:?}"),
-                    message: e.to_string(),
-                })?;
+                .map_err(|error| unreadable(error.into()))?;
         }
         let mark = manifest.source.clone().unwrap_or_else(|| SourceMark {
             position: manifest.head_position.clone(),
@@ -419,7 +418,7 @@ impl ArchiveWriter {
         self.metrics.churn_records.set(buffer.churn() as i64);
         let result = self.store.commit(candidate, deletions).await;
         if let Err(error) = &result {
-            tracing::warn!(artifact = %draft.id, table = %self.settings.table, %error, "manifest commit failed");
+            tracing::warn!(artifact = %draft.id, table = %self.settings.table, error = %with_causes(error), "manifest commit failed");
         }
         result?;
         let committed = Committed {

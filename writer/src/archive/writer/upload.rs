@@ -56,9 +56,9 @@ impl ArchiveWriter {
             );
             draft.position = bumped;
         }
-        Err(ArchiveError::Encode {
-            what: format!("artifact {}", draft.id),
-            message: format!("{MAX_POSITION_BUMPS} consecutive positions hold other objects"),
+        Err(ArchiveError::PositionsTaken {
+            artifact: draft.id.clone(),
+            tries: MAX_POSITION_BUMPS,
         })
     }
 

@@ -32,8 +32,9 @@ impl S3Destination {
         let mut body = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
         let mut stream = out.body;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk
-                .map_err(|e| self.failed("get", key, S3Failure::io("reading the body", e, true)))?;
+            let chunk = chunk.map_err(|e| {
+                self.failed("get", key, S3Failure::transfer("reading the body", e, true))
+            })?;
             if (body.len() + chunk.len()) as u64 > limit {
                 return Err(too_large(None));
             }

@@ -2,8 +2,12 @@
 //! write, a missing object, a conflict AWS asks us to retry, or a failure
 //! that is transient (retry later) or permanent (fix the configuration).
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::error::Error;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+type BoxError = Box<dyn Error + Send + Sync>;
 
 /// A failed S3 request, classified.
 #[derive(Debug)]
@@ -17,13 +21,70 @@ pub(super) enum S3Failure {
     /// key raced this conditional write. AWS documents that the request (for
     /// multipart: the whole upload) should be retried.
     ConcurrentConflict,
-    /// Anything else, with the S3 error code in the message.
+    /// Anything else.
     Other {
-        /// `Code (HTTP status): details`.
-        message: String,
+        /// What went wrong.
+        error: S3Error,
         /// Whether retrying later may succeed.
         transient: bool,
     },
+}
+
+/// Why an S3 operation failed, the cause of a
+/// [`DestError::Failed`](crate::dest::DestError::Failed) from an S3
+/// destination.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    /// The store (or the way to it) answered with an error: the S3 error
+    /// code and HTTP status when there are any, the SDK's error as the cause.
+    #[error("{}", code_and_status(.code.as_deref(), *.status))]
+    Request {
+        /// The S3 error code (`AccessDenied`, `SlowDown`, …).
+        code: Option<String>,
+        /// The HTTP status.
+        status: Option<u16>,
+        /// The SDK's error.
+        #[source]
+        source: BoxError,
+    },
+    /// 409 `ConditionalRequestConflict` answered every retry.
+    #[error("ConditionalRequestConflict (HTTP 409) persisted after {retries} retries")]
+    ConflictPersisted {
+        /// Retries made.
+        retries: u32,
+    },
+    /// 412 where no condition was expected to fail.
+    #[error("PreconditionFailed (HTTP 412)")]
+    PreconditionFailed,
+    /// 404 where the object was expected.
+    #[error("NoSuchKey (HTTP 404)")]
+    NotFound,
+    /// Moving the bytes failed (the spool file, the response body).
+    #[error("{context}")]
+    Transfer {
+        /// What was being read.
+        context: String,
+        /// The I/O or stream error.
+        #[source]
+        source: BoxError,
+    },
+    /// The answer lacks a field the protocol needs.
+    #[error("{request}: the store returned no {field}")]
+    Incomplete {
+        /// The request (`PutObject`, `CreateMultipartUpload`, …).
+        request: &'static str,
+        /// The field missing (`ETag`, `upload id`).
+        field: &'static str,
+    },
+}
+
+fn code_and_status(code: Option<&str>, status: Option<u16>) -> String {
+    match (code, status) {
+        (Some(code), Some(status)) => format!("{code} (HTTP {status})"),
+        (Some(code), None) => code.to_owned(),
+        (None, Some(status)) => format!("HTTP {status}"),
+        (None, None) => "S3 request failed".to_owned(),
+    }
 }
 
 /// Error codes worth retrying although their status is below 500.
@@ -43,9 +104,9 @@ const TRANSIENT_CODES: [&str; 11] = [
 
 impl S3Failure {
     /// Classifies an SDK error.
-    pub(super) fn from_sdk<E>(err: &SdkError<E, HttpResponse>) -> Self
+    pub(super) fn from_sdk<E>(err: SdkError<E, HttpResponse>) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + Error + Send + Sync + 'static,
     {
         let status = err.raw_response().map(|r| r.status().as_u16());
         let code = err.code();
@@ -57,7 +118,7 @@ impl S3Failure {
             (_, Some("NoSuchKey" | "NotFound")) | (Some(404), None) => return S3Failure::NotFound,
             _ => {}
         }
-        let transient = match err {
+        let transient = match &err {
             SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
             SdkError::DispatchFailure(failure) => !failure.is_user(),
             SdkError::ConstructionFailure(_) => false,
@@ -67,21 +128,33 @@ impl S3Failure {
             }
             _ => true,
         };
-        let message = match (code, status) {
-            (Some(code), Some(status)) => {
-                format!("{code} (HTTP {status}): {}", DisplayErrorContext(err))
-            }
-            (None, Some(status)) => format!("HTTP {status}: {}", DisplayErrorContext(err)),
-            _ => DisplayErrorContext(err).to_string(),
+        let error = S3Error::Request {
+            code: code.map(str::to_owned),
+            status,
+            source: Box::new(err),
         };
-        S3Failure::Other { message, transient }
+        S3Failure::Other { error, transient }
     }
 
     /// A local or body-stream I/O failure while moving bytes.
-    pub(super) fn io(context: &str, err: impl std::fmt::Display, transient: bool) -> Self {
+    pub(super) fn transfer(
+        context: impl Into<String>,
+        source: impl Into<BoxError>,
+        transient: bool,
+    ) -> Self {
+        let error = S3Error::Transfer {
+            context: context.into(),
+            source: source.into(),
+        };
+        S3Failure::Other { error, transient }
+    }
+
+    /// An answer without a field the protocol needs (never worth a retry).
+    pub(super) fn incomplete(request: &'static str, field: &'static str) -> Self {
+        let error = S3Error::Incomplete { request, field };
         S3Failure::Other {
-            message: format!("{context}: {err}"),
-            transient,
+            error,
+            transient: false,
         }
     }
 }
@@ -103,7 +176,7 @@ mod tests {
     }
 
     fn kind(status: u16, code: &str) -> String {
-        match S3Failure::from_sdk(&service_error(status, code)) {
+        match S3Failure::from_sdk(service_error(status, code)) {
             S3Failure::Other { transient, .. } => format!("other transient={transient}"),
             other => format!("{other:?}"),
         }
@@ -132,9 +205,17 @@ mod tests {
 
     #[test]
     fn the_message_carries_the_s3_code_and_status() {
-        match S3Failure::from_sdk(&service_error(403, "AccessDenied")) {
-            S3Failure::Other { message, .. } => {
-                assert!(message.starts_with("AccessDenied (HTTP 403)"), "{message}")
+        match S3Failure::from_sdk(service_error(403, "AccessDenied")) {
+            S3Failure::Other { error, .. } => {
+                let message = crate::telemetry::with_causes(&error).to_string();
+                assert!(
+                    message.starts_with("AccessDenied (HTTP 403): "),
+                    "{message}"
+                );
+                assert!(
+                    error.source().is_some(),
+                    "the SDK error is kept as the cause"
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -43,6 +43,7 @@ use tokio::io::{AsyncReadExt, BufReader};
 
 use super::{DestError, Destination, PutMode, Revision, Versioned};
 use crate::aws::{AwsError, CredentialResolver, check_endpoint, jittered_backoff};
+pub use error::S3Error;
 use error::S3Failure;
 
 pub use location::{S3Location, S3UriError};
@@ -164,7 +165,7 @@ impl S3Destination {
             .await
         {
             Ok(out) => Ok(Some(out)),
-            Err(err) => match S3Failure::from_sdk(&err) {
+            Err(err) => match S3Failure::from_sdk(err) {
                 S3Failure::NotFound => Ok(None),
                 failure => Err(self.failed("get", key, failure)),
             },
@@ -172,23 +173,22 @@ impl S3Destination {
     }
 
     fn failed(&self, operation: &'static str, key: &str, failure: S3Failure) -> DestError {
-        let (message, transient) = match failure {
-            S3Failure::Other { message, transient } => (message, transient),
+        let (error, transient) = match failure {
+            S3Failure::Other { error, transient } => (error, transient),
             S3Failure::ConcurrentConflict => (
-                format!(
-                    "ConditionalRequestConflict (HTTP 409) persisted after {} retries",
-                    self.options.conflict_retries
-                ),
+                S3Error::ConflictPersisted {
+                    retries: self.options.conflict_retries,
+                },
                 true,
             ),
-            S3Failure::PreconditionFailed => ("PreconditionFailed (HTTP 412)".to_owned(), false),
-            S3Failure::NotFound => ("NoSuchKey (HTTP 404)".to_owned(), false),
+            S3Failure::PreconditionFailed => (S3Error::PreconditionFailed, false),
+            S3Failure::NotFound => (S3Error::NotFound, false),
         };
         DestError::Failed {
             dest: self.name.clone(),
             operation,
             key: key.to_owned(),
-            message,
+            source: Box::new(error),
             transient,
         }
     }
@@ -206,17 +206,8 @@ impl S3Destination {
         key: &str,
         etag: Option<String>,
     ) -> Result<Revision, DestError> {
-        etag.map(Revision).ok_or_else(|| {
-            self.failed(
-                operation,
-                key,
-                S3Failure::io(
-                    "the store returned no ETag",
-                    "conditional writes need one",
-                    false,
-                ),
-            )
-        })
+        etag.map(Revision)
+            .ok_or_else(|| self.failed(operation, key, S3Failure::incomplete("the answer", "ETag")))
     }
 
     /// Runs `attempt` again while it fails with 409 `ConditionalRequestConflict`,
@@ -253,9 +244,9 @@ impl S3Destination {
         create_new: bool,
     ) -> Result<(), S3Failure> {
         self.retrying_conflicts(|| async {
-            let body = ByteStream::from_path(source)
-                .await
-                .map_err(|e| S3Failure::io(&format!("reading {}", source.display()), e, false))?;
+            let body = ByteStream::from_path(source).await.map_err(|e| {
+                S3Failure::transfer(format!("reading {}", source.display()), e, false)
+            })?;
             let mut request = self
                 .client
                 .put_object()
@@ -272,7 +263,7 @@ impl S3Destination {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| S3Failure::from_sdk(&e))
+                .map_err(|e| S3Failure::from_sdk(e))
         })
         .await
     }
@@ -338,7 +329,7 @@ impl Destination for S3Destination {
                 self.failed(
                     "put",
                     key,
-                    S3Failure::io(&format!("reading {}", source.display()), e, false),
+                    S3Failure::transfer(format!("reading {}", source.display()), e, false),
                 )
             })?
             .len();
@@ -377,7 +368,7 @@ impl Destination for S3Destination {
             .body
             .collect()
             .await
-            .map_err(|e| self.failed("get", key, S3Failure::io("reading the body", e, true)))?
+            .map_err(|e| self.failed("get", key, S3Failure::transfer("reading the body", e, true)))?
             .into_bytes();
         Ok(Some(Versioned { body, revision }))
     }
@@ -405,7 +396,7 @@ impl Destination for S3Destination {
                     None => request.if_none_match("*"),
                     Some(revision) => request.if_match(&revision.0),
                 };
-                request.send().await.map_err(|e| S3Failure::from_sdk(&e))
+                request.send().await.map_err(|e| S3Failure::from_sdk(e))
             })
             .await;
         match result {
@@ -433,7 +424,7 @@ impl Destination for S3Destination {
                     .and_then(|l| u64::try_from(l).ok())
                     .unwrap_or(0),
             )),
-            Err(err) => match S3Failure::from_sdk(&err) {
+            Err(err) => match S3Failure::from_sdk(err) {
                 S3Failure::NotFound => Ok(None),
                 failure => Err(self.failed("head", key, failure)),
             },
@@ -450,7 +441,7 @@ impl Destination for S3Destination {
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) => match S3Failure::from_sdk(&err) {
+            Err(err) => match S3Failure::from_sdk(err) {
                 S3Failure::NotFound => Ok(()),
                 failure => Err(self.failed("delete", key, failure)),
             },
@@ -467,7 +458,7 @@ impl Destination for S3Destination {
             .send();
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.failed("list", prefix, S3Failure::from_sdk(&e)))?;
+            let page = page.map_err(|e| self.failed("list", prefix, S3Failure::from_sdk(e)))?;
             keys.extend(
                 page.contents()
                     .iter()

@@ -61,14 +61,10 @@ async fn upload_once(
         .set_checksum_algorithm(checksum.clone())
         .send()
         .await
-        .map_err(|e| S3Failure::from_sdk(&e))?;
-    let upload_id = created.upload_id.ok_or_else(|| {
-        S3Failure::io(
-            "CreateMultipartUpload",
-            "the store returned no upload id",
-            false,
-        )
-    })?;
+        .map_err(|e| S3Failure::from_sdk(e))?;
+    let upload_id = created
+        .upload_id
+        .ok_or_else(|| S3Failure::incomplete("CreateMultipartUpload", "upload id"))?;
     let guard = AbortOnDrop {
         client: dest.client.clone(),
         bucket: dest.bucket.clone(),
@@ -92,7 +88,7 @@ async fn upload_once(
                     .build()
                     .await
                     .map_err(|e| {
-                        S3Failure::io(&format!("reading {}", source.display()), e, false)
+                        S3Failure::transfer(format!("reading {}", source.display()), e, false)
                     })?;
                 let out = dest
                     .client
@@ -108,7 +104,7 @@ async fn upload_once(
                     .config_override(dest.upload_override())
                     .send()
                     .await
-                    .map_err(|e| S3Failure::from_sdk(&e))?;
+                    .map_err(|e| S3Failure::from_sdk(e))?;
                 Ok::<_, S3Failure>(
                     CompletedPart::builder()
                         .part_number(number)
@@ -137,7 +133,7 @@ async fn upload_once(
     if create_new {
         complete = complete.if_none_match("*");
     }
-    complete.send().await.map_err(|e| S3Failure::from_sdk(&e))?;
+    complete.send().await.map_err(|e| S3Failure::from_sdk(e))?;
     guard.disarm();
     Ok(())
 }
@@ -177,7 +173,7 @@ impl Drop for AbortOnDrop {
             if let Err(err) = result {
                 tracing::warn!(
                     bucket, key, upload_id,
-                    error = %aws_sdk_s3::error::DisplayErrorContext(&err),
+                    error = %crate::telemetry::with_causes(&err),
                     "could not abort an incomplete multipart upload; a lifecycle rule \
                      (AbortIncompleteMultipartUpload) reclaims it"
                 );

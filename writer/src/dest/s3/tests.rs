@@ -83,13 +83,11 @@ async fn a_409_that_persists_is_a_transient_failure_not_a_conflict() {
     assert_eq!(put.num_calls(), 4, "the first attempt and 3 retries");
     match err {
         DestError::Failed {
-            transient,
-            ref message,
-            ref key,
-            ..
+            transient, ref key, ..
         } => {
             assert!(transient);
             assert_eq!(key, "t/manifest.json");
+            let message = crate::telemetry::with_causes(&err).to_string();
             assert!(message.contains("ConditionalRequestConflict"), "{message}");
         }
         other => panic!("expected a transient failure, got {other:?}"),

@@ -49,7 +49,7 @@ impl EventSink for TestSink {
         {
             return Err(SinkError {
                 sink: "test:sink".into(),
-                message: "unavailable".into(),
+                source: "unavailable".into(),
             });
         }
         self.accepted

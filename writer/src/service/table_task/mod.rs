@@ -18,17 +18,18 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::handle::TableCommand;
+use super::handle::{SnapshotFailure, TableCommand};
 use super::progress::{Progress, Snapshot};
 use super::wiring;
-use crate::archive::{ArchiveSettings, ArchiveWriter};
-use crate::aws::CredentialResolver;
+use crate::archive::{ArchiveError, ArchiveSettings, ArchiveWriter};
+use crate::aws::{AwsError, CredentialResolver};
 use crate::config::TableConfig;
 use crate::dest::Destination;
 use crate::metrics::TableMetrics;
 use crate::source::{Backoff, Cursor};
-use crate::status::{TableState, TableStatus};
+use crate::status::{ErrorScope, TableState, TableStatus};
 use crate::table::Table;
+use crate::telemetry::with_causes;
 use running::Running;
 
 mod running;
@@ -61,6 +62,17 @@ impl TableContext {
     }
 }
 
+/// Why the archive could not be opened (retried with backoff).
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    /// A destination's client could not be set up.
+    #[error(transparent)]
+    Connect(#[from] AwsError),
+    /// The manifests could not be read, or the spool directory made.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
 /// Runs the table until shutdown.
 pub async fn run(ctx: &TableContext, commands: &mut mpsc::Receiver<TableCommand>) {
     let mut progress = Progress::starting(&ctx.name());
@@ -81,9 +93,7 @@ async fn open_archive(
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         let attempt = async {
-            let dests = wiring::destinations(&ctx.config, &ctx.resolver)
-                .await
-                .map_err(|e| e.to_string())?;
+            let dests = wiring::destinations(&ctx.config, &ctx.resolver).await?;
             for dest in &dests {
                 ctx.metrics.track_destination(dest.name());
             }
@@ -97,12 +107,12 @@ async fn open_archive(
             .await
             .map(|archive| (archive, dests.clone()))
             .map_err(|error| {
-                if matches!(error, crate::archive::ArchiveError::Spool { .. }) {
+                if matches!(error, ArchiveError::Spool { .. }) {
                     // The spool directory cannot be created (a full or
                     // read-only disk): counted like the running writes'.
                     ctx.metrics.destination_error(&running::spool_label(&dests));
                 }
-                error.to_string()
+                OpenError::Archive(error)
             })
         };
         let error = match attempt.await {
@@ -110,25 +120,29 @@ async fn open_archive(
             Err(error) => error,
         };
         let delay = backoff.next_delay();
+        let error = with_causes(&error).to_string();
         tracing::warn!(table = %ctx.name(), %error, retry_in = ?delay, "cannot open the archive; retrying");
         progress.state = TableState::Degraded;
-        progress.error("destination", format!("opening the archive: {error}"));
+        progress.error(
+            ErrorScope::Destination,
+            format_args!("opening the archive: {error}"),
+        );
         publish(ctx, progress, &Snapshot::default());
         let wake = Instant::now() + delay;
         loop {
             tokio::select! {
                 () = ctx.shutdown.cancelled() => return None,
                 () = sleep_until(wake) => break,
-                Some(command) = commands.recv() => refuse(command, "the archive is not open yet (destination unavailable)"),
+                Some(command) = commands.recv() => refuse(command, SnapshotFailure::NotOpen),
             }
         }
     }
 }
 
-fn refuse(command: TableCommand, why: &str) {
+fn refuse(command: TableCommand, why: SnapshotFailure) {
     match command {
         TableCommand::ForceSnapshot { reply } => {
-            let _ = reply.send(Err(why.to_owned()));
+            let _ = reply.send(Err(why));
         }
     }
 }
@@ -164,7 +178,7 @@ async fn restore(ctx: &TableContext, archive: &ArchiveWriter) -> Option<(Table, 
         }
         Ok(None) => None,
         Err(error) => {
-            tracing::error!(table = %name, %error, "cannot rebuild the table from the archive; starting a new epoch from a full sync");
+            tracing::error!(table = %name, error = %with_causes(&error), "cannot rebuild the table from the archive; starting a new epoch from a full sync");
             None
         }
     }

@@ -15,12 +15,13 @@ use crate::archive::{
 };
 use crate::dest::Destination;
 use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
-use crate::service::handle::TableCommand;
+use crate::service::handle::{SnapshotFailure, TableCommand};
 use crate::service::progress::{Progress, Snapshot};
 use crate::service::wiring;
 use crate::source::{Backoff, ConnectionState, Cursor, Replica, Source, SourceState, Update};
-use crate::status::TableState;
+use crate::status::{ErrorScope, TableState};
 use crate::table::{KeySpec, Table};
+use crate::telemetry::with_causes;
 
 /// The table once its archive is open.
 pub(super) struct Running<'a> {
@@ -63,8 +64,9 @@ impl<'a> Running<'a> {
         let source = match Source::spawn(&ctx.config.source, &replica, ctx.metrics.clone()) {
             Ok(source) => Some(source),
             Err(error) => {
+                let error = with_causes(&error).to_string();
                 tracing::error!(table = %name, %error, "cannot subscribe to the source");
-                progress.error("source", error.to_string());
+                progress.error(ErrorScope::Source, &error);
                 progress.state = TableState::Degraded;
                 None
             }
@@ -72,8 +74,9 @@ impl<'a> Running<'a> {
         let sinks = match wiring::event_sinks(&ctx.config, &ctx.resolver).await {
             Ok(sinks) => sinks,
             Err(error) => {
+                let error = with_causes(&error).to_string();
                 tracing::error!(table = %name, %error, "cannot set up event sinks; events are not published");
-                progress.error("events", error.to_string());
+                progress.error(ErrorScope::Events, &error);
                 Vec::new()
             }
         };
@@ -85,14 +88,10 @@ impl<'a> Running<'a> {
             .map(|d| d.uri(&manifest_key))
             .unwrap_or_default();
         if progress.state == TableState::Starting
-            || progress.state == TableState::Degraded
-                && progress
-                    .last_error
-                    .as_ref()
-                    .is_some_and(|e| e.scope == "destination")
+            || progress.state == TableState::Degraded && progress.has_error(ErrorScope::Destination)
         {
             progress.state = TableState::Syncing;
-            progress.clear_error("destination");
+            progress.clear_error(ErrorScope::Destination);
         }
         let next_tick = Instant::now() + archive.next_tick_in(Duration::ZERO);
         let spool_label = spool_label(dests);
@@ -181,7 +180,10 @@ impl<'a> Running<'a> {
             }
             Update::Rejected(rejection) => {
                 tracing::warn!(table = %name, sequence = ?rejection.sequence, error = %rejection.error, "skipped a malformed row from the source");
-                progress.error("row", format!("skipped a malformed row: {}", rejection.error));
+                progress.error(
+                    ErrorScope::Row,
+                    format_args!("skipped a malformed row: {}", with_causes(&rejection.error)),
+                );
             }
             Update::Columns(columns) => {
                 tracing::info!(table = %name, columns = columns.len(), "the source announced the table's columns; the next commit records them in the manifest");
@@ -237,7 +239,7 @@ impl<'a> Running<'a> {
             Ok(TickOutcome::Diff(committed) | TickOutcome::Snapshot(committed)) => {
                 self.on_committed(&committed);
             }
-            Err(error) => self.on_failed(error),
+            Err(error) => self.on_failed(&error),
         }
     }
 
@@ -247,7 +249,7 @@ impl<'a> Running<'a> {
         self.publish();
         match self.snapshot(trigger).await {
             Ok(committed) => self.on_committed(&committed),
-            Err(error) => self.on_failed(error),
+            Err(error) => self.on_failed(&error),
         }
     }
 
@@ -261,14 +263,14 @@ impl<'a> Running<'a> {
     async fn on_command(&mut self, command: TableCommand) {
         let TableCommand::ForceSnapshot { reply } = command;
         let refusal = if self.is_fenced() {
-            Some("this writer is fenced: another writer owns the prefix")
+            Some(SnapshotFailure::Fenced)
         } else if !self.replica.is_synced() {
-            Some("the table is still syncing with the source; retry once /health/ready is 200")
+            Some(SnapshotFailure::Syncing)
         } else {
             None
         };
         if let Some(why) = refusal {
-            let _ = reply.send(Err(why.to_owned()));
+            let _ = reply.send(Err(why));
             return;
         }
         match self.snapshot(Trigger::Forced).await {
@@ -277,9 +279,8 @@ impl<'a> Running<'a> {
                 let _ = reply.send(Ok(committed.to_status()));
             }
             Err(error) => {
-                let message = error.to_string();
-                self.on_failed(error);
-                let _ = reply.send(Err(message));
+                self.on_failed(&error);
+                let _ = reply.send(Err(error.into()));
             }
         }
     }
@@ -296,15 +297,15 @@ impl<'a> Running<'a> {
     fn on_committed(&mut self, committed: &Committed) {
         self.retry.reset();
         self.retry_at = None;
-        self.progress.clear_error("destination");
-        self.progress.clear_error("manifest");
+        self.progress.clear_error(ErrorScope::Destination);
+        self.progress.clear_error(ErrorScope::Manifest);
         if committed.kind == ArtifactKind::Snapshot {
             self.pending = None;
         }
         if !committed.lagging.is_empty() {
             self.progress.error(
-                "destination",
-                format!(
+                ErrorScope::Destination,
+                format_args!(
                     "manifest not yet stored on {} (retried with the next write)",
                     committed.lagging.join(", ")
                 ),
@@ -317,7 +318,7 @@ impl<'a> Running<'a> {
         self.publish();
     }
 
-    fn on_failed(&mut self, error: ArchiveError) {
+    fn on_failed(&mut self, error: &ArchiveError) {
         if matches!(error, ArchiveError::Spool { .. }) {
             // A full or broken spool disk fails every write before any
             // destination is reached: count it with the destinations, so
@@ -325,18 +326,20 @@ impl<'a> Running<'a> {
             self.ctx.metrics.destination_error(&self.spool_label);
         }
         if error.is_fenced() {
+            let error = with_causes(error);
             tracing::error!(table = %self.ctx.name(), %error, "fenced: stopping all writes; remove the other writer, then restart this one");
             self.progress.state = TableState::Fenced;
             self.progress.ready = false;
-            self.progress.error("manifest", error.to_string());
+            self.progress.error(ErrorScope::Manifest, error);
             self.ctx.metrics.fenced.set(1);
             self.ctx.metrics.ready.set(0);
             self.source = None;
         } else {
             let delay = self.retry.next_delay();
+            let error = with_causes(error);
             tracing::warn!(table = %self.ctx.name(), %error, retry_in = ?delay, "write failed; buffered changes are kept and retried");
             self.progress.state = TableState::Degraded;
-            self.progress.error("destination", error.to_string());
+            self.progress.error(ErrorScope::Destination, error);
             let at = Instant::now() + delay;
             self.retry_at = Some(at);
             self.next_tick = at;
@@ -415,13 +418,14 @@ impl<'a> Running<'a> {
         let streaming = state.connection == ConnectionState::Streaming;
         match &state.last_error {
             Some(error) if !streaming => {
-                self.progress.error_at("source", &error.message, error.at);
+                self.progress
+                    .error_at(ErrorScope::Source, &error.message, error.at);
                 if matches!(self.progress.state, TableState::Live | TableState::Syncing) {
                     self.progress.state = TableState::Degraded;
                 }
             }
             _ if streaming => {
-                self.progress.clear_error("source");
+                self.progress.clear_error(ErrorScope::Source);
                 if self.progress.state == TableState::Degraded && self.progress.last_error.is_none()
                 {
                     self.progress.state = if self.progress.ready {
@@ -461,7 +465,7 @@ impl<'a> Running<'a> {
                     if matches!(error, ArchiveError::Spool { .. }) {
                         self.ctx.metrics.destination_error(&self.spool_label);
                     }
-                    tracing::error!(table = %name, %error, "final flush failed; changes since the last commit are not in the archive")
+                    tracing::error!(table = %name, error = %with_causes(&error), "final flush failed; changes since the last commit are not in the archive")
                 }
                 Err(_) => {
                     tracing::error!(table = %name, grace = ?self.ctx.grace, "final flush did not finish within the grace period")
