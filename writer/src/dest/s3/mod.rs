@@ -263,7 +263,7 @@ impl S3Destination {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| S3Failure::from_sdk(e))
+                .map_err(S3Failure::from_sdk)
         })
         .await
     }
@@ -396,7 +396,7 @@ impl Destination for S3Destination {
                     None => request.if_none_match("*"),
                     Some(revision) => request.if_match(&revision.0),
                 };
-                request.send().await.map_err(|e| S3Failure::from_sdk(e))
+                request.send().await.map_err(S3Failure::from_sdk)
             })
             .await;
         match result {

@@ -61,7 +61,7 @@ async fn upload_once(
         .set_checksum_algorithm(checksum.clone())
         .send()
         .await
-        .map_err(|e| S3Failure::from_sdk(e))?;
+        .map_err(S3Failure::from_sdk)?;
     let upload_id = created
         .upload_id
         .ok_or_else(|| S3Failure::incomplete("CreateMultipartUpload", "upload id"))?;
@@ -104,7 +104,7 @@ async fn upload_once(
                     .config_override(dest.upload_override())
                     .send()
                     .await
-                    .map_err(|e| S3Failure::from_sdk(e))?;
+                    .map_err(S3Failure::from_sdk)?;
                 Ok::<_, S3Failure>(
                     CompletedPart::builder()
                         .part_number(number)
@@ -133,7 +133,7 @@ async fn upload_once(
     if create_new {
         complete = complete.if_none_match("*");
     }
-    complete.send().await.map_err(|e| S3Failure::from_sdk(e))?;
+    complete.send().await.map_err(S3Failure::from_sdk)?;
     guard.disarm();
     Ok(())
 }
