@@ -39,7 +39,7 @@ impl Memory {
             dest: self.name().to_owned(),
             operation,
             key: key.to_owned(),
-            message: "the fuzz destination is read-only".to_owned(),
+            source: "the fuzz destination is read-only".into(),
             transient: false,
         }
     }
