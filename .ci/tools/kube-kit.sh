@@ -14,8 +14,8 @@
 # sha256>/bin, and a run with that cache present touches neither apt nor Go.
 # A cold build needs root (apt-get: a deb-src entry, golang-1.19-go, rsync,
 # etcd-server, openssl, dpkg-dev, make). It prints the bin directory on stdout,
-# progress on stderr. See ../shared/reference/test-infra.md, "Kubernetes API
-# server", for where every flag below comes from.
+# progress on stderr. The README, "Cluster tests on a real API server", says
+# how to use it; the comments below say why each flag is set.
 set -euo pipefail
 
 PKG_VERSION="1.20.5+really1.20.2-1.1+deb12u1"   # bookworm(-security)

@@ -11,7 +11,7 @@
 //!
 //! Snapshots are encoded in parallel chunks (one scoped thread per core) and
 //! written sequentially in chunk order: encoding, not the disk, is the limit
-//! (DESIGN.md, "Performance").
+//! (BENCHMARKS.md, "Archive").
 
 use std::collections::BTreeMap;
 use std::fs::File;
