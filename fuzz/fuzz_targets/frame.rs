@@ -9,10 +9,10 @@
 //! the stream.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use snapshot_writer::source::frame::{
+use laredo_wire::frame::{
     Decoder, FLAG_COMPRESSED, FLAG_END_STREAM, FLAG_GRPC_WEB_TRAILERS, HEADER_LEN, Scanner,
 };
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let [shape, seed, stream @ ..] = data else {

@@ -21,6 +21,7 @@ use std::io::Write;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use laredo_wire::{encode_scalar, write_struct_entry};
 use snapshot_writer::archive::format::RecordEncoder;
 use snapshot_writer::archive::{
     ArchiveReader, ArchiveSettings, ArchiveWriter, ChangeBuffer, SourceMark, Trigger,
@@ -28,7 +29,6 @@ use snapshot_writer::archive::{
 use snapshot_writer::config::Format;
 use snapshot_writer::dest::{Destination, LocalDestination};
 use snapshot_writer::metrics::TableMetrics;
-use snapshot_writer::table::wire::{encode_scalar, write_struct_entry};
 use snapshot_writer::table::{KeySpec, Table, ValueRef};
 
 const RUNS: usize = 3;

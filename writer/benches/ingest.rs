@@ -29,12 +29,12 @@ use support::timed;
 use bytes::{Bytes, BytesMut};
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
+use laredo_wire::{RawStructEntries, is_utf8, write_struct_entry};
 use prost::Message as _;
 use snapshot_writer::sim::rows::{Generated, Generator, columns};
 use snapshot_writer::source::{
     Batch, Cursor, Event, JournalEntry, Replica, ServerMessage, decode_response,
 };
-use snapshot_writer::table::wire::{RawStructEntries, is_utf8, write_struct_entry};
 use snapshot_writer::table::{ColumnTypes, KeySpec, Row, Table};
 
 struct Counting;
@@ -85,8 +85,8 @@ fn workload() -> (Vec<Bytes>, f64) {
     let mut received = BytesMut::with_capacity(1 << 20);
     let mut row_bytes = 0usize;
     let mut rows = 0usize;
-    let id_of = |row: &Row| match snapshot_writer::table::key::find_field(row.as_bytes(), "id") {
-        Ok(Some(snapshot_writer::table::ValueRef::Number(id))) => id as i64,
+    let id_of = |row: &Row| match laredo_wire::find_field(row.as_bytes(), "id") {
+        Ok(Some(laredo_wire::ValueRef::Number(id))) => id as i64,
         _ => unreachable!("generated rows have numeric ids"),
     };
     for sequence in 1..=CHANGES as i64 {

@@ -10,10 +10,10 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use laredo_wire::{encode_scalar, write_struct_entry};
 use serde_json::Value;
 use snapshot_writer::archive::format::protobuf;
 use snapshot_writer::table::ValueRef;
-use snapshot_writer::table::wire::{encode_scalar, write_struct_entry};
 
 /// A copy of the golden archive our writer wrote (JSONL and protobuf,
 /// checksums, key `id`), to damage.

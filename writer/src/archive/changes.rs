@@ -153,8 +153,8 @@ impl ChangeBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::wire::{encode_scalar, write_struct_entry};
     use crate::table::{KeySpec, Table, ValueRef};
+    use laredo_wire::{encode_scalar, write_struct_entry};
 
     fn row(id: f64, name: &str) -> Vec<u8> {
         let mut out = Vec::new();

@@ -6,8 +6,8 @@
 use laredo_proto::prost_types::{self, value::Kind};
 use laredo_proto::replication::v1::{FieldPredicate, field_predicate::Match};
 
-use crate::table::ValueRef;
-use crate::table::key::find_field;
+use laredo_wire::ValueRef;
+use laredo_wire::find_field;
 
 /// A parsed filter list; an empty one passes every row.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +103,7 @@ fn equals(value: &ValueRef<'_>, wanted: &Kind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::wire::{encode_scalar, write_struct_entry};
+    use laredo_wire::{encode_scalar, write_struct_entry};
 
     fn row(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -25,7 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 use super::{RequestFault, Shared, SimServer};
-use crate::source::frame::{self, FLAG_END_STREAM, FLAG_GRPC_WEB_TRAILERS};
+use laredo_wire::frame::{self, FLAG_END_STREAM, FLAG_GRPC_WEB_TRAILERS};
 
 type Body = BoxBody<Bytes, io::Error>;
 

@@ -10,8 +10,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::table::Row;
-use crate::table::key::push_go_value;
-use crate::table::wire::{StructEntries, ValueRef, encode_scalar, write_struct_entry};
+use laredo_wire::push_go_value;
+use laredo_wire::{StructEntries, ValueRef, encode_scalar, write_struct_entry};
 
 /// Columns and their PostgreSQL types, in ordinal order.
 pub const COLUMNS: [(&str, &str); 8] = [

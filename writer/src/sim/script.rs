@@ -6,8 +6,8 @@
 use serde::Deserialize;
 
 use super::store::Write;
-use crate::source::json_value;
 use crate::table::{Action, Row};
+use laredo_wire::json_value;
 
 /// One scripted change.
 #[derive(Debug, Clone, PartialEq)]

@@ -21,7 +21,7 @@ use super::filter::Filter;
 use super::http::{Gone, Out};
 use super::store::{Held, Record, Snapshot};
 use super::{Command, Fault, LiveValues, Shared, SnapshotFault, rows};
-use crate::source::frame;
+use laredo_wire::frame;
 
 /// Entries read from the journal per lock.
 const READ_AHEAD: usize = 256;

@@ -15,8 +15,8 @@ use http_body::{Body, Frame};
 use hyper::body::Incoming;
 
 use super::error::SourceError;
-use super::frame::{FLAG_COMPRESSED, FLAG_GRPC_WEB_TRAILERS, FrameError, Scanner};
 use super::transport::read_snippet;
+use laredo_wire::frame::{FLAG_COMPRESSED, FLAG_GRPC_WEB_TRAILERS, FrameError, Scanner};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

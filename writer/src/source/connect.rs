@@ -19,9 +19,9 @@ use serde::Deserialize;
 
 use super::decode::ServerMessage;
 use super::error::SourceError;
-use super::frame::{self, Decoder, FLAG_COMPRESSED, FLAG_END_STREAM};
 use super::transport::{Limits, read_snippet};
 use crate::telemetry::with_causes;
+use laredo_wire::frame::{self, Decoder, FLAG_COMPRESSED, FLAG_END_STREAM};
 
 /// Content type of a Connect streaming call with the binary codec.
 pub const CONTENT_TYPE_CONNECT: &str = "application/connect+proto";

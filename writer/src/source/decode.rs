@@ -20,6 +20,7 @@ use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::v1::{
     GoAway, Heartbeat, SchemaChangeNotification, SnapshotBegin, SnapshotEnd, SyncHandshake,
 };
+use laredo_wire::read_varint;
 use prost::Message as _;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder};
@@ -104,7 +105,7 @@ fn journal_entry(buf: &[u8]) -> Option<EntryFields> {
         }
         seen |= 1 << field;
         if tag == 1 << 3 {
-            entry.sequence = read_varint(buf, &mut pos)? as i64;
+            entry.sequence = read_varint(buf, &mut pos).ok()? as i64;
             continue;
         }
         if tag & 7 != 2 {
@@ -138,7 +139,7 @@ fn timestamp(buf: &[u8]) -> Option<prost_types::Timestamp> {
             return None;
         }
         seen |= tag;
-        let value = read_varint(buf, &mut pos)?;
+        let value = read_varint(buf, &mut pos).ok()?;
         // prost's int64 and int32 decoding: the varint's low bits.
         match tag {
             0x08 => timestamp.seconds = value as i64,
@@ -148,43 +149,10 @@ fn timestamp(buf: &[u8]) -> Option<prost_types::Timestamp> {
     Some(timestamp)
 }
 
-/// A varint of at most nine bytes (longer ones, valid or not, are
-/// prost's to judge).
-#[inline(always)]
-fn read_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    // Row lengths take two bytes: both short forms stay inline.
-    match buf.get(*pos..)? {
-        [first, ..] if *first < 0x80 => {
-            *pos += 1;
-            Some(u64::from(*first))
-        }
-        [first, second, ..] if *second < 0x80 => {
-            *pos += 2;
-            Some(u64::from(first & 0x7f) | u64::from(*second) << 7)
-        }
-        _ => read_long_varint(buf, pos),
-    }
-}
-
-/// [`read_varint`] of three bytes or more, out of line.
-#[inline(never)]
-fn read_long_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0;
-    for shift in [0, 7, 14, 21, 28, 35, 42, 49, 56] {
-        let byte = *buf.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
-}
-
 /// A length prefix that fits in memory.
 #[inline]
 fn read_len(buf: &[u8], pos: &mut usize) -> Option<usize> {
-    usize::try_from(read_varint(buf, pos)?).ok()
+    usize::try_from(read_varint(buf, pos).ok()?).ok()
 }
 
 /// The gRPC codec of the `Sync` call: requests encoded by prost, responses

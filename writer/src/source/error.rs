@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::frame::FrameError;
+use laredo_wire::frame::FrameError;
 
 /// A failed connection attempt or stream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! socket ─ transport (connect | grpc_web | grpc) ─ session ─ batches ─▶ Replica::apply ─▶ Update
-//!          frame.rs envelopes, decode.rs           reconnect,   bounded     Table::apply     Change, Replaced,
+//!          laredo_wire::frame, decode.rs           reconnect,   bounded     Table::apply     Change, Replaced,
 //!                                                  backoff,     channel                      Synced, Rejected,
 //!                                                  GoAway                                    Columns
 //! ```
@@ -42,7 +42,6 @@ mod decode;
 mod entry;
 mod error;
 mod event;
-pub mod frame;
 mod grpc;
 mod replica;
 mod session;
@@ -61,7 +60,6 @@ pub use error::SourceError;
 pub use event::{Batch, Event};
 pub use replica::{Rejection, Replacement, Replica, ReplicaStats, Update};
 pub use state::{ConnectionState, ReportedError, SourceState, StatusHandle, mode_name};
-pub use transport::json_value;
 /// Checks a `source.server` value as the transports will (`check-config`
 /// uses it), returning the `http://host:port` origin.
 pub use transport::origin as server_origin;

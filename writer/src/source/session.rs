@@ -24,8 +24,8 @@ use super::event::{Batch, Event};
 use super::replica::Applied;
 use super::state::{ConnectionState, SharedState, mode_name};
 use super::transport::{MessageStream, RequestTemplate, Transport};
-use crate::table::wire;
 use crate::telemetry::with_causes;
+use laredo_wire::is_utf8;
 
 /// Most events per batch: large enough to amortize the channel, small enough
 /// to keep the consumer's latency and memory low.
@@ -315,10 +315,10 @@ impl Session {
                     return violation("journal_entry inside a snapshot");
                 }
                 // Strings on the wire, kept as bytes (replication_raw.proto).
-                if !wire::is_utf8(entry.action()) {
+                if !is_utf8(entry.action()) {
                     return violation("journal_entry action is not UTF-8");
                 }
-                if !wire::is_utf8(entry.source_position()) {
+                if !is_utf8(entry.source_position()) {
                     return violation("journal_entry source_position is not UTF-8");
                 }
                 if let Some(reason) = cursor::diverged_at_entry(floor, entry.source_position()) {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 
-use laredo_proto::prost_types::{self, value::Kind};
+use laredo_proto::prost_types;
 use laredo_proto::replication::v1::{FieldPredicate, SyncRequest, field_predicate::Match};
+use laredo_wire::json_value;
 
 use super::decode::ServerMessage;
 use super::error::SourceError;
@@ -226,26 +227,6 @@ fn predicate(filter: &FilterConfig) -> Result<FieldPredicate, String> {
         field: filter.field.clone(),
         r#match: Some(matcher),
     })
-}
-
-/// A JSON value as a `google.protobuf.Value`.
-pub fn json_value(value: &serde_json::Value) -> prost_types::Value {
-    let kind = match value {
-        serde_json::Value::Null => Kind::NullValue(0),
-        serde_json::Value::Bool(b) => Kind::BoolValue(*b),
-        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(f64::NAN)),
-        serde_json::Value::String(s) => Kind::StringValue(s.clone()),
-        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
-            values: items.iter().map(json_value).collect(),
-        }),
-        serde_json::Value::Object(map) => Kind::StructValue(prost_types::Struct {
-            fields: map
-                .iter()
-                .map(|(k, v)| (k.clone(), json_value(v)))
-                .collect(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
 }
 
 #[cfg(test)]

@@ -8,63 +8,24 @@
 pub mod key;
 mod memory_order;
 pub mod normalize;
+mod prefix;
 mod row;
 mod scan;
-pub mod wire;
 
 use std::hash::BuildHasher;
 
 use hashbrown::hash_table::{Entry, HashTable};
 
 pub use key::{KeySpec, RowKey};
+/// The journal's actions, the row values and their errors: laredo-wire's,
+/// which the table is written in.
+pub use laredo_wire::{Action, ValueRef, WireError};
 pub use normalize::ColumnTypes;
+pub(crate) use prefix::Prefix16;
 pub use row::Row;
-pub use wire::{ValueRef, WireError};
 
 pub use memory_order::AddressRanges;
 use scan::{Depth, Layout};
-
-/// The four journal actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// A new row.
-    Insert,
-    /// A changed row; `old` is the full previous row.
-    Update,
-    /// A removed row; `old` is the full previous row.
-    Delete,
-    /// Every row removed (also laredo-server's schema-change marker).
-    Truncate,
-}
-
-impl Action {
-    /// Parses laredo's action string.
-    pub fn parse(action: &str) -> Option<Self> {
-        Self::parse_bytes(action.as_bytes())
-    }
-
-    /// [`parse`](Self::parse) of the string's bytes, as received (no UTF-8
-    /// check needed: each action is ASCII).
-    pub fn parse_bytes(action: &[u8]) -> Option<Self> {
-        Some(match action {
-            b"INSERT" => Action::Insert,
-            b"UPDATE" => Action::Update,
-            b"DELETE" => Action::Delete,
-            b"TRUNCATE" => Action::Truncate,
-            _ => return None,
-        })
-    }
-
-    /// laredo's action string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Insert => "INSERT",
-            Action::Update => "UPDATE",
-            Action::Delete => "DELETE",
-            Action::Truncate => "TRUNCATE",
-        }
-    }
-}
 
 /// Why a journal entry or snapshot row could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

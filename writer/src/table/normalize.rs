@@ -22,7 +22,7 @@
 use laredo_proto::replication::v1::ColumnDefinition;
 
 use super::key::KeySpec;
-use super::wire::{StructEntries, ValueRef, WireError, encode_scalar, write_struct_entry};
+use laredo_wire::{StructEntries, ValueRef, WireError, encode_scalar, write_struct_entry};
 
 /// The kind a column is normalized to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::wire::{self, ValueRef};
+use laredo_wire::{DebugStruct, StructEntries, read_varint, varint_len, write_varint};
 
 thread_local! {
     static BUILD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -28,7 +28,7 @@ pub struct Row(Arc<[u8]>);
 
 /// Bytes of the key-length prefix: a little-endian base-128 varint.
 fn prefix_len(key_len: usize) -> usize {
-    wire::varint_len(key_len as u64)
+    varint_len(key_len as u64)
 }
 
 impl Row {
@@ -49,7 +49,7 @@ impl Row {
         BUILD.with_borrow_mut(|buf| {
             buf.clear();
             buf.reserve(prefix_len(key.len()) + key.len() + encoded.len());
-            wire::write_varint(buf, key.len() as u64);
+            write_varint(buf, key.len() as u64);
             buf.extend_from_slice(key);
             buf.extend_from_slice(encoded);
             Self(Arc::from(buf.as_slice()))
@@ -61,7 +61,7 @@ impl Row {
     fn split(&self) -> (usize, usize) {
         let mut pos = 0;
         // The prefix is ours: it always reads; the fallback is never taken.
-        let len = wire::read_varint(&self.0, &mut pos).unwrap_or(0) as usize;
+        let len = read_varint(&self.0, &mut pos).unwrap_or(0) as usize;
         (pos, len)
     }
 
@@ -100,7 +100,7 @@ impl Row {
     /// The encoded row within [`raw`](Self::raw) bytes.
     pub(super) fn encoded_in(raw: &[u8]) -> &[u8] {
         let mut pos = 0;
-        let len = wire::read_varint(raw, &mut pos).unwrap_or(0) as usize;
+        let len = read_varint(raw, &mut pos).unwrap_or(0) as usize;
         raw.get(pos.saturating_add(len)..).unwrap_or_default()
     }
 
@@ -111,8 +111,8 @@ impl Row {
     }
 
     /// `(column, value)` pairs in wire order.
-    pub fn entries(&self) -> wire::StructEntries<'_> {
-        wire::StructEntries::new(self.as_bytes())
+    pub fn entries(&self) -> StructEntries<'_> {
+        StructEntries::new(self.as_bytes())
     }
 }
 
@@ -140,13 +140,6 @@ impl std::hash::Hash for Row {
 
 impl std::fmt::Debug for Row {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut map = f.debug_map();
-        for entry in self.entries() {
-            match entry.and_then(|(k, v)| Ok((k, ValueRef::parse(v)?))) {
-                Ok((name, value)) => map.entry(&name, &value),
-                Err(e) => map.entry(&"<invalid>", &e),
-            };
-        }
-        map.finish()
+        DebugStruct(self.as_bytes()).fmt(f)
     }
 }

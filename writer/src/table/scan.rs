@@ -3,10 +3,11 @@
 //! decoding nothing else. Ingest speed (BENCHMARKS.md) rests on reading each
 //! row once and skipping what the key and normalization do not need.
 
+use super::Prefix16;
 use super::RowError;
 use super::key::KeySpec;
 use super::normalize::{self, ColumnKind, ColumnTypes};
-use super::wire::{self, Prefix16, RawStructEntries, ValueRef, WireError};
+use laredo_wire::{RawStructEntries, ValueRef, WireError, check_value, is_utf8};
 
 /// Key columns held without allocating; more spill to the heap.
 const INLINE_KEY_COLUMNS: usize = 4;
@@ -205,7 +206,7 @@ fn lookup(
     spec: &KeySpec,
     types: &ColumnTypes,
 ) -> Option<(Option<usize>, Option<ColumnKind>)> {
-    wire::is_utf8(name).then(|| (spec.slot_of_name(name), types.kind_of_name(name)))
+    is_utf8(name).then(|| (spec.slot_of_name(name), types.kind_of_name(name)))
 }
 
 /// The 16 bytes of `row` from the start of `name`, a slice of it, when
@@ -256,7 +257,7 @@ pub(super) fn scan<'a>(
         };
         if slot.is_none() && kind.is_none() {
             // Neither part of the key nor normalized: only checked.
-            wire::check_value(value)?;
+            check_value(value)?;
             continue;
         }
         let value = ValueRef::parse(value)?;

@@ -1,5 +1,5 @@
-use super::wire::{ValueRef, encode_scalar, write_struct_entry};
 use super::*;
+use laredo_wire::{ValueRef, encode_scalar, write_struct_entry};
 
 fn row(id: ValueRef<'_>, name: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -20,7 +20,9 @@ fn names(table: &Table) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = table
         .iter()
         .map(|(k, r)| {
-            let name = key::find_field(r.as_bytes(), "name").unwrap().unwrap();
+            let name = laredo_wire::find_field(r.as_bytes(), "name")
+                .unwrap()
+                .unwrap();
             (k.to_string(), name.to_string())
         })
         .collect();

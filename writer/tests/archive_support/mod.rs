@@ -6,11 +6,11 @@ pub mod go_reader;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use laredo_wire::{encode_scalar, write_struct_entry};
 use snapshot_writer::archive::format::jsonl;
 use snapshot_writer::archive::{ArchiveSettings, ArchiveWriter, RebuiltTable};
 use snapshot_writer::dest::{Destination, LocalDestination};
 use snapshot_writer::metrics::TableMetrics;
-use snapshot_writer::table::wire::{encode_scalar, write_struct_entry};
 use snapshot_writer::table::{Table, ValueRef};
 
 /// An encoded row `{id, name, n}`.

@@ -8,9 +8,8 @@ use std::borrow::Cow;
 
 use super::swar;
 
-use crate::table::key::push_go_value;
-use crate::table::wire::{ValueRef, encode_scalar, write_struct_entry};
 use crate::table::{KeySpec, RowKey};
+use laredo_wire::{ValueRef, encode_scalar, push_go_value, write_struct_entry};
 
 /// The bytes that end a number or a literal (`true`, `false`, `null`).
 static ENDS_SCALAR: [bool; 256] = {
@@ -345,7 +344,7 @@ fn encode_object(
 
 fn encode_json_value(value: &serde_json::Value, depth: usize) -> Result<Vec<u8>, String> {
     use serde_json::Value;
-    if depth > crate::table::wire::MAX_DEPTH {
+    if depth > laredo_wire::MAX_DEPTH {
         return Err("values nested too deep".to_owned());
     }
     Ok(match value {
@@ -357,11 +356,7 @@ fn encode_json_value(value: &serde_json::Value, depth: usize) -> Result<Vec<u8>,
         Value::Array(items) => {
             let mut list = Vec::new();
             for item in items {
-                crate::table::wire::write_bytes_field(
-                    &mut list,
-                    1,
-                    &encode_json_value(item, depth + 1)?,
-                );
+                laredo_wire::write_bytes_field(&mut list, 1, &encode_json_value(item, depth + 1)?);
             }
             encode_scalar(&ValueRef::List(&list))
         }

@@ -12,7 +12,7 @@ use memchr::memchr;
 use super::json_scan::{ObjectScanner, unescape_string};
 use super::{DiffEntry, DiffRecord, FormatError, StoredRow};
 use crate::table::Action;
-use crate::table::wire::{MAX_DEPTH, ValueRef, WireError, list_items, short_string, utf8};
+use laredo_wire::{MAX_DEPTH, ValueRef, WireError, list_items, short_string, utf8};
 
 mod columns;
 mod scalars;

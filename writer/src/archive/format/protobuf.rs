@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::{DiffEntry, DiffRecord, FormatError, StoredRow};
 use crate::table::Action;
-use crate::table::wire::{Field, Fields, read_varint, varint_len, write_bytes_field, write_varint};
+use laredo_wire::{Field, Fields, read_varint, varint_len, write_bytes_field, write_varint};
 
 /// Appends one length-delimited `SnapshotRow{row}`.
 pub fn encode_snapshot_row(out: &mut Vec<u8>, row: &[u8]) {

@@ -11,8 +11,7 @@ use crate::archive::format::{self, FormatError, json_scan, jsonl, protobuf};
 use crate::archive::manifest::check_crc32c;
 use crate::config::Format;
 use crate::table::KeySpec;
-use crate::table::key::{find_field, push_go_value};
-use crate::table::wire::{StructEntries, ValueRef};
+use laredo_wire::{StructEntries, ValueRef, find_field, push_go_value};
 
 /// Object bytes per shard: about 4,000 rows of 250 bytes, whose map slots
 /// fit in a core's cache.

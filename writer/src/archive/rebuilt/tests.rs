@@ -1,8 +1,8 @@
 use super::load::load_in_parts;
 use super::*;
 use crate::archive::format::{self, RecordEncoder};
-use crate::table::wire::{encode_scalar, write_struct_entry};
 use crate::table::{KeySpec, ValueRef};
+use laredo_wire::{encode_scalar, write_struct_entry};
 
 fn row(id: u32, value: &str) -> Vec<u8> {
     let mut row = Vec::new();

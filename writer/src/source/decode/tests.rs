@@ -1,5 +1,5 @@
 use super::*;
-use crate::table::wire::{write_bytes_field, write_varint};
+use laredo_wire::{write_bytes_field, write_varint};
 use proptest::prelude::*;
 
 /// One field of a journal entry as it may appear on the wire: each known

@@ -4,8 +4,8 @@ use laredo_proto::replication::v1::{ColumnDefinition, Heartbeat};
 
 use super::*;
 use crate::source::JournalEntry;
-use crate::table::wire::{ValueRef, encode_scalar, write_struct_entry};
-use crate::table::{KeySpec, key};
+use crate::table::KeySpec;
+use laredo_wire::{ValueRef, encode_scalar, write_struct_entry};
 
 fn row(id: ValueRef<'_>, name: &str) -> Bytes {
     let mut out = Vec::new();
@@ -95,7 +95,9 @@ fn names(replica: &Replica) -> Vec<String> {
         .map(|(k, r)| {
             format!(
                 "{k}={}",
-                key::find_field(r.as_bytes(), "name").unwrap().unwrap()
+                laredo_wire::find_field(r.as_bytes(), "name")
+                    .unwrap()
+                    .unwrap()
             )
         })
         .collect();

@@ -12,7 +12,8 @@
 //! and relearns the layout when it changed.
 
 use super::write_string;
-use crate::table::wire::{Prefix16, RawStructEntries, WireError, read_varint, utf8, write_varint};
+use crate::table::Prefix16;
+use laredo_wire::{RawStructEntries, WireError, read_varint, utf8, write_varint};
 
 /// Bytes copied at once for a member's `,"name":` prefix.
 const PREFIX_COPY: usize = 16;

@@ -2,8 +2,8 @@
 //! them.
 
 use super::super::swar;
-use crate::table::key::{decimal_digits, is_integer_below};
-use crate::table::wire::WireError;
+use crate::table::key::decimal_digits;
+use laredo_wire::{WireError, is_integer_below};
 
 /// Byte classes for string escaping: 0 copy as is, 1 escape, 2 first byte of
 /// a possible U+2028/U+2029.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::table::wire::{encode_scalar, write_struct_entry};
+use laredo_wire::{encode_scalar, write_struct_entry};
 
 fn go_float(v: f64) -> String {
     let mut out = Vec::new();
@@ -336,7 +336,7 @@ fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
 /// lengths written in more bytes than needed.
 #[test]
 fn random_rows_through_one_cache_encode_as_alone() {
-    use crate::table::wire::read_varint;
+    use laredo_wire::read_varint;
     let names = [
         "id",
         "a",

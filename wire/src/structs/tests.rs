@@ -77,20 +77,24 @@ fn garbage_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn varint_lengths_match_the_encoder() {
-    for value in [
-        0,
-        1,
-        127,
-        128,
-        16_383,
-        16_384,
-        u64::from(u32::MAX),
-        u64::MAX,
-    ] {
-        let mut out = Vec::new();
-        write_varint(&mut out, value);
-        assert_eq!(out.len(), varint_len(value), "{value}");
-        assert_eq!(read_varint(&out, &mut 0), Ok(value));
-    }
+fn find_field_takes_the_last_duplicate_as_protobuf_maps_do() {
+    let mut buf = Vec::new();
+    write_struct_entry(&mut buf, "id", &encode_scalar(&ValueRef::Number(1.0)));
+    write_struct_entry(&mut buf, "name", &encode_scalar(&ValueRef::String("a")));
+    write_struct_entry(&mut buf, "id", &encode_scalar(&ValueRef::Number(2.0)));
+    assert_eq!(find_field(&buf, "id"), Ok(Some(ValueRef::Number(2.0))));
+    assert_eq!(find_field(&buf, "gone"), Ok(None));
+    assert!(find_field(&[0x0a, 0x05], "id").is_err());
+}
+
+#[test]
+fn a_row_debugs_as_a_map_of_its_values() {
+    let mut buf = Vec::new();
+    write_struct_entry(&mut buf, "id", &encode_scalar(&ValueRef::Number(7.0)));
+    assert_eq!(format!("{:?}", DebugStruct(&buf)), r#"{"id": Number(7.0)}"#);
+    buf.extend_from_slice(&[0x0a, 0x05]);
+    assert_eq!(
+        format!("{:?}", DebugStruct(&buf)),
+        r#"{"id": Number(7.0), "<invalid>": Truncated("length-delimited field")}"#
+    );
 }

@@ -1,166 +1,16 @@
 //! A zero-copy reader of the protobuf encoding of `google.protobuf.Struct`,
-//! `Value` and `ListValue`, and the few encoders the writer needs.
+//! `Value` and `ListValue`, and the few encoders rows need.
 //!
 //! prost decodes a whole `Struct` into a `BTreeMap<String, Value>`, which costs
-//! about five times the row's size in allocations and is what limits ingest to
-//! ~240k rows/s (DESIGN.md). Rows here stay encoded; this reader walks the
-//! bytes to find the key columns and to transcode rows into artifacts. No crate
-//! offers lazy access to well-known types, so it is written here, with every
-//! length checked against the buffer.
+//! about five times the row's size in allocations, on every change the
+//! writer ingests. Rows here stay encoded; this reader walks the bytes to find
+//! the key columns and to transcode rows into artifacts. No crate offers lazy access to well-known
+//! types, so it is written here, with every length checked against the buffer.
 
 use std::fmt;
 
-mod prefix;
-pub use prefix::Prefix16;
-
-/// Why bytes are not a valid encoded `Struct`/`Value`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
-    /// The buffer ends inside a field.
-    #[error("truncated protobuf: {0}")]
-    Truncated(&'static str),
-    /// A wire type that Struct/Value never use, or an unknown one.
-    #[error("unsupported protobuf wire type {0}")]
-    WireType(u8),
-    /// A varint longer than 10 bytes.
-    #[error("malformed varint")]
-    Varint,
-    /// A string field that is not UTF-8.
-    #[error("string field is not valid UTF-8")]
-    Utf8,
-    /// A nesting deeper than [`MAX_DEPTH`].
-    #[error("values nested deeper than {MAX_DEPTH} levels")]
-    TooDeep,
-}
-
-/// Deepest nesting of structs and lists accepted, so hostile input cannot
-/// exhaust the stack.
-pub const MAX_DEPTH: usize = 64;
-
-/// Protobuf wire types.
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
-const FIXED32: u8 = 5;
-
-/// Reads a varint at `*pos`, advancing it.
-#[inline]
-pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
-    // Tags and lengths of row fields almost always fit one byte.
-    match buf.get(*pos) {
-        Some(&byte) if byte < 0x80 => {
-            *pos += 1;
-            Ok(u64::from(byte))
-        }
-        _ => read_varint_slow(buf, pos),
-    }
-}
-
-fn read_varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
-    let mut value: u64 = 0;
-    for shift in (0..70).step_by(7) {
-        let byte = *buf.get(*pos).ok_or(WireError::Truncated("varint"))?;
-        *pos += 1;
-        if shift == 63 && byte > 1 {
-            return Err(WireError::Varint);
-        }
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(WireError::Varint)
-}
-
-/// One field of a message: its number and its payload.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Field<'a> {
-    /// A varint field.
-    Varint(u32, u64),
-    /// A 64-bit fixed field.
-    Fixed64(u32, u64),
-    /// A length-delimited field.
-    Bytes(u32, &'a [u8]),
-    /// A 32-bit fixed field.
-    Fixed32(u32, u32),
-}
-
-/// Iterates the fields of one encoded message.
-#[derive(Debug, Clone)]
-pub struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    /// Fields of the message encoded in `buf`.
-    pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
-    }
-
-    fn next_field(&mut self) -> Result<Field<'a>, WireError> {
-        let tag = read_varint(self.buf, &mut self.pos)?;
-        let number = u32::try_from(tag >> 3).map_err(|_| WireError::Varint)?;
-        let wire_type = (tag & 7) as u8;
-        Ok(match wire_type {
-            VARINT => Field::Varint(number, read_varint(self.buf, &mut self.pos)?),
-            FIXED64 => {
-                let bytes = self.take(8, "fixed64")?;
-                Field::Fixed64(
-                    number,
-                    u64::from_le_bytes(
-                        bytes
-                            .try_into()
-                            .map_err(|_| WireError::Truncated("fixed64"))?,
-                    ),
-                )
-            }
-            LEN => {
-                let len = read_varint(self.buf, &mut self.pos)?;
-                let len = usize::try_from(len).map_err(|_| WireError::Truncated("length"))?;
-                Field::Bytes(number, self.take(len, "length-delimited field")?)
-            }
-            FIXED32 => {
-                let bytes = self.take(4, "fixed32")?;
-                Field::Fixed32(
-                    number,
-                    u32::from_le_bytes(
-                        bytes
-                            .try_into()
-                            .map_err(|_| WireError::Truncated("fixed32"))?,
-                    ),
-                )
-            }
-            other => return Err(WireError::WireType(other)),
-        })
-    }
-
-    fn take(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|end| *end <= self.buf.len());
-        let end = end.ok_or(WireError::Truncated(what))?;
-        let bytes = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(bytes)
-    }
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = Result<Field<'a>, WireError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.buf.len() {
-            return None;
-        }
-        let item = self.next_field();
-        if item.is_err() {
-            self.pos = self.buf.len();
-        }
-        Some(item)
-    }
-}
+use crate::fields::{FIXED64, LEN};
+use crate::{Field, Fields, WireError, is_utf8, utf8, varint_len, write_bytes_field, write_varint};
 
 /// Iterates the `(name, encoded Value)` entries of an encoded `Struct`, in wire
 /// order. A name may repeat; protobuf map semantics make the last one win.
@@ -238,17 +88,6 @@ impl RawStructEntries<'_> {
             }
         }
     }
-}
-
-/// The bytes as text, if they are UTF-8.
-pub fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
-    std::str::from_utf8(bytes).map_err(|_| WireError::Utf8)
-}
-
-/// Whether bytes are UTF-8, quickly for ASCII.
-#[inline]
-pub fn is_utf8(bytes: &[u8]) -> bool {
-    bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
 }
 
 /// The text of an encoded `Value` in the one-field `string_value` encoding
@@ -373,22 +212,6 @@ pub fn list_items(buf: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> 
     })
 }
 
-/// Appends `value` as a protobuf varint.
-pub fn write_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Appends a length-delimited field.
-pub fn write_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
-    write_varint(out, (u64::from(number) << 3) | u64::from(LEN));
-    write_varint(out, bytes.len() as u64);
-    out.extend_from_slice(bytes);
-}
-
 /// Appends one `Struct` entry (`fields` map entry) with an already encoded value.
 pub fn write_struct_entry(out: &mut Vec<u8>, name: &str, encoded_value: &[u8]) {
     let name_len = name.len() as u64;
@@ -421,16 +244,34 @@ pub fn encode_scalar(value: &ValueRef<'_>) -> Vec<u8> {
     out
 }
 
-/// Bytes a varint of `value` takes.
-pub fn varint_len(value: u64) -> usize {
-    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
+/// The value of column `name` in an encoded `Struct`, if present (last wins).
+pub fn find_field<'a>(row: &'a [u8], name: &str) -> Result<Option<ValueRef<'a>>, WireError> {
+    let mut found = None;
+    for entry in StructEntries::new(row) {
+        let (field, encoded) = entry?;
+        if field == name {
+            found = Some(encoded);
+        }
+    }
+    found.map(ValueRef::parse).transpose()
 }
 
-impl fmt::Display for ValueRef<'_> {
-    /// Formats like Go's `%v` of the value `structpb.AsMap` produces; see
-    /// [`crate::table::key`].
+/// Shows an encoded `Struct` as a map of its values (`{"id": Number(1.0)}`),
+/// `"<invalid>"` from the first entry that does not read: the `Debug` of
+/// a row.
+#[derive(Clone, Copy)]
+pub struct DebugStruct<'a>(pub &'a [u8]);
+
+impl fmt::Debug for DebugStruct<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        super::key::write_go_value(f, self)
+        let mut map = f.debug_map();
+        for entry in StructEntries::new(self.0) {
+            match entry.and_then(|(k, v)| Ok((k, ValueRef::parse(v)?))) {
+                Ok((name, value)) => map.entry(&name, &value),
+                Err(e) => map.entry(&"<invalid>", &e),
+            };
+        }
+        map.finish()
     }
 }
 
