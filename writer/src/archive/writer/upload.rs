@@ -1,7 +1,8 @@
 //! Putting artifact objects on every destination, and copying them to
 //! destinations that lack them.
 
-use super::{ArchiveWriter, Draft, new_id};
+use super::artifact::Draft;
+use super::{ArchiveWriter, new_id};
 use crate::archive::ArchiveError;
 use crate::archive::position;
 use crate::archive::retention;
