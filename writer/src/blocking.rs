@@ -11,14 +11,18 @@ pub fn worker_threads() -> usize {
 }
 
 /// Runs `work` on tokio's blocking pool when a tokio runtime is current,
-/// else inline (a caller on another executor). `Err` says how `work` panicked.
+/// else inline (a caller on another executor), in the caller's span (so its
+/// log lines name the table). `Err` says how `work` panicked.
 pub async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
     match tokio::runtime::Handle::try_current() {
-        Ok(_) => tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(_) => {
+            let span = tracing::Span::current();
+            tokio::task::spawn_blocking(move || span.in_scope(work))
+                .await
+                .map_err(|e| e.to_string())
+        }
         Err(_) => Ok(work()),
     }
 }

@@ -244,14 +244,12 @@ impl ManifestStore {
                     let dest = self.dests[i].name().to_owned();
                     match &fence {
                         Fence::Writer(other) => tracing::error!(
-                            table = %self.target.table,
                             dest = %dest,
                             other_writer = other.as_deref().unwrap_or("<none recorded>"),
                             writer = %self.identity,
                             "fenced: another writer committed the manifest; this writer stops writing"
                         ),
                         Fence::Table(found) => tracing::error!(
-                            table = %self.target.table,
                             dest = %dest,
                             other_table = %found,
                             "fenced: the manifest belongs to another table (two tables on one place); this table stops writing"
@@ -262,7 +260,7 @@ impl ManifestStore {
                     return Err(self.fenced_error().unwrap_or(ArchiveError::NoDestination));
                 }
                 Err(PutFailure::Failed(error)) => {
-                    tracing::warn!(table = %self.target.table, dest = %self.dests[i].name(), error = %with_causes(&error), "manifest write failed; retried on the next attempt");
+                    tracing::warn!(dest = %self.dests[i].name(), error = %with_causes(&error), "manifest write failed; retried on the next attempt");
                     last_error = Some(error);
                 }
             }
@@ -275,7 +273,7 @@ impl ManifestStore {
             if let Some(error) = last_error {
                 // Committed (stored somewhere); the lagging destinations are
                 // retried first thing next time.
-                tracing::warn!(table = %self.target.table, lagging = ?self.lagging(), error = %with_causes(&error), "manifest committed but not on every destination yet");
+                tracing::warn!(lagging = ?self.lagging(), error = %with_causes(&error), "manifest committed but not on every destination yet");
             }
             return Ok(());
         }

@@ -237,7 +237,10 @@ impl Spool {
                 mpsc::sync_channel::<(usize, Result<Vec<Vec<u8>>, WireError>)>(workers * 4);
             for _ in 0..workers {
                 let (sender, ranges, next, spare) = (sender.clone(), &ranges, &next, &spare);
+                // Encoder threads log in the table's span, like the caller.
+                let span = tracing::Span::current();
                 scope.spawn(move || {
+                    let _span = span.enter();
                     let mut chunk = Vec::new();
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::{Event, EventSink};
 use crate::aws::jittered_backoff;
@@ -97,12 +98,11 @@ impl EventPublisher {
                 state: Mutex::new(QueueState::default()),
                 wake: Notify::new(),
             });
-            tasks.push(tokio::spawn(deliver(
-                sink,
-                Arc::clone(&queue),
-                metrics.clone(),
-                options.clone(),
-            )));
+            // In the caller's span (the table's), like its own log lines.
+            tasks.push(tokio::spawn(
+                deliver(sink, Arc::clone(&queue), metrics.clone(), options.clone())
+                    .in_current_span(),
+            ));
             queues.push(queue);
         }
         Self {
@@ -127,7 +127,6 @@ impl EventPublisher {
             {
                 self.metrics.event_dropped(&queue.label);
                 tracing::warn!(
-                    table = %self.metrics.table,
                     sink = %queue.label,
                     dropped_to_position = %dropped.event.to_position,
                     capacity = self.capacity,
@@ -171,7 +170,6 @@ impl EventPublisher {
             let left = queue.lock().events.len();
             if left > 0 {
                 tracing::warn!(
-                    table = %self.metrics.table,
                     sink = %queue.label,
                     undelivered = left,
                     "shutdown: events not delivered before the deadline"
@@ -227,7 +225,6 @@ async fn deliver(
                 let delay =
                     jittered_backoff(options.initial_backoff, options.max_backoff, failures);
                 tracing::warn!(
-                    table = %metrics.table,
                     sink = %queue.label,
                     to_position = %queued.event.to_position,
                     attempt = failures,

@@ -18,6 +18,7 @@ use futures::FutureExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::aws::CredentialResolver;
 use crate::config::WriterConfig;
@@ -70,7 +71,7 @@ impl Service {
                 shutdown: shutdown.clone(),
                 grace,
             };
-            tasks.spawn(supervise(context, inbox));
+            tasks.spawn(supervise(context, inbox).instrument(table_task::span(table)));
         }
         Self {
             handles,
@@ -105,7 +106,7 @@ async fn supervise(context: TableContext, mut inbox: mpsc::Receiver<TableCommand
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".to_owned());
-                tracing::error!(table = %context.config.qualified_name(), %message, restart_in = ?delay, "table task panicked; restarting it from the archive");
+                tracing::error!(%message, restart_in = ?delay, "table task panicked; restarting it from the archive");
                 context.metrics.ready.set(0);
                 context.status.send_modify(|s| {
                     s.state = TableState::Degraded;

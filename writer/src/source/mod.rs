@@ -109,7 +109,8 @@ impl Source {
             last_batch,
             resync: false,
         };
-        let task = tokio::spawn(session.run());
+        // In the caller's span (the table's), like its own log lines.
+        let task = tokio::spawn(tracing::Instrument::in_current_span(session.run()));
         Ok(Self {
             batches,
             state,

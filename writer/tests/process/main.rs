@@ -12,3 +12,4 @@ mod churn;
 mod command_line;
 mod harness;
 mod lifecycle;
+mod logs;

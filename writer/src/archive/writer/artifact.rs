@@ -106,7 +106,7 @@ impl ArchiveWriter {
         self.metrics.churn_records.set(buffer.churn() as i64);
         let result = self.store.commit(candidate, deletions).await;
         if let Err(error) = &result {
-            tracing::warn!(artifact = %draft.id, table = %self.settings.table, error = %with_causes(error), "manifest commit failed");
+            tracing::warn!(artifact = %draft.id, error = %with_causes(error), "manifest commit failed");
         }
         result?;
         let committed = Committed {
@@ -151,7 +151,6 @@ impl ArchiveWriter {
         }
         tracing::info!(
             artifact = %committed.id,
-            table = %self.settings.table,
             kind = committed.kind.as_str(),
             epoch = committed.epoch,
             from = committed.from_position.as_deref().unwrap_or(""),

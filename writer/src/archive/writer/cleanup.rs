@@ -60,7 +60,7 @@ impl ArchiveWriter {
             dest.delete(key).await?;
         }
         if !keys.is_empty() {
-            tracing::info!(dest = %dest.name(), table = %self.settings.table, objects = keys.len(), "deleted objects of retired epochs a killed writer left");
+            tracing::info!(dest = %dest.name(), objects = keys.len(), "deleted objects of retired epochs a killed writer left");
         }
         Ok(())
     }

@@ -90,12 +90,12 @@ impl ArchiveWriter {
         };
         if !writer.store.lagging().is_empty() && !writer.store.committed().artifacts.is_empty() {
             if let Err(error) = writer.repair_lagging().await {
-                tracing::warn!(table = %writer.settings.table, error = %with_causes(&error), "could not copy artifacts to a lagging destination; retried on the next write");
+                tracing::warn!(error = %with_causes(&error), "could not copy artifacts to a lagging destination; retried on the next write");
             } else if let Err(error) = writer.store.sync().await {
                 if error.is_fenced() {
                     return Err(error);
                 }
-                tracing::warn!(table = %writer.settings.table, error = %with_causes(&error), "could not bring a lagging destination up to date");
+                tracing::warn!(error = %with_causes(&error), "could not bring a lagging destination up to date");
             }
         }
         writer.clean_up_after_kill().await;
@@ -112,7 +112,6 @@ impl ArchiveWriter {
             .diffs_since_snapshot
             .set(manifest.diffs_since_snapshot() as i64);
         tracing::info!(
-            table = %writer.settings.table,
             writer = %writer.identity,
             epoch = manifest.epoch,
             head = %manifest.head_position,

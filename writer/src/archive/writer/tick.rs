@@ -108,7 +108,7 @@ impl ArchiveWriter {
             trigger: Some(trigger),
             started,
         };
-        tracing::info!(artifact = %draft.id, table = %self.settings.table, epoch = draft.epoch, trigger = %trigger, rows = draft.records, "writing snapshot");
+        tracing::info!(artifact = %draft.id, epoch = draft.epoch, trigger = %trigger, rows = draft.records, "writing snapshot");
         let formats = self.settings.snapshot_formats.clone();
         let files = run_blocking(|| self.spool.snapshot(table, &formats, &draft.id))?;
         self.metrics.rows.set(table.len() as i64);

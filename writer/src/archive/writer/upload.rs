@@ -8,6 +8,7 @@ use crate::archive::position;
 use crate::archive::retention;
 use crate::archive::spool::SpoolFile;
 use crate::dest::{DestError, Destination, PutMode};
+use crate::telemetry::with_causes;
 
 /// How many times an artifact moves to the next position when its key holds
 /// other content (orphans of failed attempts) before giving up.
@@ -83,6 +84,7 @@ impl ArchiveWriter {
                 }
                 Err(error) => {
                     self.metrics.destination_error(dest.name());
+                    tracing::warn!(dest = %dest.name(), %key, error = %with_causes(&error), "artifact upload failed");
                     return Err(error.into());
                 }
             }

@@ -162,7 +162,7 @@ impl Drop for AbortOnDrop {
             return;
         };
         let (client, bucket, key) = (self.client.clone(), self.bucket.clone(), self.key.clone());
-        runtime.spawn(async move {
+        runtime.spawn(tracing::Instrument::in_current_span(async move {
             let result = client
                 .abort_multipart_upload()
                 .bucket(&bucket)
@@ -178,6 +178,6 @@ impl Drop for AbortOnDrop {
                      (AbortIncompleteMultipartUpload) reclaims it"
                 );
             }
-        });
+        }));
     }
 }

@@ -62,6 +62,18 @@ impl TableContext {
     }
 }
 
+/// The span every log line of a table's task runs in, also from the work it
+/// spawns (source session, event publishing, blocking file and encoding
+/// work): the table (`schema.table`) and the key prefix it writes under,
+/// which together name the archive.
+pub fn span(config: &TableConfig) -> tracing::Span {
+    tracing::info_span!(
+        "table",
+        table = %config.qualified_name(),
+        key_prefix = %config.effective_key_prefix(),
+    )
+}
+
 /// Why the archive could not be opened (retried with backoff).
 #[derive(Debug, thiserror::Error)]
 enum OpenError {
@@ -121,7 +133,7 @@ async fn open_archive(
         };
         let delay = backoff.next_delay();
         let error = with_causes(&error).to_string();
-        tracing::warn!(table = %ctx.name(), %error, retry_in = ?delay, "cannot open the archive; retrying");
+        tracing::warn!(%error, retry_in = ?delay, "cannot open the archive; retrying");
         progress.state = TableState::Degraded;
         progress.error(
             ErrorScope::Destination,
@@ -159,15 +171,14 @@ fn stop(ctx: &TableContext, mut progress: Progress) {
 
 /// The table and cursor at the archive head, when the chain can continue.
 async fn restore(ctx: &TableContext, archive: &ArchiveWriter) -> Option<(Table, Cursor)> {
-    let name = ctx.name();
     let manifest = archive.manifest();
     if !manifest.key_fields.is_empty() && manifest.key_fields != ctx.config.key_fields {
-        tracing::warn!(table = %name, archived = ?manifest.key_fields, configured = ?ctx.config.key_fields, "key fields changed; starting a new epoch from a full sync");
+        tracing::warn!(archived = ?manifest.key_fields, configured = ?ctx.config.key_fields, "key fields changed; starting a new epoch from a full sync");
         return None;
     }
     match archive.restore().await {
         Ok(Some(restored)) => {
-            tracing::info!(table = %name, epoch = restored.epoch, head = %restored.position, rows = restored.table.len(), "restored the table from the archive; resuming the source from the manifest");
+            tracing::info!(epoch = restored.epoch, head = %restored.position, rows = restored.table.len(), "restored the table from the archive; resuming the source from the manifest");
             let cursor = Cursor {
                 sequence: restored.mark.sequence,
                 position: restored.mark.position.clone(),
@@ -178,7 +189,7 @@ async fn restore(ctx: &TableContext, archive: &ArchiveWriter) -> Option<(Table, 
         }
         Ok(None) => None,
         Err(error) => {
-            tracing::error!(table = %name, error = %with_causes(&error), "cannot rebuild the table from the archive; starting a new epoch from a full sync");
+            tracing::error!(error = %with_causes(&error), "cannot rebuild the table from the archive; starting a new epoch from a full sync");
             None
         }
     }

@@ -53,7 +53,6 @@ impl<'a> Running<'a> {
         dests: &[Arc<dyn Destination>],
         mut progress: Progress,
     ) -> Self {
-        let name = ctx.name();
         let key = KeySpec::new(ctx.config.key_fields.clone());
         let restored = restore(ctx, &archive).await;
         let (table, cursor, pending) = match restored {
@@ -65,7 +64,7 @@ impl<'a> Running<'a> {
             Ok(source) => Some(source),
             Err(error) => {
                 let error = with_causes(&error).to_string();
-                tracing::error!(table = %name, %error, "cannot subscribe to the source");
+                tracing::error!(%error, "cannot subscribe to the source");
                 progress.error(ErrorScope::Source, &error);
                 progress.state = TableState::Degraded;
                 None
@@ -75,7 +74,7 @@ impl<'a> Running<'a> {
             Ok(sinks) => sinks,
             Err(error) => {
                 let error = with_causes(&error).to_string();
-                tracing::error!(table = %name, %error, "cannot set up event sinks; events are not published");
+                tracing::error!(%error, "cannot set up event sinks; events are not published");
                 progress.error(ErrorScope::Events, &error);
                 Vec::new()
             }
@@ -132,7 +131,7 @@ impl<'a> Running<'a> {
                 batch = batch => match batch {
                     Some(batch) => self.on_batch(batch).await,
                     None => {
-                        tracing::error!(table = %self.ctx.name(), "the source task stopped");
+                        tracing::error!("the source task stopped");
                         self.source = None;
                     }
                 },
@@ -163,30 +162,29 @@ impl<'a> Running<'a> {
     async fn on_batch(&mut self, batch: crate::source::Batch) {
         let mut replaced = false;
         let mut synced = false;
-        let name = self.ctx.name();
         let buffer = &mut self.buffer;
         let progress = &mut self.progress;
         let archive = &mut self.archive;
         self.replica.apply(batch, &mut |update| match update {
             Update::Change(change) => buffer.record(change),
             Update::Replaced(replacement) => {
-                tracing::info!(table = %name, snapshot = %replacement.snapshot_id, rows_before = replacement.previous.len(), "the source sent a full snapshot; the table was replaced");
+                tracing::info!(snapshot = %replacement.snapshot_id, rows_before = replacement.previous.len(), "the source sent a full snapshot; the table was replaced");
                 buffer.clear_all();
                 replaced = true;
             }
             Update::Synced(mode) => {
-                tracing::info!(table = %name, mode = crate::source::mode_name(mode), "caught up with the source");
+                tracing::info!(mode = crate::source::mode_name(mode), "caught up with the source");
                 synced = true;
             }
             Update::Rejected(rejection) => {
-                tracing::warn!(table = %name, sequence = ?rejection.sequence, error = %rejection.error, "skipped a malformed row from the source");
+                tracing::warn!(sequence = ?rejection.sequence, error = %rejection.error, "skipped a malformed row from the source");
                 progress.error(
                     ErrorScope::Row,
                     format_args!("skipped a malformed row: {}", with_causes(&rejection.error)),
                 );
             }
             Update::Columns(columns) => {
-                tracing::info!(table = %name, columns = columns.len(), "the source announced the table's columns; the next commit records them in the manifest");
+                tracing::info!(columns = columns.len(), "the source announced the table's columns; the next commit records them in the manifest");
                 archive.set_columns(columns.iter().map(ManifestColumn::from_definition).collect());
             }
         });
@@ -287,7 +285,10 @@ impl<'a> Running<'a> {
 
     fn become_ready(&mut self) {
         if !self.progress.ready {
-            tracing::info!(table = %self.ctx.name(), epoch = self.archive.manifest().epoch, "ready: the base snapshot is durable on every destination");
+            tracing::info!(
+                epoch = self.archive.manifest().epoch,
+                "ready: the base snapshot is durable on every destination"
+            );
         }
         self.progress.ready = true;
         self.progress.state = TableState::Live;
@@ -327,7 +328,7 @@ impl<'a> Running<'a> {
         }
         if error.is_fenced() {
             let error = with_causes(error);
-            tracing::error!(table = %self.ctx.name(), %error, "fenced: stopping all writes; remove the other writer, then restart this one");
+            tracing::error!(%error, "fenced: stopping all writes; remove the other writer, then restart this one");
             self.progress.state = TableState::Fenced;
             self.progress.ready = false;
             self.progress.error(ErrorScope::Manifest, error);
@@ -337,7 +338,7 @@ impl<'a> Running<'a> {
         } else {
             let delay = self.retry.next_delay();
             let error = with_causes(error);
-            tracing::warn!(table = %self.ctx.name(), %error, retry_in = ?delay, "write failed; buffered changes are kept and retried");
+            tracing::warn!(%error, retry_in = ?delay, "write failed; buffered changes are kept and retried");
             self.progress.state = TableState::Degraded;
             self.progress.error(ErrorScope::Destination, error);
             let at = Instant::now() + delay;
@@ -442,7 +443,6 @@ impl<'a> Running<'a> {
     /// Flushes what is buffered within the grace period, then stops.
     async fn finish(&mut self) {
         let deadline = Instant::now() + self.ctx.grace;
-        let name = self.ctx.name();
         if !self.is_fenced() && self.replica.is_synced() {
             let mark = self.mark();
             let table = self.replica.table();
@@ -458,21 +458,21 @@ impl<'a> Running<'a> {
             };
             match tokio::time::timeout_at(deadline, flush).await {
                 Ok(Ok(Some(committed))) => {
-                    tracing::info!(table = %name, artifact = %committed.id, position = %committed.position, "final flush committed")
+                    tracing::info!(artifact = %committed.id, position = %committed.position, "final flush committed")
                 }
-                Ok(Ok(None)) => tracing::info!(table = %name, "nothing buffered at shutdown"),
+                Ok(Ok(None)) => tracing::info!("nothing buffered at shutdown"),
                 Ok(Err(error)) => {
                     if matches!(error, ArchiveError::Spool { .. }) {
                         self.ctx.metrics.destination_error(&self.spool_label);
                     }
-                    tracing::error!(table = %name, error = %with_causes(&error), "final flush failed; changes since the last commit are not in the archive")
+                    tracing::error!(error = %with_causes(&error), "final flush failed; changes since the last commit are not in the archive")
                 }
                 Err(_) => {
-                    tracing::error!(table = %name, grace = ?self.ctx.grace, "final flush did not finish within the grace period")
+                    tracing::error!(grace = ?self.ctx.grace, "final flush did not finish within the grace period")
                 }
             }
         } else if self.pending.is_some() {
-            tracing::warn!(table = %name, "shutting down before the initial snapshot could be written");
+            tracing::warn!("shutting down before the initial snapshot could be written");
         }
         self.source = None;
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -486,7 +486,10 @@ impl<'a> Running<'a> {
         );
         let unsent = publisher.shutdown(remaining).await;
         if unsent > 0 {
-            tracing::warn!(table = %name, unsent, "events not published before shutdown (they are advisory)");
+            tracing::warn!(
+                unsent,
+                "events not published before shutdown (they are advisory)"
+            );
         }
         self.progress.state = TableState::Stopped;
         self.progress.ready = false;
