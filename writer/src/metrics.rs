@@ -6,8 +6,8 @@ use prometheus::{
     Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-/// The metric families DESIGN.md promises (all labelled by `table`);
-/// dashboards and tests check against this list.
+/// The metric families every writer exports (all labelled by `table`; the
+/// README's "HTTP API" lists them); dashboards and tests check against this list.
 pub const DESIGNED_METRICS: [&str; 10] = [
     "snapshotter_epoch",
     "snapshotter_buffer_depth",

@@ -1,8 +1,8 @@
 //! Artifact formats: `jsonl` and `protobuf` (reference/laredo.md §2.4–§2.5).
 //!
 //! Encoders transcode rows straight from their encoded `Struct` bytes (no
-//! intermediate `serde_json::Value` or prost `Struct` per row: DESIGN.md
-//! measured those at half the speed). Decoders hand out rows as slices of the
+//! intermediate `serde_json::Value` or prost `Struct` per row: those ran at
+//! half the speed). Decoders hand out rows as slices of the
 //! object's bytes, so a rebuild copies nothing per row.
 
 pub mod json_scan;
