@@ -2,6 +2,8 @@
 //! real binary.
 #![allow(clippy::unwrap_used)]
 
+mod archive_support;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -131,4 +133,57 @@ fn a_damaged_object_is_named_by_read_and_verify() {
             "{stderr}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_at_time_answers_at_between_and_before_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dests = vec![archive_support::local(dir.path())];
+    let settings = snapshot_writer::archive::ArchiveSettings {
+        snapshot_formats: vec![snapshot_writer::config::Format::Protobuf],
+        ..snapshot_writer::archive::ArchiveSettings::new("public.items", "items/")
+    };
+    let committed = archive_support::timed::write(&dests, &settings).await;
+    let archive = dir.path().join("items");
+    let archive = archive.to_str().unwrap();
+    for (time, expected) in archive_support::timed::cases(&committed) {
+        let (ok, stdout, stderr) = run(&["read", archive, "--at-time", &time]);
+        match expected {
+            Some(table) => {
+                assert!(ok, "--at-time {time}: {stderr}");
+                assert_eq!(
+                    stdout,
+                    archive_support::timed::printed(table),
+                    "--at-time {time}"
+                );
+            }
+            None => {
+                assert!(!ok, "--at-time {time} before every artifact: {stdout}");
+                assert!(
+                    stderr.contains("no snapshot committed at or before"),
+                    "{stderr}"
+                );
+            }
+        }
+    }
+    // The summary names the position of the artifact read; --at and
+    // --at-time exclude each other; a time needs its offset.
+    let second = &committed[1];
+    let (ok, _, stderr) = run(&["read", archive, "--at-time", &second.created_at.to_string()]);
+    assert!(ok);
+    assert!(
+        stderr.contains(&format!("at position {:?} (epoch 1)", second.position)),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&[
+        "read",
+        archive,
+        "--at",
+        "0/1",
+        "--at-time",
+        "2026-12-07T10:00:00Z",
+    ]);
+    assert!(!ok && stderr.contains("cannot be used with"), "{stderr}");
+    let (ok, _, stderr) = run(&["read", archive, "--at-time", "2026-12-07 10:00"]);
+    assert!(!ok && stderr.contains("not an RFC 3339 time"), "{stderr}");
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::ArchiveError;
-use super::reader::ArchiveReader;
+use super::reader::{ArchiveReader, AsOf};
 use super::rebuilt::RebuiltTable;
 use super::verify::{VerifyReport, verify_keyed};
 use crate::config::Format;
@@ -36,7 +36,7 @@ pub struct LocationArgs {
     pub profile: Option<String>,
 }
 
-/// `snapshot-writer read ARCHIVE [--at POS] [--key-fields a,b]`.
+/// `snapshot-writer read ARCHIVE [--at POS | --at-time TIME] [--key-fields a,b]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReadArgs {
     /// The archive.
@@ -44,8 +44,13 @@ pub struct ReadArgs {
     pub location: LocationArgs,
     /// Rebuild as of this position (the newest snapshot at or before it plus
     /// the diffs up to it) instead of the head.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "at_time")]
     pub at: Option<String>,
+    /// Rebuild as of this time (RFC 3339, e.g. `2026-12-07T10:00:00Z`): the
+    /// table the newest artifact committed at or before it leaves, by the
+    /// manifest's `created_at`.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub at_time: Option<jiff::Timestamp>,
     /// Key columns (default: what the manifest records, else `id`).
     #[arg(long, value_delimiter = ',')]
     pub key_fields: Vec<String>,
@@ -142,8 +147,13 @@ pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTa
     let (dest, prefix) = open_location(&args.location).await?;
     let reader = ArchiveReader::open(dest, &prefix).await?;
     let key = key_spec(&args.key_fields, &reader);
+    let as_of = match (&args.at, args.at_time) {
+        (Some(at), _) => AsOf::Position(at),
+        (None, Some(at)) => AsOf::Time(at),
+        (None, None) => AsOf::Head,
+    };
     let table = reader
-        .rebuild(args.at.as_deref(), &key, &[Format::Protobuf, Format::Jsonl])
+        .rebuild_as_of(as_of, &key, &[Format::Protobuf, Format::Jsonl])
         .await?;
     table.write_jsonl(out)?;
     out.flush()?;
@@ -156,6 +166,15 @@ pub async fn run_verify(args: &VerifyArgs) -> Result<VerifyReport, CliError> {
     let reader = ArchiveReader::open(dest, &prefix).await?;
     let key = key_spec(&args.key_fields, &reader);
     Ok(verify_keyed(&reader, &key).await?)
+}
+
+/// An RFC 3339 time with its offset (`Z` or `+hh:mm`).
+fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
+    text.parse().map_err(|error| {
+        format!(
+            "{text:?} is not an RFC 3339 time with an offset (e.g. 2026-12-07T10:00:00Z): {error}"
+        )
+    })
 }
 
 /// The key columns given, else the manifest's, else `id`.

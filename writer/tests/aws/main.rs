@@ -8,6 +8,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+#[path = "../archive_support/mod.rs"]
+mod archive_support;
+
+mod archive_reads;
 mod credentials;
 mod events;
 mod s3;

@@ -1,15 +1,5 @@
-//! Rebuilding a table from an archive, at its head or as of a position.
-//!
-//! The plan links artifacts by epoch and manifest (commit) order, the robust
-//! linkage of reference/laredo.md §4.1, never by following `from → to`
-//! strings, so Go-written archives (`""` positions, `from == to` diffs,
-//! snapshots whose position went backwards) are read without looping:
-//!
-//! - head: the last snapshot in manifest order, then every later diff of its
-//!   epoch;
-//! - `at P`: the snapshot with the greatest position `≤ P` (LSN order; on a
-//!   tie the later one), then the diffs of its epoch after it while their
-//!   `to_position ≤ P` (a diff straddling `P` ends the plan).
+//! Rebuilding a table from an archive, at its head, as of a position or as
+//! of a time ([`plan`] says which artifacts).
 //!
 //! The table itself, and how its snapshot is loaded, is in [`super::rebuilt`].
 //!
@@ -32,7 +22,6 @@ use super::manifest::chain;
 use super::manifest::{
     Artifact, ArtifactKind, MAX_MANIFEST_BYTES, Manifest, ManifestError, check_crc32c,
 };
-use super::position::compare;
 use super::rebuilt::{RebuiltRows, RebuiltTable, load_snapshot};
 use super::retention::artifact_key;
 use crate::blocking::off_runtime;
@@ -43,54 +32,9 @@ use crate::table::KeySpec;
 /// Objects fetched concurrently while rebuilding.
 const FETCH_CONCURRENCY: usize = 8;
 
-/// Which artifacts a rebuild reads: indices into `manifest.artifacts`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    /// The base snapshot.
-    pub snapshot: usize,
-    /// The diffs, in the order to apply them.
-    pub diffs: Vec<usize>,
-    /// The position the rebuilt table is at.
-    pub position: String,
-}
+pub mod plan;
 
-/// Plans a rebuild (module docs); `None` when no snapshot qualifies.
-pub fn plan(manifest: &Manifest, at: Option<&str>) -> Option<Plan> {
-    let artifacts = &manifest.artifacts;
-    let is_snapshot = |a: &&Artifact| a.kind == ArtifactKind::Snapshot;
-    let snapshot = match at {
-        None => artifacts.iter().rposition(|a| is_snapshot(&a))?,
-        Some(at) => {
-            artifacts
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| is_snapshot(a) && compare(&a.to_position, at).is_le())
-                .max_by(|(i, a), (j, b)| compare(&a.to_position, &b.to_position).then(i.cmp(j)))?
-                .0
-        }
-    };
-    let base = &artifacts[snapshot];
-    let mut diffs = Vec::new();
-    let mut position = base.to_position.clone();
-    for (index, artifact) in artifacts.iter().enumerate().skip(snapshot + 1) {
-        if artifact.epoch != base.epoch {
-            continue;
-        }
-        if artifact.kind == ArtifactKind::Snapshot {
-            break;
-        }
-        if at.is_some_and(|at| compare(&artifact.to_position, at).is_gt()) {
-            break;
-        }
-        diffs.push(index);
-        position.clone_from(&artifact.to_position);
-    }
-    Some(Plan {
-        snapshot,
-        diffs,
-        position,
-    })
-}
+pub use plan::{AsOf, Plan, plan, plan_as_of};
 
 /// Reads one archive.
 #[derive(Debug, Clone)]
@@ -186,14 +130,39 @@ impl ArchiveReader {
         key: &KeySpec,
         preference: &[Format],
     ) -> Result<RebuiltTable, ArchiveError> {
+        let as_of = at.map_or(AsOf::Head, AsOf::Position);
+        self.rebuild_as_of(as_of, key, preference).await
+    }
+
+    /// Rebuilds the table as of `as_of` (the head, a position or a time),
+    /// keying snapshot rows by `key`; formats are tried in `preference`
+    /// order.
+    pub async fn rebuild_as_of(
+        &self,
+        as_of: AsOf<'_>,
+        key: &KeySpec,
+        preference: &[Format],
+    ) -> Result<RebuiltTable, ArchiveError> {
         self.check_chain()?;
-        let plan = plan(&self.manifest, at).ok_or_else(|| ArchiveError::Unreadable {
+        let nothing = |reason: String| ArchiveError::Unreadable {
             what: "rebuild".to_owned(),
-            reason: match at {
-                Some(at) => format!("no snapshot at or before position {at:?}"),
-                None => "the manifest lists no snapshot".to_owned(),
-            },
-        })?;
+            reason,
+        };
+        let plan = plan_as_of(&self.manifest, as_of)
+            .map_err(|error| nothing(error.to_string()))?
+            .ok_or_else(|| {
+                nothing(match as_of {
+                    AsOf::Head => "the manifest lists no snapshot".to_owned(),
+                    AsOf::Position(at) => format!("no snapshot at or before position {at:?}"),
+                    AsOf::Time(at) => format!(
+                        "no snapshot committed at or before {at} (the oldest artifact listed was created at {})",
+                        self.manifest
+                            .artifacts
+                            .first()
+                            .map_or("(none)", |a| a.created_at.as_str())
+                    ),
+                })
+            })?;
         let mut objects = Vec::with_capacity(plan.diffs.len() + 1);
         for index in std::iter::once(plan.snapshot).chain(plan.diffs.iter().copied()) {
             let artifact = &self.manifest.artifacts[index];
@@ -320,58 +289,4 @@ pub(super) enum Loaded {
         body: Bytes,
         records: Vec<DiffRecord>,
     },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::archive::manifest::sample_artifact;
-
-    fn artifact(kind: ArtifactKind, epoch: u64, to: &str) -> Artifact {
-        let from = (kind == ArtifactKind::Diff).then_some(to);
-        sample_artifact(kind, epoch, from, to)
-    }
-
-    #[test]
-    fn plans_by_epoch_and_order_even_with_go_positions() {
-        use ArtifactKind::*;
-        let mut manifest = Manifest::new("t");
-        manifest.artifacts = vec![
-            artifact(Snapshot, 1, ""),
-            artifact(Diff, 1, ""),
-            artifact(Diff, 1, ""),
-            artifact(Snapshot, 2, ""),
-            artifact(Diff, 2, ""),
-        ];
-        assert_eq!(
-            plan(&manifest, None),
-            Some(Plan {
-                snapshot: 3,
-                diffs: vec![4],
-                position: String::new()
-            })
-        );
-        // Equal positions: the later snapshot wins a tie.
-        assert_eq!(plan(&manifest, Some("")).map(|p| p.snapshot), Some(3));
-    }
-
-    #[test]
-    fn plans_as_of_a_position() {
-        use ArtifactKind::*;
-        let mut manifest = Manifest::new("t");
-        manifest.artifacts = vec![
-            artifact(Snapshot, 1, "0/10"),
-            artifact(Diff, 1, "0/20"),
-            artifact(Diff, 1, "0/30"),
-            artifact(Snapshot, 2, "0/40"),
-            artifact(Diff, 2, "0/50"),
-        ];
-        let at = |p: &str| plan(&manifest, Some(p)).map(|p| (p.snapshot, p.diffs, p.position));
-        assert_eq!(at("0/25"), Some((0, vec![1], "0/20".into())));
-        assert_eq!(at("0/30"), Some((0, vec![1, 2], "0/30".into())));
-        assert_eq!(at("0/45"), Some((3, vec![], "0/40".into())));
-        assert_eq!(at("0/FF"), Some((3, vec![4], "0/50".into())));
-        assert_eq!(at("0/5"), None);
-        assert_eq!(at(""), None);
-    }
 }
