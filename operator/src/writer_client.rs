@@ -280,7 +280,8 @@ pub const DEFAULT_WRITER_URL_TEMPLATE: &str = "http://{name}-writer.{namespace}.
 mod tests {
     use super::*;
     use snapshot_writer::status::{
-        ArtifactStatus, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus,
+        ArtifactStatus, ErrorScope, ErrorStatus, ManifestStatus, SourceStatus, TableState,
+        TableStatus,
     };
 
     #[test]
@@ -316,7 +317,7 @@ mod tests {
             }),
             source: SourceStatus::default(),
             last_error: Some(ErrorStatus {
-                scope: "destination".into(),
+                scope: ErrorScope::Destination,
                 message: "boom".into(),
                 at: "2026-01-02T03:04:06Z".into(),
             }),

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod service;
 pub mod sim;
 pub mod source;
-pub mod status;
+/// The `GET /status` document: the contract the operator reads.
+pub use snapshot_contract::status;
 pub mod table;
 pub mod telemetry;

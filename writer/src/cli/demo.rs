@@ -29,7 +29,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 200.0)]
     pub rate: f64,
     /// Port of the writer's HTTP API (0: any free port).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = snapshot_contract::names::HTTP_PORT)]
     pub http_port: u16,
 }
 

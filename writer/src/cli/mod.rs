@@ -24,7 +24,7 @@ pub use run::{run_writer, shutdown_signal};
 )]
 pub struct Cli {
     /// Run the writer with this config file (YAML).
-    #[arg(long, env = "SNAPSHOT_WRITER_CONFIG", value_name = "FILE")]
+    #[arg(long, env = snapshot_contract::names::CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Log format (stderr).
     #[arg(

@@ -20,6 +20,11 @@ use axum::{Json, Router};
 use futures::future::join_all;
 use serde_json::json;
 
+use snapshot_contract::names::{
+    HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH, SNAPSHOT_OK, SNAPSHOT_PATH,
+    SNAPSHOT_TABLE_PARAM, STATUS_PATH,
+};
+
 use crate::metrics::Metrics;
 use crate::service::handle::TableHandle;
 use crate::telemetry::with_causes;
@@ -59,11 +64,11 @@ impl ApiState {
 /// The API's routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
-        .route("/status", get(status))
-        .route("/snapshot", get(use_post).post(snapshot))
-        .route("/metrics", get(metrics))
+        .route(HEALTH_LIVE_PATH, get(live))
+        .route(HEALTH_READY_PATH, get(ready))
+        .route(STATUS_PATH, get(status))
+        .route(SNAPSHOT_PATH, get(use_post).post(snapshot))
+        .route(METRICS_PATH, get(metrics))
         .with_state(state)
 }
 
@@ -120,8 +125,8 @@ fn snapshot_target(pairs: Vec<(String, String)>) -> Result<Option<String>, Strin
     let mut table = None;
     for (key, value) in pairs {
         match key.as_str() {
-            "table" if table.is_none() => table = Some(value),
-            "table" => return Err("`table` is given more than once".to_owned()),
+            SNAPSHOT_TABLE_PARAM if table.is_none() => table = Some(value),
+            SNAPSHOT_TABLE_PARAM => return Err("`table` is given more than once".to_owned()),
             _ => {
                 return Err(format!(
                     "unknown query parameter {key:?}; POST /snapshot takes only `table`"
@@ -164,7 +169,7 @@ async fn snapshot(
         .zip(results)
         .map(|(table, result)| {
             let answer = match result {
-                Ok(_) => "ok".to_owned(),
+                Ok(_) => SNAPSHOT_OK.to_owned(),
                 Err(error) => {
                     all_ok = false;
                     format!("error: {}", with_causes(&error))

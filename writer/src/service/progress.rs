@@ -37,7 +37,7 @@ pub struct LastError {
 impl LastError {
     fn to_status(&self) -> ErrorStatus {
         ErrorStatus {
-            scope: self.scope.as_str().to_owned(),
+            scope: self.scope,
             message: self.message.clone(),
             at: self.at.to_string(),
         }

@@ -12,7 +12,7 @@ use laredo_wire::json_value;
 use super::decode::ServerMessage;
 use super::error::SourceError;
 use super::{connect, grpc};
-use crate::config::{FilterConfig, SourceConfig, SourceProtocol};
+use crate::config::{FilterConfig, SourceConfig, SourceProtocol, server_origin};
 use crate::telemetry::with_causes;
 
 /// Opens streams to one server with one protocol.
@@ -126,38 +126,13 @@ pub(crate) async fn read_snippet(mut body: hyper::body::Incoming) -> String {
     String::from_utf8_lossy(&bytes).trim().to_owned()
 }
 
-/// `http(s)://host:port` from `host:port`, `http://host:port` or
-/// `https://host:port` (plaintext when no scheme is given). tonic panics on
-/// an origin without a scheme, so one is always added.
+/// `http(s)://host:port` from `source.server` ([`server_origin`], the
+/// parse the operator also runs).
 pub fn origin(server: &str) -> Result<String, SourceError> {
-    let invalid = |reason: &str| SourceError::InvalidServer {
-        server: server.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let trimmed = server.trim().trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Err(invalid("empty; expected host:port"));
-    }
-    let with_scheme = if trimmed.contains("://") {
-        trimmed.to_owned()
-    } else {
-        format!("http://{trimmed}")
-    };
-    let uri: http::Uri = with_scheme
-        .parse()
-        .map_err(|e| invalid(&format!("not a URL: {e}")))?;
-    let scheme = match uri.scheme_str() {
-        Some(scheme @ ("http" | "https")) => scheme,
-        _ => return Err(invalid("the scheme must be http or https")),
-    };
-    if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
-        return Err(invalid("must not have a path"));
-    }
-    let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-    if authority.host().is_empty() {
-        return Err(invalid("no host"));
-    }
-    Ok(format!("{scheme}://{authority}"))
+    server_origin(server).map_err(|invalid| SourceError::InvalidServer {
+        server: invalid.server,
+        reason: invalid.reason,
+    })
 }
 
 /// The fixed part of every `SyncRequest` of one subscription.
@@ -218,7 +193,8 @@ fn predicate(filter: &FilterConfig) -> Result<FieldPredicate, String> {
         }),
         _ => {
             return Err(format!(
-                "filter on {:?} needs exactly one of `equals`, `prefix`, `in`",
+                "{} (the filter on {:?})",
+                snapshot_contract::rules::FILTER_ONE_KIND,
                 filter.field
             ));
         }

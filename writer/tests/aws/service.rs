@@ -14,7 +14,7 @@ use snapshot_writer::archive::retention::artifact_keys;
 use snapshot_writer::dest::s3::{S3Destination, S3Options};
 use snapshot_writer::dest::{Destination, LocalDestination};
 use snapshot_writer::sim::{Generating, Sim, SimServer};
-use snapshot_writer::status::TableState;
+use snapshot_writer::status::{ErrorScope, TableState};
 
 use crate::support::eventually;
 use crate::support::moto::Moto;
@@ -174,7 +174,7 @@ async fn of_two_writers_on_one_prefix_one_keeps_committing_and_the_other_is_fenc
     assert!(!fenced.ready);
     assert_eq!(loser.fenced_metric(), 1);
     let error = fenced.last_error.expect("the fenced writer reports why");
-    assert_eq!(error.scope, "manifest");
+    assert_eq!(error.scope, ErrorScope::Manifest);
     assert!(
         error.message.contains(&winner.identity),
         "the error names the other writer: {}",
@@ -222,7 +222,7 @@ async fn an_s3_outage_in_a_churn_run_buffers_changes_and_loses_none() {
             s.state == TableState::Degraded
                 && s.last_error
                     .as_ref()
-                    .is_some_and(|e| e.scope == "destination")
+                    .is_some_and(|e| e.scope == ErrorScope::Destination)
         })
         .await;
     tokio::time::sleep_until(down_since + OUTAGE).await;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use snapshot_writer::metrics::DESIGNED_METRICS;
-use snapshot_writer::status::TableState;
+use snapshot_writer::status::{ErrorScope, TableState};
 
 use crate::harness::{
     Source, WriterProcess, closed_port, has_manifest, one_table_config, table_name,
@@ -30,7 +30,11 @@ async fn readiness_turns_200_only_once_the_first_snapshot_is_durable() {
             &table_name(),
             Duration::from_secs(20),
             "the source error",
-            |t| t.last_error.as_ref().is_some_and(|e| e.scope == "source"),
+            |t| {
+                t.last_error
+                    .as_ref()
+                    .is_some_and(|e| e.scope == ErrorScope::Source)
+            },
         )
         .await;
     assert!(!down.ready);

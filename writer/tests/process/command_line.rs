@@ -29,7 +29,7 @@ const BAD: [(&str, &str); 6] = [
     ),
     (
         "credentials: {s3w: {type: ambient}}\nsource: {server: a, schema: s, table: t}\ndestinations: [{type: s3, bucket: b, credentials: nope}]\n",
-        r#"destinations[0].credentials: unknown credential profile "nope" (defined: s3w)"#,
+        r#"destinations[0].credentials: a destination names a credential profile that is not defined: "nope" (defined: s3w)"#,
     ),
     (
         "source: {server: a, schema: s, table: t}\ndestinations: [{type: local, path: /a}]\nformats: {snapshot: [parquet]}\n",

@@ -80,7 +80,7 @@ tables:
     let down = writer.table("public.gone").await;
     assert!(!down.ready);
     let error = down.last_error.expect("the failing table shows its error");
-    assert_eq!(error.scope, "source");
+    assert_eq!(error.scope, snapshot_writer::status::ErrorScope::Source);
     assert!(
         error.message.contains(&nothing.to_string()),
         "{}",

@@ -3,6 +3,10 @@
 //! `head_position`, `buffer_depth`, `churn_records`, `last_snapshot_at`), and the
 //! operator reads it to fill the SnapshotTable status, so fields are only ever
 //! added.
+//!
+//! The operator may be older or newer than the writer it asks: a reader
+//! ignores fields it does not know, takes a missing counter as 0, and reads a
+//! state or error scope it does not know as `Unknown`.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,10 +29,36 @@ pub enum TableState {
     Fenced,
     /// Shut down.
     Stopped,
+    /// A state this version does not know, sent by a newer writer; this
+    /// writer never reports it.
+    #[serde(other)]
+    Unknown,
 }
 
-/// Where a table's last error happened: the `scope` of `last_error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl TableState {
+    /// The state's name in the document (`live`, `fenced`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableState::Starting => "starting",
+            TableState::Syncing => "syncing",
+            TableState::Snapshotting => "snapshotting",
+            TableState::Live => "live",
+            TableState::Degraded => "degraded",
+            TableState::Fenced => "fenced",
+            TableState::Stopped => "stopped",
+            TableState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for TableState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorScope {
     /// The fan-out subscription.
@@ -42,10 +72,13 @@ pub enum ErrorScope {
     Manifest,
     /// Setting up the event sinks.
     Events,
+    /// A scope this version does not know, sent by a newer writer.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ErrorScope {
-    /// The name `/status` reports.
+    /// The scope's name in the document (`source`, `destination`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorScope::Source => "source",
@@ -53,7 +86,14 @@ impl ErrorScope {
             ErrorScope::Destination => "destination",
             ErrorScope::Manifest => "manifest",
             ErrorScope::Events => "events",
+            ErrorScope::Unknown => "unknown",
         }
+    }
+}
+
+impl std::fmt::Display for ErrorScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -74,24 +114,34 @@ pub struct TableStatus {
     /// Position of the newest committed artifact (`""` before the first).
     pub head_position: String,
     /// Changes buffered since the last committed artifact.
+    #[serde(default)]
     pub buffer_depth: u64,
     /// Changes since the last snapshot (re-base churn counter).
+    #[serde(default)]
     pub churn_records: u64,
     /// When the last snapshot was committed.
+    #[serde(default)]
     pub last_snapshot_at: Option<String>,
     /// The last committed snapshot.
+    #[serde(default)]
     pub last_snapshot: Option<ArtifactStatus>,
     /// The last committed diff.
+    #[serde(default)]
     pub last_diff: Option<ArtifactStatus>,
     /// Diffs committed since the last snapshot.
+    #[serde(default)]
     pub diffs_since_snapshot: u64,
     /// Rows in the in-memory table.
+    #[serde(default)]
     pub row_count: u64,
     /// The manifest as last committed.
+    #[serde(default)]
     pub manifest: Option<ManifestStatus>,
     /// The fan-out subscription.
+    #[serde(default)]
     pub source: SourceStatus,
     /// The most recent error, cleared by the next success of the same kind.
+    #[serde(default)]
     pub last_error: Option<ErrorStatus>,
 }
 
@@ -99,18 +149,22 @@ pub struct TableStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArtifactStatus {
     /// Unique artifact id, also in the manifest and in log lines.
+    #[serde(default)]
     pub id: String,
     /// Epoch it belongs to.
     pub epoch: u64,
     /// Exclusive lower bound (diffs only).
+    #[serde(default)]
     pub from_position: Option<String>,
     /// Snapshot watermark or inclusive upper bound of a diff.
     pub position: String,
     /// Commit time (RFC 3339).
     pub at: String,
     /// Rows (snapshots) or net changes (diffs).
+    #[serde(default)]
     pub records: u64,
     /// Size of the first format's object.
+    #[serde(default)]
     pub bytes: u64,
 }
 
@@ -122,15 +176,19 @@ pub struct ManifestStatus {
     /// `manifest.head_position`.
     pub head_position: String,
     /// `manifest.updated_at`.
+    #[serde(default)]
     pub updated_at: String,
     /// Artifacts listed.
+    #[serde(default)]
     pub artifacts: u64,
     /// URI of the manifest on the first destination.
+    #[serde(default)]
     pub uri: String,
 }
 
 /// The fan-out subscription.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SourceStatus {
     /// Server address.
     pub server: String,
@@ -149,9 +207,8 @@ pub struct SourceStatus {
 /// An error with the time it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorStatus {
-    /// Where it happened: an [`ErrorScope`] (`source`, `row`,
-    /// `destination`, `manifest`, `events`).
-    pub scope: String,
+    /// Where it happened.
+    pub scope: ErrorScope,
     /// The error, as logged.
     pub message: String,
     /// When (RFC 3339).
@@ -181,5 +238,70 @@ impl TableStatus {
             },
             last_error: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_and_scope_reads_as_its_snake_case_name() {
+        for state in [
+            TableState::Starting,
+            TableState::Syncing,
+            TableState::Snapshotting,
+            TableState::Live,
+            TableState::Degraded,
+            TableState::Fenced,
+            TableState::Stopped,
+        ] {
+            let json = serde_json::to_value(state).unwrap();
+            assert_eq!(json, serde_json::json!(state.as_str()));
+            assert_eq!(serde_json::from_value::<TableState>(json).unwrap(), state);
+        }
+        for scope in [
+            ErrorScope::Source,
+            ErrorScope::Row,
+            ErrorScope::Destination,
+            ErrorScope::Manifest,
+            ErrorScope::Events,
+        ] {
+            let json = serde_json::to_value(scope).unwrap();
+            assert_eq!(json, serde_json::json!(scope.as_str()));
+            assert_eq!(serde_json::from_value::<ErrorScope>(json).unwrap(), scope);
+        }
+    }
+
+    /// An older operator reads a newer writer: a new state, a new error
+    /// scope, a new field, and an older writer's missing counters.
+    #[test]
+    fn a_document_from_another_version_still_reads() {
+        let newer = serde_json::json!([{
+            "table": "public.orders",
+            "state": "hibernating",
+            "ready": true,
+            "epoch": 3,
+            "head_position": "0/1",
+            "last_error": {"scope": "compaction", "message": "m", "at": "t"},
+            "last_snapshot": {"epoch": 3, "position": "0/1", "at": "t"},
+            "a_field_from_the_future": {"x": 1},
+        }]);
+        let read: Vec<TableStatus> = serde_json::from_value(newer).unwrap();
+        assert_eq!(read[0].state, TableState::Unknown);
+        assert_eq!(
+            read[0].last_error.as_ref().unwrap().scope,
+            ErrorScope::Unknown
+        );
+        assert_eq!(read[0].buffer_depth, 0);
+        assert_eq!(read[0].last_snapshot.as_ref().unwrap().records, 0);
+        assert_eq!(read[0].source, SourceStatus::default());
+    }
+
+    #[test]
+    fn a_starting_table_round_trips() {
+        let status = TableStatus::starting("public.orders", "laredo:4002");
+        let json = serde_json::to_string(&status).unwrap();
+        assert_eq!(serde_json::from_str::<TableStatus>(&json).unwrap(), status);
     }
 }

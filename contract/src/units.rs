@@ -200,7 +200,7 @@ impl<'de> Deserialize<'de> for ScalarText {
 
 /// An IP address whose error names the value (serde's own says only
 /// "invalid IP address syntax"), for `http.bind`.
-pub(super) fn deserialize_ip<'de, D: Deserializer<'de>>(
+pub(crate) fn deserialize_ip<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<std::net::IpAddr, D::Error> {
     let text = String::deserialize(deserializer)?;

@@ -5,15 +5,22 @@
 //! The identity is that of the table's manifest object: two tables collide
 //! exactly when their manifests do (`items` and `items/` do not: the first
 //! writes `itemsmanifest.json`, as laredo does).
+//!
+//! An S3 place is computed from the text alone ([`s3_identity`]), so the
+//! operator, which cannot see the writer's file system, compares S3 places
+//! the way the writer does. A local place resolves symlinks on this host.
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::config::DestinationConfig;
 
+/// The name of every table's manifest object, under its key prefix.
+const MANIFEST_NAME: &str = "manifest.json";
+
 /// The place `destination` + `key_prefix` writes its manifest, as a string
 /// equal for every spelling of the same place.
 pub fn identity(destination: &DestinationConfig, key_prefix: &str) -> String {
-    let manifest = format!("{key_prefix}manifest.json");
+    let manifest = format!("{key_prefix}{MANIFEST_NAME}");
     match destination {
         DestinationConfig::Local { path } => {
             let joined =
@@ -25,15 +32,20 @@ pub fn identity(destination: &DestinationConfig, key_prefix: &str) -> String {
             prefix,
             endpoint,
             ..
-        } => {
-            let endpoint = endpoint.as_deref().map_or_else(
-                || "aws".to_owned(),
-                |url| url.trim_end_matches('/').to_ascii_lowercase(),
-            );
-            let key = normalize_key(&format!("{prefix}{manifest}"));
-            format!("s3://{endpoint}/{bucket}/{key}")
-        }
+        } => s3_identity(endpoint.as_deref(), bucket, prefix, key_prefix),
     }
+}
+
+/// The place an S3 destination (`endpoint`, `bucket`, `prefix`) plus a
+/// table's `key_prefix` writes its manifest: `s3://<endpoint or aws>/<bucket>/<key>`,
+/// the endpoint lower-cased and the key without empty or `.` segments.
+pub fn s3_identity(endpoint: Option<&str>, bucket: &str, prefix: &str, key_prefix: &str) -> String {
+    let endpoint = endpoint.map_or_else(
+        || "aws".to_owned(),
+        |url| url.trim_end_matches('/').to_ascii_lowercase(),
+    );
+    let key = normalize_key(&format!("{prefix}{key_prefix}{MANIFEST_NAME}"));
+    format!("s3://{endpoint}/{bucket}/{key}")
 }
 
 /// Drops `.` segments and resolves `..` without touching the file system,

@@ -133,7 +133,7 @@ destinations: [{type: s3, bucket: b, credentials: nope}]
 ";
     assert_eq!(
         error_of(yaml),
-        r#"destinations[0].credentials: unknown credential profile "nope" (defined: s3w)"#
+        r#"destinations[0].credentials: a destination names a credential profile that is not defined: "nope" (defined: s3w)"#
     );
 }
 
@@ -175,7 +175,7 @@ fn filter_needs_exactly_one_predicate() {
     let yaml = "source: {server: a, schema: s, table: t, filters: [{field: x, equals: 1, prefix: a}]}\ndestinations: [{type: local, path: /a}]\n";
     assert_eq!(
         error_of(yaml),
-        r#"source.filters[0]: filter on "x" needs exactly one of `equals`, `prefix`, `in`"#
+        r#"source.filters[0]: a filter needs exactly one of equals, prefix, in (the filter on "x")"#
     );
 }
 
@@ -199,7 +199,7 @@ fn min_interval_longer_than_max_is_rejected() {
     ));
     assert_eq!(
         error,
-        "snapshot.min_interval: 1h is longer than snapshot.max_interval (10m)"
+        "snapshot.min_interval: the minimum re-base interval must not be longer than the maximum (1h > 10m)"
     );
 }
 
