@@ -7,7 +7,7 @@ use clap::Parser;
 
 use crate::controller::DEFAULT_CONCURRENCY;
 use crate::telemetry::LogFormat;
-use crate::writer_client::DEFAULT_WRITER_URL_TEMPLATE;
+use crate::writer_client::default_writer_url_template;
 
 /// The writer image used when a SnapshotTable names none.
 pub const DEFAULT_WRITER_IMAGE: &str = concat!("snapshot-writer:", env!("CARGO_PKG_VERSION"));
@@ -26,7 +26,7 @@ pub struct Args {
 
     /// Address of a SnapshotTable's writer API; `{name}` and `{namespace}`
     /// are replaced. Override to run writers outside the cluster (tests).
-    #[arg(long, env = "SNAPSHOT_OPERATOR_WRITER_URL_TEMPLATE", default_value = DEFAULT_WRITER_URL_TEMPLATE)]
+    #[arg(long, env = "SNAPSHOT_OPERATOR_WRITER_URL_TEMPLATE", default_value_t = default_writer_url_template())]
     pub writer_url_template: String,
 
     /// Port of `/metrics`, `/livez` and `/readyz`.
@@ -102,7 +102,7 @@ mod tests {
     fn flags_have_working_defaults_and_overrides() {
         let args = Args::try_parse_from(["snapshot-operator"]).unwrap();
         assert_eq!(args.namespace, None);
-        assert_eq!(args.writer_url_template, DEFAULT_WRITER_URL_TEMPLATE);
+        assert_eq!(args.writer_url_template, default_writer_url_template());
         assert!(!args.leader_election);
         assert_eq!(args.requeue_interval(), Duration::from_secs(30));
         let args = Args::try_parse_from([

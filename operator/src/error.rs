@@ -20,15 +20,16 @@ pub enum Error {
     /// The writer config could not be rendered as YAML.
     #[error("rendering the writer config: {0}")]
     Render(#[from] serde_yaml::Error),
-    /// The writer did not accept a re-base request; retried with backoff.
-    #[error("re-base of {table} at {url} failed: {message}")]
+    /// The writer did not accept a re-base request, or could not be asked;
+    /// retried with backoff.
+    #[error("re-base of {table} at {url} failed: {source}")]
     Rebase {
         /// `schema.table`.
         table: String,
         /// The writer's API address.
         url: String,
-        /// What went wrong.
-        message: String,
+        /// The failed call.
+        source: Box<crate::writer_client::WriterCallError>,
     },
     /// The object lacks a namespace or name (never true for objects from the
     /// API server).

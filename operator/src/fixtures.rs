@@ -27,7 +27,8 @@ use crate::crd::{
 use crate::metrics::Metrics;
 use crate::reconcile::build::BuildSettings;
 use crate::reconcile::{Context, Settings};
-use crate::writer_client::WriterTableStatus;
+use snapshot_contract::names::{SNAPSHOT_OK, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH};
+use snapshot_contract::status::{ArtifactStatus, SourceStatus, TableState, TableStatus};
 
 /// A SnapshotTable in `default` writing `public.orders` to a local volume.
 pub fn local_table(name: &str) -> SnapshotTable {
@@ -155,34 +156,42 @@ pub async fn closed_url() -> String {
     format!("http://{}", listener.local_addr().unwrap())
 }
 
-/// A writer's `/status` entry.
-pub fn writer_report(table: &str, ready: bool, epoch: u64) -> WriterTableStatus {
-    serde_json::from_value(writer_status_json(table, ready, epoch)).unwrap()
+/// A writer's `/status` entry: ready at `epoch` with a snapshot, or still
+/// syncing.
+pub fn writer_report(table: &str, ready: bool, epoch: u64) -> TableStatus {
+    let mut status = TableStatus::starting(table, "s");
+    status.state = if ready {
+        TableState::Live
+    } else {
+        TableState::Syncing
+    };
+    status.ready = ready;
+    status.epoch = epoch;
+    status.row_count = 10;
+    status.source = SourceStatus {
+        server: "s".into(),
+        connected: true,
+        ..SourceStatus::default()
+    };
+    if ready {
+        status.head_position = "0/16B3748".into();
+        status.last_snapshot_at = Some("2026-01-02T03:04:05Z".into());
+        status.last_snapshot = Some(ArtifactStatus {
+            id: "artifact-1".into(),
+            epoch,
+            from_position: None,
+            position: "0/16B3748".into(),
+            at: "2026-01-02T03:04:05Z".into(),
+            records: 10,
+            bytes: 2048,
+        });
+    }
+    status
 }
 
 /// The JSON of one `/status` entry, as the writer serializes it.
 pub fn writer_status_json(table: &str, ready: bool, epoch: u64) -> Value {
-    let artifact = json!({
-        "id": "artifact-1", "epoch": epoch, "from_position": null, "position": "0/16B3748",
-        "at": "2026-01-02T03:04:05Z", "records": 10, "bytes": 2048,
-    });
-    json!({
-        "table": table,
-        "state": if ready { "live" } else { "syncing" },
-        "ready": ready,
-        "epoch": epoch,
-        "head_position": if ready { "0/16B3748" } else { "" },
-        "buffer_depth": 0,
-        "churn_records": 0,
-        "last_snapshot_at": if ready { json!("2026-01-02T03:04:05Z") } else { Value::Null },
-        "last_snapshot": if ready { artifact.clone() } else { Value::Null },
-        "last_diff": Value::Null,
-        "diffs_since_snapshot": 0,
-        "row_count": 10,
-        "manifest": Value::Null,
-        "source": {"server": "s", "connected": true, "mode": null, "sequence": 0, "position": "", "reconnects": 0},
-        "last_error": Value::Null,
-    })
+    serde_json::to_value(writer_report(table, ready, epoch)).unwrap()
 }
 
 /// A writer HTTP API on 127.0.0.1 with a settable `/status` and `/snapshot`
@@ -207,24 +216,24 @@ impl FakeWriter {
     pub async fn start(status: Value) -> Self {
         let state = Arc::new(FakeState::default());
         *state.status.lock().unwrap() = status;
-        *state.snapshot.lock().unwrap() = (200, json!({"public.orders": "ok"}));
+        *state.snapshot.lock().unwrap() = (200, json!({"public.orders": SNAPSHOT_OK}));
         let app =
             Router::new()
                 .route(
-                    "/status",
+                    STATUS_PATH,
                     get(|State(s): State<Arc<FakeState>>| async move {
                         axum::Json(s.status.lock().unwrap().clone())
                     }),
                 )
                 .route(
-                    "/snapshot",
+                    SNAPSHOT_PATH,
                     post(
                         |State(s): State<Arc<FakeState>>,
                          Query(q): Query<BTreeMap<String, String>>| async move {
                             s.snapshot_requests
                                 .lock()
                                 .unwrap()
-                                .push(q.get("table").cloned().unwrap_or_default());
+                                .push(q.get(SNAPSHOT_TABLE_PARAM).cloned().unwrap_or_default());
                             let (code, body) = s.snapshot.lock().unwrap().clone();
                             (StatusCode::from_u16(code).unwrap(), axum::Json(body))
                         },
@@ -455,7 +464,10 @@ pub fn child_applies(
         Expect::apply(child_path("", "serviceaccounts", &writer)).body(account),
         Expect::apply(child_path("", "services", &writer)).body(|body| {
             assert_eq!(body["kind"], "Service");
-            assert_eq!(body["spec"]["ports"][0]["port"], 8080);
+            assert_eq!(
+                body["spec"]["ports"][0]["port"],
+                snapshot_contract::names::HTTP_PORT
+            );
             assert_eq!(body["spec"]["ports"][0]["name"], "http");
         }),
         Expect::apply(child_path("apps/v1", "statefulsets", &writer)).body(stateful_set),

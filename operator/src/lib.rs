@@ -20,7 +20,6 @@ pub mod metrics;
 pub mod reconcile;
 pub mod server;
 pub mod telemetry;
-pub mod units;
 pub mod writer_client;
 
 #[cfg(test)]

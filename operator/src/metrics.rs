@@ -121,7 +121,11 @@ mod tests {
         let error = Error::Rebase {
             table: "t".into(),
             url: "u".into(),
-            message: "m".into(),
+            source: Box::new(crate::writer_client::WriterCallError::Rejected {
+                url: "u".into(),
+                table: "t".into(),
+                message: "m".into(),
+            }),
         };
         metrics.observe(Duration::from_millis(70), Some(&error));
         let text = metrics.render();

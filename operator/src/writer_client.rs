@@ -1,73 +1,23 @@
 //! The writer's HTTP API as the operator uses it: `GET /status` and
-//! `POST /snapshot?table=schema.table`.
-//!
-//! The document types here read the subset of the writer's `TableStatus`
-//! (`writer/src/status.rs`) the operator reflects, tolerating fields added
-//! later; a test parses the writer's own serialized type into them.
+//! `POST /snapshot?table=schema.table`, read as the contract's
+//! [`TableStatus`] (which tolerates fields and states a newer writer adds).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
+use snapshot_contract::names::{
+    HTTP_PORT, SNAPSHOT_OK, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH,
+};
+use snapshot_contract::status::TableStatus;
 
 /// How long one call to the writer may take: the reconcile waits for it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// One table's entry of the writer's `GET /status` array.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct WriterTableStatus {
-    /// `schema.table`.
-    pub table: String,
-    /// What the writer is doing (`starting`, `syncing`, `snapshotting`,
-    /// `live`, `degraded`, `fenced`, `stopped`).
-    pub state: String,
-    /// Whether the initial base snapshot is durable on every destination.
-    pub ready: bool,
-    /// Epoch of the newest committed snapshot.
-    pub epoch: u64,
-    /// Position of the newest committed artifact.
-    pub head_position: String,
-    /// The newest committed snapshot.
-    #[serde(default)]
-    pub last_snapshot: Option<WriterArtifact>,
-    /// The newest committed diff.
-    #[serde(default)]
-    pub last_diff: Option<WriterArtifact>,
-    /// The most recent error, cleared by the next success of its kind.
-    #[serde(default)]
-    pub last_error: Option<WriterError>,
-}
-
-/// A committed artifact in the writer's status.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct WriterArtifact {
-    /// Epoch it belongs to.
-    pub epoch: u64,
-    /// Snapshot watermark or a diff's upper bound.
-    pub position: String,
-    /// Commit time (RFC 3339).
-    pub at: String,
-    /// Rows or net changes.
-    #[serde(default)]
-    pub records: Option<u64>,
-    /// Size of the first format's object.
-    #[serde(default)]
-    pub bytes: Option<u64>,
-}
-
-/// An error the writer reports.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct WriterError {
-    /// `source`, `destination`, `manifest`, `events`.
-    pub scope: String,
-    /// The message as logged.
-    pub message: String,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
-/// Why the writer could not be asked.
-#[derive(Debug, thiserror::Error)]
+/// Why the writer could not be asked. Kept as it is through the reconcile
+/// until a condition or an Event puts it in words; cheap to clone (a
+/// re-base and the status both report one failed call).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum WriterCallError {
     /// No connection, timeout, or a body that is not the expected JSON.
     #[error("{url}: {}", with_causes(source))]
@@ -75,7 +25,7 @@ pub enum WriterCallError {
         /// The URL called.
         url: String,
         /// The HTTP client's error.
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
     /// The writer URL (from the URL template) does not parse.
     #[error("invalid writer URL {url:?}: {message}")]
@@ -131,6 +81,14 @@ fn with_causes(error: &reqwest::Error) -> String {
     text
 }
 
+/// The error of a call to `url` that got no usable answer.
+fn unreachable(url: &str) -> impl FnOnce(reqwest::Error) -> WriterCallError + '_ {
+    move |source| WriterCallError::Unreachable {
+        url: url.to_owned(),
+        source: Arc::new(source),
+    }
+}
+
 /// A client for writers' HTTP APIs (plain HTTP inside the cluster).
 #[derive(Debug, Clone)]
 pub struct WriterClient {
@@ -160,26 +118,16 @@ impl WriterClient {
         &self,
         base: &str,
         table: &str,
-    ) -> Result<WriterTableStatus, WriterCallError> {
-        let url = format!("{}/status", base.trim_end_matches('/'));
-        let response =
-            self.http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|source| WriterCallError::Unreachable {
-                    url: url.clone(),
-                    source,
-                })?;
+    ) -> Result<TableStatus, WriterCallError> {
+        let url = format!("{}{STATUS_PATH}", base.trim_end_matches('/'));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(unreachable(&url))?;
         let response = error_for_status(&url, response).await?;
-        let tables: Vec<WriterTableStatus> =
-            response
-                .json()
-                .await
-                .map_err(|source| WriterCallError::Unreachable {
-                    url: url.clone(),
-                    source,
-                })?;
+        let tables: Vec<TableStatus> = response.json().await.map_err(unreachable(&url))?;
         let known = tables
             .iter()
             .map(|t| t.table.as_str())
@@ -201,33 +149,23 @@ impl WriterClient {
 
     /// `POST {base}/snapshot?table=…`: a new base snapshot (a new epoch).
     pub async fn request_snapshot(&self, base: &str, table: &str) -> Result<(), WriterCallError> {
-        let url = format!("{}/snapshot", base.trim_end_matches('/'));
-        let target = reqwest::Url::parse_with_params(&url, [("table", table)]).map_err(|e| {
-            WriterCallError::InvalidUrl {
+        let url = format!("{}{SNAPSHOT_PATH}", base.trim_end_matches('/'));
+        let target = reqwest::Url::parse_with_params(&url, [(SNAPSHOT_TABLE_PARAM, table)])
+            .map_err(|e| WriterCallError::InvalidUrl {
                 url: url.clone(),
                 message: e.to_string(),
-            }
-        })?;
-        let response =
-            self.http
-                .post(target)
-                .send()
-                .await
-                .map_err(|source| WriterCallError::Unreachable {
-                    url: url.clone(),
-                    source,
-                })?;
+            })?;
+        let response = self
+            .http
+            .post(target)
+            .send()
+            .await
+            .map_err(unreachable(&url))?;
         let response = error_for_status(&url, response).await?;
         let outcome: std::collections::BTreeMap<String, String> =
-            response
-                .json()
-                .await
-                .map_err(|source| WriterCallError::Unreachable {
-                    url: url.clone(),
-                    source,
-                })?;
+            response.json().await.map_err(unreachable(&url))?;
         match outcome.get(table).map(String::as_str) {
-            Some("ok") => Ok(()),
+            Some(SNAPSHOT_OK) => Ok(()),
             Some(message) => Err(WriterCallError::Rejected {
                 url,
                 table: table.to_owned(),
@@ -273,111 +211,50 @@ pub fn writer_url(template: &str, name: &str, namespace: &str) -> String {
         .replace("{namespace}", namespace)
 }
 
-/// The default address: the writer's Service.
-pub const DEFAULT_WRITER_URL_TEMPLATE: &str = "http://{name}-writer.{namespace}.svc:8080";
+/// The default address: the writer's Service, on the writer's port.
+pub fn default_writer_url_template() -> String {
+    format!("http://{{name}}-writer.{{namespace}}.svc:{HTTP_PORT}")
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snapshot_writer::status::{
-        ArtifactStatus, ErrorScope, ErrorStatus, ManifestStatus, SourceStatus, TableState,
-        TableStatus,
-    };
+    use crate::fixtures::FakeWriter;
+    use snapshot_contract::status::TableState;
 
-    #[test]
-    fn the_writers_status_document_parses() {
-        let artifact = |epoch, position: &str| ArtifactStatus {
-            id: "a1".into(),
-            epoch,
-            from_position: None,
-            position: position.into(),
-            at: "2026-01-02T03:04:05Z".into(),
-            records: 10,
-            bytes: 2048,
-        };
-        let writers = vec![TableStatus {
-            table: "public.orders".into(),
-            state: TableState::Degraded,
-            ready: true,
-            epoch: 3,
-            head_position: "0/16B3748".into(),
-            buffer_depth: 5,
-            churn_records: 7,
-            last_snapshot_at: Some("2026-01-02T03:04:05Z".into()),
-            last_snapshot: Some(artifact(3, "0/16B0000")),
-            last_diff: Some(artifact(3, "0/16B3748")),
-            diffs_since_snapshot: 1,
-            row_count: 10,
-            manifest: Some(ManifestStatus {
-                epoch: 3,
-                head_position: "0/16B3748".into(),
-                updated_at: "2026-01-02T03:04:05Z".into(),
-                artifacts: 2,
-                uri: "s3://b/p/manifest.json".into(),
-            }),
-            source: SourceStatus::default(),
-            last_error: Some(ErrorStatus {
-                scope: ErrorScope::Destination,
-                message: "boom".into(),
-                at: "2026-01-02T03:04:06Z".into(),
-            }),
-        }];
-        let json = serde_json::to_string(&writers).unwrap();
-        let ours: Vec<WriterTableStatus> = serde_json::from_str(&json).unwrap();
+    #[tokio::test]
+    async fn the_writers_status_document_is_read_as_the_contracts() {
+        let writer = FakeWriter::start(serde_json::json!([
+            crate::fixtures::writer_status_json("public.other", false, 0),
+            crate::fixtures::writer_status_json("public.orders", true, 3),
+        ]))
+        .await;
+        let status = WriterClient::new()
+            .table_status(&writer.url, "public.orders")
+            .await
+            .unwrap();
         assert_eq!(
-            ours,
-            vec![WriterTableStatus {
-                table: "public.orders".into(),
-                state: "degraded".into(),
-                ready: true,
-                epoch: 3,
-                head_position: "0/16B3748".into(),
-                last_snapshot: Some(WriterArtifact {
-                    epoch: 3,
-                    position: "0/16B0000".into(),
-                    at: "2026-01-02T03:04:05Z".into(),
-                    records: Some(10),
-                    bytes: Some(2048),
-                }),
-                last_diff: Some(WriterArtifact {
-                    epoch: 3,
-                    position: "0/16B3748".into(),
-                    at: "2026-01-02T03:04:05Z".into(),
-                    records: Some(10),
-                    bytes: Some(2048),
-                }),
-                last_error: Some(WriterError {
-                    scope: "destination".into(),
-                    message: "boom".into(),
-                    at: "2026-01-02T03:04:06Z".into(),
-                }),
-            }]
+            status,
+            crate::fixtures::writer_report("public.orders", true, 3)
         );
-    }
-
-    #[test]
-    fn every_writer_state_reads_as_its_snake_case_name() {
-        for (state, name) in [
-            (TableState::Starting, "starting"),
-            (TableState::Syncing, "syncing"),
-            (TableState::Snapshotting, "snapshotting"),
-            (TableState::Live, "live"),
-            (TableState::Degraded, "degraded"),
-            (TableState::Fenced, "fenced"),
-            (TableState::Stopped, "stopped"),
-        ] {
-            assert_eq!(
-                serde_json::to_value(state).unwrap(),
-                serde_json::json!(name)
-            );
-        }
+        assert_eq!(status.state, TableState::Live);
+        let error = WriterClient::new()
+            .table_status(&writer.url, "public.nope")
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().ends_with(
+                r#"reports no table "public.nope" (it reports public.other, public.orders)"#
+            ),
+            "{error}"
+        );
     }
 
     #[test]
     fn the_url_template_takes_name_and_namespace() {
         assert_eq!(
-            writer_url(DEFAULT_WRITER_URL_TEMPLATE, "orders", "data"),
-            "http://orders-writer.data.svc:8080"
+            writer_url(&default_writer_url_template(), "orders", "data"),
+            format!("http://orders-writer.data.svc:{HTTP_PORT}")
         );
         assert_eq!(
             writer_url("http://127.0.0.1:9000", "orders", "data"),

@@ -158,18 +158,10 @@ fn irsa_and_a_service_account_override_exclude_each_other() {
 fn intervals_are_ordered() {
     let mut object = example("s3-irsa-events.yaml");
     object["spec"]["snapshot"]["minInterval"] = json!("48h");
-    assert_rejected(
-        &object,
-        None,
-        "minInterval must not be longer than maxInterval",
-    );
+    assert_rejected(&object, None, rules::MIN_OVER_MAX);
     let mut object = example("multi-format.yaml");
     object["spec"]["source"]["reconnect"]["initialBackoff"] = json!("2m");
-    assert_rejected(
-        &object,
-        None,
-        "initialBackoff must not be longer than maxBackoff",
-    );
+    assert_rejected(&object, None, rules::BACKOFF_ORDER);
 }
 
 #[test]

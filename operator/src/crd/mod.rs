@@ -211,12 +211,11 @@ pub enum Format {
     Protobuf,
 }
 
-impl Format {
-    /// The name the writer config uses.
-    pub fn config_name(self) -> &'static str {
-        match self {
-            Format::Jsonl => "jsonl",
-            Format::Protobuf => "protobuf",
+impl From<Format> for snapshot_contract::config::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Jsonl => Self::Jsonl,
+            Format::Protobuf => Self::Protobuf,
         }
     }
 }

@@ -127,6 +127,37 @@ fn gate_cel_rules(yaml: &str) -> String {
 mod tests {
     use super::*;
 
+    fn matcher(pattern: &'static str) -> impl Fn(&str) -> bool {
+        let regex = regex_lite::Regex::new(pattern).expect("pattern compiles");
+        move |text| regex.is_match(text)
+    }
+
+    /// The `pattern` is the admission-time check; it may be stricter about
+    /// whitespace and signs than the writer's grammar (the contract's), but
+    /// never rejects a plain valid value nor admits an invalid one.
+    #[test]
+    fn the_patterns_admit_what_the_contracts_grammar_accepts() {
+        use snapshot_contract::{ByteSize, GoDuration};
+        let duration = matcher(DURATION_PATTERN);
+        for text in ["30s", "1h30m", "1.5s", "250ms", "0", "2h45m30.5s", ".5s"] {
+            assert!(duration(text), "{text}");
+            assert!(GoDuration::parse(text).is_ok(), "{text}");
+        }
+        for text in ["10 minutes", "10", "", "-5s", "5d", "1.2.3s"] {
+            assert!(!duration(text), "{text}");
+            assert!(GoDuration::parse(text).is_err(), "{text}");
+        }
+        let size = matcher(SIZE_PATTERN);
+        for text in ["32MiB", "1048576", "500KB", "2 GB", "1.5GiB"] {
+            assert!(size(text), "{text}");
+            assert!(ByteSize::parse(text).is_ok(), "{text}");
+        }
+        for text in ["32 megabytes", "MiB", "-1", ""] {
+            assert!(!size(text), "{text}");
+            assert!(ByteSize::parse(text).is_err(), "{text}");
+        }
+    }
+
     #[test]
     fn unsigned_formats_are_stripped_at_any_depth() {
         let mut value = serde_json::json!({

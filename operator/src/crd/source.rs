@@ -78,13 +78,12 @@ pub enum SourceProtocol {
     Grpc,
 }
 
-impl SourceProtocol {
-    /// The name the writer config uses.
-    pub fn config_name(self) -> &'static str {
-        match self {
-            SourceProtocol::Connect => "connect",
-            SourceProtocol::GrpcWeb => "grpc-web",
-            SourceProtocol::Grpc => "grpc",
+impl From<SourceProtocol> for snapshot_contract::config::SourceProtocol {
+    fn from(protocol: SourceProtocol) -> Self {
+        match protocol {
+            SourceProtocol::Connect => Self::Connect,
+            SourceProtocol::GrpcWeb => Self::GrpcWeb,
+            SourceProtocol::Grpc => Self::Grpc,
         }
     }
 }

@@ -27,9 +27,10 @@ use tracing::{info, warn};
 use crate::Error;
 use crate::crd::{CONDITION_CONFLICT, HandledRebase, SnapshotTable};
 use crate::metrics::Metrics;
-use crate::writer_client::{WriterClient, WriterTableStatus, writer_url};
+use crate::writer_client::{WriterCallError, WriterClient, writer_url};
 use applied::AppliedChildren;
 use build::BuildSettings;
+use snapshot_contract::status::TableStatus;
 use status::Observation;
 
 /// Operator-wide settings of the reconcile.
@@ -277,11 +278,7 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     }
 
     let url = writer_url(&ctx.settings.writer_url_template, &name, &namespace);
-    let report = ctx
-        .writer
-        .table_status(&url, &validated.table)
-        .await
-        .map_err(|e| e.to_string());
+    let report = ctx.writer.table_status(&url, &validated.table).await;
     let request = rebase::requested(table);
     let rebase = match &request {
         Some(request) => {
@@ -294,7 +291,7 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     let ready = report.as_ref().is_ok_and(|r| r.ready);
     let observation = Observation::Writer {
         url: &url,
-        report: report.as_ref().map_err(Clone::clone),
+        report: report.as_ref(),
     };
     let next = status::desired(table, &observation, handled.clone(), &now);
     status::patch(&api, table, &next).await?;
@@ -373,16 +370,16 @@ async fn forward_rebase(
     request: &rebase::RebaseRequest,
     url: &str,
     qualified_table: &str,
-    report: &Result<WriterTableStatus, String>,
+    report: &Result<TableStatus, WriterCallError>,
     now: &Time,
 ) -> Result<Option<HandledRebase>, Error> {
-    let outcome = match report {
-        Ok(_) => ctx
-            .writer
-            .request_snapshot(url, qualified_table)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(error) => Err(format!("the writer is unreachable: {error}")),
+    let (outcome, asked) = match report {
+        Ok(_) => (
+            ctx.writer.request_snapshot(url, qualified_table).await,
+            true,
+        ),
+        // Its status could not be read: the re-base is not tried.
+        Err(error) => (Err(error.clone()), false),
     };
     match outcome {
         Ok(()) => {
@@ -402,9 +399,14 @@ async fn forward_rebase(
                 epoch_before,
             }))
         }
-        Err(message) => {
+        Err(source) => {
+            let why = if asked {
+                ""
+            } else {
+                "the writer is unreachable: "
+            };
             let note = format!(
-                "re-base request {:?} failed, will retry: {message}",
+                "re-base request {:?} failed, will retry: {why}{source}",
                 request.value()
             );
             ctx.publish(table, EventType::Warning, "RebaseFailed", note)
@@ -412,7 +414,7 @@ async fn forward_rebase(
             Err(Error::Rebase {
                 table: qualified_table.to_owned(),
                 url: url.to_owned(),
-                message,
+                source: Box::new(source),
             })
         }
     }

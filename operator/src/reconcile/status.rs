@@ -14,15 +14,12 @@ use crate::crd::{
     ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, HandledRebase,
     SnapshotTable, SnapshotTableStatus,
 };
+use snapshot_contract::status::{ArtifactStatus, TableState, TableStatus};
+
 use crate::reconcile::claims::Blocker;
 use crate::reconcile::validate::{InvalidSpec, bound_identity};
-use crate::writer_client::{WriterArtifact, WriterTableStatus};
+use crate::writer_client::WriterCallError;
 use crate::{Error, MANAGER};
-
-/// The writer's state name for a writer that lost the manifest to another.
-pub const STATE_FENCED: &str = "fenced";
-/// The writer's state name for a table whose source or destination fails.
-pub const STATE_DEGRADED: &str = "degraded";
 
 /// The `Conflict=False` message. Every condition carries a message: servers
 /// before 1.21 turn an empty string into `null` in a server-side apply and
@@ -41,7 +38,7 @@ pub enum Observation<'a> {
         /// The writer's API address.
         url: &'a str,
         /// Its entry in `/status`, or why it could not be read.
-        report: Result<&'a WriterTableStatus, String>,
+        report: Result<&'a TableStatus, &'a WriterCallError>,
     },
 }
 
@@ -114,7 +111,12 @@ pub fn desired(
                     carry_writer_fields(&current, &mut next);
                     next.ready = Some(false);
                     [
-                        (CONDITION_READY, false, "WriterUnreachable", error.clone()),
+                        (
+                            CONDITION_READY,
+                            false,
+                            "WriterUnreachable",
+                            error.to_string(),
+                        ),
                         (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into()),
                         (
                             CONDITION_DEGRADED,
@@ -144,9 +146,7 @@ pub fn desired(
     next
 }
 
-fn writer_conditions(
-    report: &WriterTableStatus,
-) -> [(&'static str, bool, &'static str, String); 3] {
+fn writer_conditions(report: &TableStatus) -> [(&'static str, bool, &'static str, String); 3] {
     let ready = if report.ready {
         (
             CONDITION_READY,
@@ -166,7 +166,7 @@ fn writer_conditions(
         .last_error
         .as_ref()
         .map(|e| format!("{} error at {}: {}", e.scope, e.at, e.message));
-    let conflict = if report.state == STATE_FENCED {
+    let conflict = if report.state == TableState::Fenced {
         let message = error
             .clone()
             .unwrap_or_else(|| "another writer committed the manifest".into());
@@ -179,7 +179,7 @@ fn writer_conditions(
     } else {
         (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into())
     };
-    let degraded = match (report.state == STATE_DEGRADED, error) {
+    let degraded = match (report.state == TableState::Degraded, error) {
         (true, error) => (
             CONDITION_DEGRADED,
             true,
@@ -197,9 +197,9 @@ fn writer_conditions(
     [ready, conflict, degraded]
 }
 
-fn reflect(report: &WriterTableStatus, next: &mut SnapshotTableStatus) {
+fn reflect(report: &TableStatus, next: &mut SnapshotTableStatus) {
     next.ready = Some(report.ready);
-    next.state = Some(report.state.clone());
+    next.state = Some(report.state.to_string());
     next.epoch = Some(saturating_i64(report.epoch));
     // An empty position is left out (see `ArtifactRef::position`).
     next.head_position = Some(report.head_position.clone()).filter(|p| !p.is_empty());
@@ -220,13 +220,13 @@ fn carry_writer_fields(current: &SnapshotTableStatus, next: &mut SnapshotTableSt
         .or_else(|| current.writer_url.clone());
 }
 
-fn artifact(artifact: &WriterArtifact) -> ArtifactRef {
+fn artifact(artifact: &ArtifactStatus) -> ArtifactRef {
     ArtifactRef {
         epoch: saturating_i64(artifact.epoch),
         position: artifact.position.clone(),
         at: artifact.at.clone(),
-        records: artifact.records.map(saturating_i64),
-        bytes: artifact.bytes.map(saturating_i64),
+        records: Some(saturating_i64(artifact.records)),
+        bytes: Some(saturating_i64(artifact.bytes)),
     }
 }
 
@@ -294,6 +294,15 @@ mod tests {
         Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
     }
 
+    /// A writer that answers, but not yet with its status.
+    fn unavailable() -> WriterCallError {
+        WriterCallError::Status {
+            url: "u/status".into(),
+            status: 503,
+            body: "starting".into(),
+        }
+    }
+
     #[test]
     fn transition_time_moves_only_when_the_status_flips() {
         let mut table = local_table("orders");
@@ -329,7 +338,7 @@ mod tests {
     fn a_fenced_writer_is_a_conflict_and_a_degraded_one_is_degraded() {
         let table = local_table("orders");
         let mut report = writer_report("public.orders", true, 4);
-        report.state = STATE_FENCED.into();
+        report.state = TableState::Fenced;
         let status = desired(
             &table,
             &Observation::Writer {
@@ -345,9 +354,9 @@ mod tests {
             "Fenced"
         );
 
-        report.state = STATE_DEGRADED.into();
-        report.last_error = Some(crate::writer_client::WriterError {
-            scope: "destination".into(),
+        report.state = TableState::Degraded;
+        report.last_error = Some(snapshot_contract::status::ErrorStatus {
+            scope: snapshot_contract::status::ErrorScope::Destination,
             message: "access denied".into(),
             at: "t".into(),
         });
@@ -384,11 +393,12 @@ mod tests {
             None,
             &at(1),
         ));
+        let unavailable = unavailable();
         let status = desired(
             &table,
             &Observation::Writer {
                 url: "u",
-                report: Err("connection refused".into()),
+                report: Err(&unavailable),
             },
             None,
             &at(2),
@@ -398,7 +408,7 @@ mod tests {
         let ready = status.condition(CONDITION_READY).unwrap();
         assert_eq!(
             (ready.reason.as_str(), ready.message.as_str()),
-            ("WriterUnreachable", "connection refused")
+            ("WriterUnreachable", "u/status: HTTP 503: starting")
         );
     }
     /// Servers before 1.21 turn an empty string into `null` in a server-side
@@ -432,8 +442,9 @@ mod tests {
         let mut fresh = writer_report("public.orders", false, 0);
         fresh.head_position.clear();
         let mut fenced = writer_report("public.orders", true, 3);
-        fenced.state = STATE_FENCED.into();
+        fenced.state = TableState::Fenced;
         let ready = writer_report("public.orders", true, 1);
+        let unavailable = unavailable();
         let observations = [
             Observation::Invalid(&invalid),
             Observation::Conflict(&blocker),
@@ -451,7 +462,7 @@ mod tests {
             },
             Observation::Writer {
                 url: "u",
-                report: Err("connection refused".into()),
+                report: Err(&unavailable),
             },
         ];
         let rebase = HandledRebase {

@@ -10,6 +10,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
+use snapshot_contract::names::CONFIG_FILE_NAME;
 use snapshot_operator::crd::SnapshotTable;
 use snapshot_operator::reconcile::build::CONFIG_HASH_ANNOTATION;
 
@@ -96,7 +97,7 @@ pub async fn lifecycle(client: Client) {
         .await
         .unwrap();
     assert!(
-        config_map.data.unwrap()["writer.yaml"].contains("20s"),
+        config_map.data.unwrap()[CONFIG_FILE_NAME].contains("20s"),
         "the rendered config carries the new interval"
     );
 
@@ -120,7 +121,7 @@ pub async fn lifecycle(client: Client) {
         degraded.message.contains("spec.snapshot.minInterval")
             && degraded
                 .message
-                .contains("minInterval must not be longer than maxInterval"),
+                .contains(snapshot_contract::rules::MIN_OVER_MAX),
         "{}",
         degraded.message
     );

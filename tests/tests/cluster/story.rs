@@ -19,6 +19,8 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
+use snapshot_contract::config::DestinationConfig;
+use snapshot_contract::names;
 use snapshot_operator::crd::{SnapshotTable, StorageSpec, WriterSpec};
 use tokio::process::Command;
 
@@ -92,7 +94,10 @@ pub async fn story(client: Client) {
         async move { api.get_opt("orders-writer").await.ok().flatten() }
     })
     .await;
-    assert_eq!(service.spec.unwrap().ports.unwrap()[0].port, 8080);
+    assert_eq!(
+        service.spec.unwrap().ports.unwrap()[0].port,
+        i32::from(names::HTTP_PORT)
+    );
     let account = wait_for("the ServiceAccount", || {
         let api = accounts.clone();
         async move { api.get_opt("orders-writer").await.ok().flatten() }
@@ -107,8 +112,8 @@ pub async fn story(client: Client) {
 
     // The writer, as a local process, from the config the operator rendered.
     let archive = tempfile::tempdir().unwrap();
-    let config_path = archive.path().join("writer.yaml");
-    let rendered = config_map.data.as_ref().unwrap()["writer.yaml"].clone();
+    let config_path = archive.path().join(names::CONFIG_FILE_NAME);
+    let rendered = config_map.data.as_ref().unwrap()[names::CONFIG_FILE_NAME].clone();
     std::fs::write(
         &config_path,
         local_config(&rendered, writer_port, &archive.path().join("archive")),
@@ -328,12 +333,14 @@ fn example(namespace: &str, name: &str, sim_port: u16) -> SnapshotTable {
     table
 }
 
-/// The rendered config, moved from the pod's world (port 8080, `/data`) to
-/// this machine's.
+/// The rendered config, moved from the pod's world (the writer's port,
+/// `/data`) to this machine's.
 fn local_config(rendered: &str, port: u16, archive: &Path) -> String {
-    let mut config: serde_yaml::Value = serde_yaml::from_str(rendered).unwrap();
-    config["http"]["port"] = port.into();
-    config["http"]["bind"] = "127.0.0.1".into();
-    config["tables"][0]["destinations"][0]["path"] = archive.to_str().unwrap().into();
+    let mut config = snapshot_contract::parse_str(rendered).unwrap();
+    config.http.port = port;
+    config.http.bind = [127, 0, 0, 1].into();
+    config.tables[0].destinations[0] = DestinationConfig::Local {
+        path: archive.to_owned(),
+    };
     serde_yaml::to_string(&config).unwrap()
 }

@@ -1,5 +1,5 @@
 //! Step 3 (pure): the child objects of one SnapshotTable: a ConfigMap with
-//! the rendered writer config, a ServiceAccount (with the IRSA role), a
+//! the writer config (the validated spec's, serialized by the contract), a ServiceAccount (with the IRSA role), a
 //! Service for the writer's HTTP API, and a single-replica StatefulSet.
 //!
 //! All are named `<name>-writer`, labelled, and owned by the SnapshotTable
@@ -7,7 +7,6 @@
 //! them; no finalizer is needed.
 
 mod workload;
-pub mod writer_config;
 
 use std::collections::BTreeMap;
 
@@ -18,12 +17,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
+use snapshot_contract::names::{CONFIG_FILE_NAME, HTTP_PORT};
+
 use crate::crd::SnapshotTable;
 use crate::reconcile::validate::ValidatedSpec;
 use crate::{Error, MANAGER};
 
-pub use workload::{CONFIG_FILE, CONFIG_HASH_ANNOTATION};
-pub use writer_config::WRITER_HTTP_PORT;
+pub use workload::CONFIG_HASH_ANNOTATION;
 
 /// The ServiceAccount annotation EKS's pod-identity webhook reads.
 pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -31,8 +31,6 @@ pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 pub const TABLE_LABEL: &str = "laredo.io/snapshot-table";
 /// `app.kubernetes.io/managed-by` value; the operator's child watches select on it.
 pub const MANAGED_BY: &str = MANAGER;
-/// The ConfigMap key holding the writer config.
-pub const CONFIG_KEY: &str = "writer.yaml";
 
 /// Operator-wide inputs to the build.
 #[derive(Debug, Clone)]
@@ -86,7 +84,10 @@ pub fn build(
     validated: &ValidatedSpec,
     settings: &BuildSettings,
 ) -> Result<Children, Error> {
-    let config = writer_config::render(&table.spec, validated)?;
+    // The contract's own serialization: keys at their default are left
+    // out, so an unchanged spec renders the same text (and hash), and a
+    // writer older than the operator still reads it.
+    let config = serde_yaml::to_string(&validated.config)?;
     let role = validated.irsa.as_ref().map(|r| r.role_arn.as_str());
     let service_account_override = table
         .spec
@@ -98,7 +99,7 @@ pub fn build(
 
     let config_map = ConfigMap {
         metadata: meta.clone(),
-        data: Some(BTreeMap::from([(CONFIG_KEY.to_owned(), config)])),
+        data: Some(BTreeMap::from([(CONFIG_FILE_NAME.to_owned(), config)])),
         ..ConfigMap::default()
     };
     let service_account = match service_account_override {
@@ -120,7 +121,7 @@ pub fn build(
             selector: Some(selector_labels(table)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
-                port: i32::from(WRITER_HTTP_PORT),
+                port: i32::from(HTTP_PORT),
                 target_port: Some(IntOrString::String("http".into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()

@@ -1,5 +1,8 @@
 use std::path::PathBuf;
 
+use snapshot_contract::config::CredentialProfile;
+use snapshot_contract::names::{CONFIG_PATH, HEALTH_LIVE_PATH, HEALTH_READY_PATH};
+
 use super::*;
 use crate::crd::WriterSpec;
 use crate::fixtures::{local_table, s3_table, with_irsa, with_shared_claim};
@@ -86,18 +89,18 @@ fn the_writer_runs_as_one_hardened_replica() {
     assert_eq!(container.image.as_deref(), Some("snapshot-writer:test"));
     assert_eq!(
         container.args.as_deref(),
-        Some(&["--config".to_owned(), CONFIG_FILE.to_owned()][..])
+        Some(&["--config".to_owned(), CONFIG_PATH.to_owned()][..])
     );
     let probe_path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
         p.as_ref().unwrap().http_get.as_ref().unwrap().path.clone()
     };
     assert_eq!(
         probe_path(&container.readiness_probe).as_deref(),
-        Some("/health/ready")
+        Some(HEALTH_READY_PATH)
     );
     assert_eq!(
         probe_path(&container.liveness_probe).as_deref(),
-        Some("/health/live")
+        Some(HEALTH_LIVE_PATH)
     );
     let mounts: Vec<(&str, &str)> = container
         .volume_mounts
@@ -112,10 +115,6 @@ fn the_writer_runs_as_one_hardened_replica() {
             ("config", "/etc/snapshot-writer"),
             ("data", "/data")
         ]
-    );
-    assert!(
-        CONFIG_FILE.ends_with(CONFIG_KEY),
-        "the config map key is the file the writer reads"
     );
     let claim = &spec.volume_claim_templates.as_ref().unwrap()[0];
     let size = &claim
@@ -135,13 +134,13 @@ fn the_writer_runs_as_one_hardened_replica() {
 fn the_writer_shuts_down_before_the_pod_is_killed() {
     let built = children(&local_table("orders"));
     let config =
-        snapshot_writer::config::parse_str(&built.config_map.data.as_ref().unwrap()[CONFIG_KEY])
+        snapshot_contract::parse_str(&built.config_map.data.as_ref().unwrap()[CONFIG_FILE_NAME])
             .unwrap();
     assert_eq!(
         config.shutdown.grace_period.0,
         std::time::Duration::from_secs(55)
     );
-    assert_eq!(config.http.port, WRITER_HTTP_PORT);
+    assert_eq!(config.http.port, HTTP_PORT);
 }
 
 #[test]
@@ -157,11 +156,11 @@ fn an_irsa_profile_annotates_the_service_account_and_becomes_ambient() {
         "arn:aws:iam::123456789012:role/writer"
     );
     let config =
-        snapshot_writer::config::parse_str(&built.config_map.data.as_ref().unwrap()[CONFIG_KEY])
+        snapshot_contract::parse_str(&built.config_map.data.as_ref().unwrap()[CONFIG_FILE_NAME])
             .unwrap();
     assert_eq!(
         config.credentials["archive"],
-        snapshot_writer::config::CredentialProfile::Ambient {
+        CredentialProfile::Ambient {
             region: Some("eu-west-1".into())
         }
     );
@@ -272,13 +271,27 @@ fn every_example_renders_a_config_the_writer_accepts() {
     for (path, table) in examples() {
         let validated = validate(&table).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let built = build(&table, &validated, &settings()).unwrap();
-        let text = &built.config_map.data.as_ref().unwrap()[CONFIG_KEY];
-        let config = snapshot_writer::config::parse_str(text).unwrap_or_else(|e| {
+        let text = &built.config_map.data.as_ref().unwrap()[CONFIG_FILE_NAME];
+        // The writer's own loader (the contract's), not a copy of it.
+        let config = snapshot_contract::parse_str(text).unwrap_or_else(|e| {
             panic!(
                 "{}: the writer rejects the rendered config: {e}\n{text}",
                 path.display()
             )
         });
+        assert_eq!(
+            config,
+            validated.config,
+            "{}: read back as rendered",
+            path.display()
+        );
+        let again = build(&table, &validate(&table).unwrap(), &settings()).unwrap();
+        assert_eq!(
+            (&again.config_map.data, &again.config_hash),
+            (&built.config_map.data, &built.config_hash),
+            "{}: an unchanged spec renders the same config and hash",
+            path.display()
+        );
         let rendered = &config.tables[0];
         assert_eq!(
             rendered.qualified_name(),
@@ -331,9 +344,9 @@ fn every_spec_field_reaches_the_writer_config() {
         .config_map
         .data
         .unwrap()
-        .remove(CONFIG_KEY)
+        .remove(CONFIG_FILE_NAME)
         .unwrap();
-    let config = snapshot_writer::config::parse_str(&text).unwrap();
+    let config = snapshot_contract::parse_str(&text).unwrap();
     let rendered = &config.tables[0];
     assert_eq!(rendered.diff.interval.0, std::time::Duration::from_secs(15));
     assert_eq!(
@@ -353,7 +366,7 @@ fn every_spec_field_reaches_the_writer_config() {
     );
     assert_eq!(
         config.credentials["notify"],
-        snapshot_writer::config::CredentialProfile::AssumeRole {
+        CredentialProfile::AssumeRole {
             role_arn: "arn:aws:iam::210987654321:role/archive-notifications".into(),
             external_id: Some("laredo-archive".into()),
             session_name: Some("snapshot-writer-customers".into()),

@@ -16,18 +16,17 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{BuildSettings, WRITER_HTTP_PORT, child_name, selector_labels};
+use snapshot_contract::names::{
+    CONFIG_DIR, CONFIG_ENV, CONFIG_PATH, HEALTH_LIVE_PATH, HEALTH_READY_PATH, HTTP_PORT, WRITER_UID,
+};
+
+use super::{BuildSettings, child_name, selector_labels};
 use crate::crd::SnapshotTable;
 use crate::reconcile::validate::{DataVolume, ValidatedSpec};
 
 /// Pod-template annotation carrying the hash of the config and identity, so a
 /// change to either rolls the writer.
 pub const CONFIG_HASH_ANNOTATION: &str = "laredo.io/config-hash";
-/// Where the writer reads its config.
-pub const CONFIG_FILE: &str = "/etc/snapshot-writer/writer.yaml";
-const CONFIG_DIR: &str = "/etc/snapshot-writer";
-/// The non-root user and group of the writer (distroless `nonroot`).
-const WRITER_UID: i64 = 65532;
 const DATA_VOLUME: &str = "data";
 
 /// The StatefulSet running the writer.
@@ -113,11 +112,11 @@ pub(super) fn stateful_set(
                 .unwrap_or_else(|| settings.default_image.clone()),
         ),
         image_pull_policy: writer.image_pull_policy.clone(),
-        args: Some(vec!["--config".into(), CONFIG_FILE.into()]),
+        args: Some(vec!["--config".into(), CONFIG_PATH.into()]),
         env: Some(
             std::iter::once(EnvVar {
-                name: "SNAPSHOT_WRITER_CONFIG".into(),
-                value: Some(CONFIG_FILE.into()),
+                name: CONFIG_ENV.into(),
+                value: Some(CONFIG_PATH.into()),
                 ..EnvVar::default()
             })
             .chain(writer.env.clone().unwrap_or_default())
@@ -125,14 +124,14 @@ pub(super) fn stateful_set(
         ),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
-            container_port: i32::from(WRITER_HTTP_PORT),
+            container_port: i32::from(HTTP_PORT),
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
         // Ready once the initial base snapshot is durable everywhere; that
         // can take a while on a large table, which only delays readiness.
-        readiness_probe: Some(probe("/health/ready", 10, 3)),
-        liveness_probe: Some(probe("/health/live", 20, 3)),
+        readiness_probe: Some(probe(HEALTH_READY_PATH, 10, 3)),
+        liveness_probe: Some(probe(HEALTH_LIVE_PATH, 20, 3)),
         resources: Some(writer.resources.clone().unwrap_or_else(default_resources)),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),
@@ -159,9 +158,9 @@ pub(super) fn stateful_set(
         termination_grace_period_seconds: Some(validated.grace_period_seconds),
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
-            run_as_user: Some(WRITER_UID),
-            run_as_group: Some(WRITER_UID),
-            fs_group: Some(WRITER_UID),
+            run_as_user: Some(i64::from(WRITER_UID)),
+            run_as_group: Some(i64::from(WRITER_UID)),
+            fs_group: Some(i64::from(WRITER_UID)),
             fs_group_change_policy: Some("OnRootMismatch".into()),
             seccomp_profile: Some(SeccompProfile {
                 type_: "RuntimeDefault".into(),

@@ -55,7 +55,10 @@ async fn a_younger_resource_on_a_claimed_prefix_gets_a_conflict_and_no_writer() 
         assert_eq!(conflict["status"], "True");
         let message = conflict["message"].as_str().unwrap();
         assert!(message.contains("SnapshotTable default/first"), "{message}");
-        assert!(message.contains("s3://bucket/archive/orders/"), "{message}");
+        assert!(
+            message.contains("s3://aws/bucket/archive/orders/manifest.json"),
+            "{message}"
+        );
         assert_eq!(condition(status, "Ready")["reason"], "Conflict");
         assert!(status["writerUrl"].is_null());
     }));

@@ -13,8 +13,9 @@ use crate::fixtures::{
     Expect, FakeWriter, child_applies, child_path, closed_url, context, local_table, mock_api,
     not_found, s3_table, status_path, with_age, with_irsa, writer_report, writer_status_json,
 };
-use crate::reconcile::build::{CONFIG_HASH_ANNOTATION, CONFIG_KEY, IRSA_ANNOTATION};
-use crate::writer_client::WriterTableStatus;
+use crate::reconcile::build::{CONFIG_HASH_ANNOTATION, IRSA_ANNOTATION};
+use snapshot_contract::names::CONFIG_FILE_NAME;
+use snapshot_contract::status::TableStatus;
 
 /// Runs one reconcile of `table` against `expected` API requests; fails on a
 /// missing or an extra request.
@@ -41,7 +42,7 @@ pub(super) async fn run(
 pub(super) fn settled(
     mut table: SnapshotTable,
     url: &str,
-    report: &WriterTableStatus,
+    report: &TableStatus,
     observed: i64,
 ) -> SnapshotTable {
     let at = Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_100).unwrap());
@@ -88,8 +89,8 @@ pub(super) fn status_patch(
 
 pub(super) fn no_check(_: &Value) {}
 
-pub(super) fn config_of(config_map: &Value) -> snapshot_writer::config::WriterConfig {
-    snapshot_writer::config::parse_str(config_map["data"][CONFIG_KEY].as_str().unwrap()).unwrap()
+pub(super) fn config_of(config_map: &Value) -> snapshot_contract::WriterConfig {
+    snapshot_contract::parse_str(config_map["data"][CONFIG_FILE_NAME].as_str().unwrap()).unwrap()
 }
 
 pub(super) fn pod_hash(stateful_set: &Value) -> String {

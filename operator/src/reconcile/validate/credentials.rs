@@ -1,11 +1,10 @@
-//! Checks of the credential profiles and of the references to them; finds
-//! the `irsa` role for the writer's ServiceAccount.
+//! Checks of the credential profiles that only a SnapshotTable has (one
+//! kind each, `irsa`); finds the `irsa` role for the writer's
+//! ServiceAccount. References to profiles, role ARNs of `assumeRole` and
+//! the sinks' endpoints are checked by the writer's config validation.
 
-use super::{Errors, IrsaRole, check_endpoint};
-use crate::crd::rules::{
-    IRSA_WITH_OWN_ACCOUNT, ONE_IRSA_PROFILE, PROFILE_ONE_KIND, SINK_ONE_KIND,
-    SINK_PROFILE_UNDEFINED,
-};
+use super::{Errors, IrsaRole};
+use crate::crd::rules::{IRSA_WITH_OWN_ACCOUNT, ONE_IRSA_PROFILE, PROFILE_ONE_KIND, SINK_ONE_KIND};
 use crate::crd::{CredentialProfileSpec, SnapshotTable};
 
 /// Checks the profiles and returns the `irsa` role, if any.
@@ -37,14 +36,6 @@ pub(super) fn check_credentials(table: &SnapshotTable, errors: &mut Errors) -> O
                 profile: name.clone(),
                 role_arn: role.role_arn.clone(),
             });
-        }
-        if let Some(role) = assume_role
-            && !role.role_arn.starts_with("arn:")
-        {
-            errors.push(
-                format!("{path}.assumeRole.roleArn"),
-                format!("invalid role ARN {:?}", role.role_arn),
-            );
         }
     }
     if irsa.len() > 1 {
@@ -79,58 +70,11 @@ fn is_role_arn(arn: &str) -> bool {
             && resource.strip_prefix("role/").is_some_and(|r| !r.is_empty()))
 }
 
-/// `spec.events`: one sink each, endpoints and profile references.
+/// `spec.events`: one sink each.
 pub(super) fn check_events(table: &SnapshotTable, errors: &mut Errors) {
     for (i, sink) in table.spec.events.iter().flatten().enumerate() {
-        let path = format!("spec.events[{i}]");
-        let Some((kind, key, value, common)) = sink.target() else {
-            errors.push(&path, SINK_ONE_KIND);
-            continue;
-        };
-        if value.is_empty() {
-            errors.push(format!("{path}.{kind}.{key}"), "must not be empty");
+        if sink.target().is_none() {
+            errors.push(format!("spec.events[{i}]"), SINK_ONE_KIND);
         }
-        check_endpoint(
-            errors,
-            &format!("{path}.{kind}.endpoint"),
-            common.endpoint.as_deref(),
-        );
-        check_profile_reference(
-            table,
-            errors,
-            &format!("{path}.{kind}.credentials"),
-            common.credentials.as_deref(),
-            SINK_PROFILE_UNDEFINED,
-        );
     }
-}
-
-/// A profile name must be defined in `spec.credentials`; `rule` is the
-/// CEL rule's message for the referring field.
-pub(super) fn check_profile_reference(
-    table: &SnapshotTable,
-    errors: &mut Errors,
-    path: &str,
-    name: Option<&str>,
-    rule: &str,
-) {
-    let Some(name) = name else { return };
-    let profiles = table.spec.credentials.as_ref();
-    if profiles.is_some_and(|p| p.contains_key(name)) {
-        return;
-    }
-    let defined: Vec<&str> = profiles
-        .into_iter()
-        .flat_map(|p| p.keys())
-        .map(String::as_str)
-        .collect();
-    let defined = if defined.is_empty() {
-        "none".to_owned()
-    } else {
-        defined.join(", ")
-    };
-    errors.push(
-        path,
-        format!("{rule}: unknown profile {name:?} (defined: {defined})"),
-    );
 }

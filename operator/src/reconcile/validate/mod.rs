@@ -1,25 +1,31 @@
 //! Step 1 (pure): check a SnapshotTable's spec and derive what the later steps
-//! need. Every problem is reported with its field path; all problems are
-//! listed at once, so one `kubectl apply` round fixes them all.
+//! need, above all the writer config it stands for. Every problem is
+//! reported with its field path; all problems are listed at once, so one
+//! `kubectl apply` round fixes them all.
 //!
-//! The CRD's CEL rules and patterns catch most of this at admission; this
-//! step repeats the checks that matter for the rendered writer config (the
-//! writer rejects what it cannot run, and a pod in a crash loop is a worse
-//! error message than a status condition) and covers clusters where CEL is
-//! off.
+//! The spec is mapped to the writer's config ([`mapping`]) and that config
+//! is checked by the writer's own validation (`snapshot_contract`), its
+//! problems told at their spec paths ([`paths`]): the operator accepts
+//! exactly the configs the writer runs (a pod in a crash loop is a worse
+//! error message than a status condition). What only a SnapshotTable has
+//! (one kind per entry, `irsa`, storage, names, immutable fields) is checked
+//! here. The CRD's CEL rules and patterns catch most of this at admission;
+//! this step also covers clusters where CEL is off.
 
 use std::fmt;
 use std::time::Duration;
 
 use kube::ResourceExt;
+use snapshot_contract::config::{ConfigError, ConfigPath, WriterConfig, default_key_prefix};
 
 use crate::crd::rules::NAME_TOO_LONG;
 use crate::crd::{MAX_NAME_LENGTH, SnapshotTable};
-use crate::units::{parse_duration, parse_size};
 
 mod credentials;
 mod fields;
 mod immutable;
+mod mapping;
+mod paths;
 mod storage;
 
 pub use immutable::bound_identity;
@@ -93,13 +99,15 @@ pub struct ValidatedSpec {
     pub irsa: Option<IrsaRole>,
     /// The pod's termination grace period.
     pub grace_period_seconds: i64,
-    /// The writer's shutdown deadline (`shutdown.grace_period`).
-    pub writer_shutdown: Duration,
     /// The data volume, when there is a local destination.
     pub data_volume: Option<DataVolume>,
     /// Where this resource's archive lives, one entry per destination that
     /// another SnapshotTable could also write (see [`crate::reconcile::claims`]).
     pub locations: Vec<String>,
+    /// The writer's config, checked by the writer's own validation; its
+    /// shutdown deadline is [`SHUTDOWN_MARGIN_SECONDS`] inside the pod's
+    /// grace period.
+    pub config: WriterConfig,
 }
 
 /// Checks `table` and derives the build inputs.
@@ -113,31 +121,45 @@ pub fn validate(table: &SnapshotTable) -> Result<ValidatedSpec, InvalidSpec> {
             format!("{NAME_TOO_LONG} ({name:?} has {} characters)", name.len()),
         );
     }
-    fields::check_source(&spec.source, &mut errors);
-    fields::check_cadence(spec, &mut errors);
+    let grace_period_seconds = check_writer(table, &mut errors);
+    let shutdown_seconds =
+        u64::try_from(grace_period_seconds - SHUTDOWN_MARGIN_SECONDS).unwrap_or(0);
+    let mapped = mapping::map(spec, Duration::from_secs(shutdown_seconds), &mut errors);
+    fields::check_spec_only(spec, &mut errors);
     let irsa = credentials::check_credentials(table, &mut errors);
+    credentials::check_events(table, &mut errors);
     let data_volume = storage::data_volume(table, &mut errors);
     let key_prefix = spec
         .key_prefix
         .clone()
-        .unwrap_or_else(|| format!("{}/", spec.source.table));
+        .unwrap_or_else(|| default_key_prefix(&spec.source.table));
     let locations =
         storage::check_destinations(table, data_volume.as_ref(), &key_prefix, &mut errors);
-    credentials::check_events(table, &mut errors);
     immutable::check_unchanged(table, &mut errors);
-    let grace_period_seconds = check_writer(table, &mut errors);
+    if let Err(invalid) = snapshot_contract::config::validate(&mapped.config) {
+        // A destination left out of the config for its own problem (no
+        // kind, or two) does not also leave the list empty.
+        let left_out = mapped.destinations.len() < spec.destinations.len();
+        let destinations = ConfigPath::root().join("tables[0].destinations");
+        for problem in invalid.problems() {
+            if left_out
+                && matches!(problem, ConfigError::Invalid { path, .. } if *path == destinations)
+            {
+                continue;
+            }
+            errors.0.push(paths::field_error(problem, spec, &mapped));
+        }
+    }
 
     errors.finish()?;
-    let shutdown_seconds =
-        u64::try_from(grace_period_seconds - SHUTDOWN_MARGIN_SECONDS).unwrap_or(0);
     Ok(ValidatedSpec {
         table: table.qualified_table(),
         key_prefix,
         irsa,
         grace_period_seconds,
-        writer_shutdown: Duration::from_secs(shutdown_seconds),
         data_volume,
         locations,
+        config: mapped.config,
     })
 }
 
@@ -172,21 +194,6 @@ fn check_writer(table: &SnapshotTable, errors: &mut Errors) -> i64 {
     grace_period_seconds
 }
 
-fn check_endpoint(errors: &mut Errors, path: &str, endpoint: Option<&str>) {
-    if let Some(url) = endpoint {
-        let valid = ["http://", "https://"].iter().any(|scheme| {
-            url.strip_prefix(scheme)
-                .is_some_and(|rest| !rest.is_empty())
-        });
-        if !valid {
-            errors.push(
-                path,
-                format!("invalid endpoint {url:?}: expected http(s)://host[:port]"),
-            );
-        }
-    }
-}
-
 /// Collects field errors.
 #[derive(Default)]
 struct Errors(Vec<FieldError>);
@@ -197,35 +204,6 @@ impl Errors {
             path: path.into(),
             message: message.into(),
         });
-    }
-
-    fn duration(&mut self, path: &str, text: Option<&str>) -> Option<Duration> {
-        match parse_duration(text?) {
-            Ok(duration) => Some(duration),
-            Err(message) => {
-                self.push(path, message);
-                None
-            }
-        }
-    }
-
-    fn positive_duration(&mut self, path: &str, text: Option<&str>) -> Option<Duration> {
-        let duration = self.duration(path, text)?;
-        if duration.is_zero() {
-            self.push(path, "must be greater than 0");
-            return None;
-        }
-        Some(duration)
-    }
-
-    fn size(&mut self, path: &str, text: Option<&str>) -> Option<u64> {
-        match parse_size(text?) {
-            Ok(size) => Some(size),
-            Err(message) => {
-                self.push(path, message);
-                None
-            }
-        }
     }
 
     fn finish(self) -> Result<(), InvalidSpec> {

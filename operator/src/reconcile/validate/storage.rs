@@ -1,13 +1,14 @@
-//! Checks of the destinations and of the data volume local ones live on;
-//! derives the locations other SnapshotTables could conflict on.
-
-use std::collections::BTreeSet;
+//! Checks of the destinations that only a SnapshotTable needs (one kind
+//! each, local paths on the data volume) and of that volume; derives the
+//! locations other SnapshotTables could conflict on. What the writer's
+//! config validation checks (buckets, endpoints, profile references, two
+//! destinations on one place) it reports at the spec's paths.
 
 use kube::ResourceExt;
+use snapshot_contract::config::s3_identity;
 
-use super::credentials::check_profile_reference;
-use super::{DEFAULT_MOUNT_PATH, DEFAULT_STORAGE_SIZE, DataVolume, Errors, check_endpoint};
-use crate::crd::rules::{DESTINATION_ONE_KIND, DESTINATION_PROFILE_UNDEFINED};
+use super::{DEFAULT_MOUNT_PATH, DEFAULT_STORAGE_SIZE, DataVolume, Errors};
+use crate::crd::rules::DESTINATION_ONE_KIND;
 use crate::crd::{DestinationSpec, SnapshotTable};
 
 /// The data volume, when a local destination needs one.
@@ -70,92 +71,57 @@ pub(super) fn check_destinations(
     key_prefix: &str,
     errors: &mut Errors,
 ) -> Vec<String> {
-    let spec = &table.spec;
-    if spec.destinations.is_empty() {
-        errors.push("spec.destinations", "at least one destination is required");
-    }
     let mut locations = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (i, destination) in spec.destinations.iter().enumerate() {
+    for (i, destination) in table.spec.destinations.iter().enumerate() {
         let path = format!("spec.destinations[{i}]");
-        let DestinationSpec { local, s3 } = destination;
-        if local.is_some() == s3.is_some() {
-            errors.push(&path, DESTINATION_ONE_KIND);
-            continue;
-        }
-        let (location, shareable) = if let Some(s3) = s3 {
-            if s3.bucket.is_empty() {
-                errors.push(format!("{path}.s3.bucket"), "must not be empty");
+        match destination {
+            DestinationSpec {
+                local: None,
+                s3: Some(s3),
+            } => {
+                // Where the writer's own check sees the manifest, so the
+                // operator and the writer agree on which places are one.
+                locations.push(s3_identity(
+                    s3.endpoint.as_deref(),
+                    &s3.bucket,
+                    s3.prefix.as_deref().unwrap_or(""),
+                    key_prefix,
+                ));
             }
-            check_endpoint(
-                errors,
-                &format!("{path}.s3.endpoint"),
-                s3.endpoint.as_deref(),
-            );
-            check_profile_reference(
-                table,
-                errors,
-                &format!("{path}.s3.credentials"),
-                s3.credentials.as_deref(),
-                DESTINATION_PROFILE_UNDEFINED,
-            );
-            // The writer's own notion of a destination root, so that the
-            // operator and the writer agree on what "the same prefix" is.
-            let root = format!(
-                "{}s3://{}/{}",
-                s3.endpoint.as_deref().unwrap_or(""),
-                s3.bucket,
-                s3.prefix.as_deref().unwrap_or("")
-            );
-            (format!("{root}{key_prefix}"), true)
-        } else {
-            let Some(local) = local else { continue };
-            let Some(volume) = volume else { continue };
-            let relative = local
-                .path
-                .strip_prefix(&volume.mount_path)
-                .filter(|r| r.is_empty() || r.starts_with('/'));
-            let escapes = local
-                .path
-                .split('/')
-                .any(|part| part == ".." || part == ".");
-            let Some(relative) = relative.filter(|_| !escapes) else {
-                errors.push(
-                    format!("{path}.local.path"),
-                    format!("{:?} must be an absolute path under the data volume's mount path {:?} (writer.storage.mountPath)", local.path, volume.mount_path),
-                );
-                continue;
-            };
-            let relative = relative.trim_matches('/');
-            match &volume.existing_claim {
+            DestinationSpec {
+                local: Some(local),
+                s3: None,
+            } => {
+                let Some(volume) = volume else { continue };
+                let relative = local
+                    .path
+                    .strip_prefix(&volume.mount_path)
+                    .filter(|r| r.is_empty() || r.starts_with('/'));
+                let escapes = local
+                    .path
+                    .split('/')
+                    .any(|part| part == ".." || part == ".");
+                let Some(relative) = relative.filter(|_| !escapes) else {
+                    errors.push(
+                        format!("{path}.local.path"),
+                        format!("{:?} must be an absolute path under the data volume's mount path {:?} (writer.storage.mountPath)", local.path, volume.mount_path),
+                    );
+                    continue;
+                };
                 // A shared claim can hold several archives: the location is
-                // the claim plus the path inside it.
-                Some(claim) => (
-                    format!(
+                // the claim plus the path inside it. A claim from the
+                // StatefulSet's template belongs to this resource alone:
+                // nobody else can write there.
+                if let Some(claim) = &volume.existing_claim {
+                    let relative = relative.trim_matches('/');
+                    locations.push(format!(
                         "pvc://{}/{claim}/{relative}{}{key_prefix}",
                         table.namespace().unwrap_or_default(),
                         if relative.is_empty() { "" } else { "/" }
-                    ),
-                    true,
-                ),
-                // A claim from the StatefulSet's template belongs to this
-                // resource alone: nobody else can write there.
-                None => (
-                    format!("{}/{key_prefix}", local.path.trim_end_matches('/')),
-                    false,
-                ),
+                    ));
+                }
             }
-        };
-        if !seen.insert(location.clone()) {
-            errors.push(
-                &path,
-                format!(
-                    "writes {location}, which another destination of this resource already writes"
-                ),
-            );
-        }
-        if shareable {
-            locations.push(location);
+            _ => errors.push(&path, DESTINATION_ONE_KIND),
         }
     }
     locations

@@ -16,7 +16,10 @@ fn a_minimal_spec_gets_the_defaults() {
     assert_eq!(validated.key_prefix, "orders/");
     assert_eq!(validated.irsa, None);
     assert_eq!(validated.grace_period_seconds, 60);
-    assert_eq!(validated.writer_shutdown, Duration::from_secs(55));
+    assert_eq!(
+        validated.config.shutdown.grace_period.0,
+        Duration::from_secs(55)
+    );
     assert_eq!(
         validated.data_volume,
         Some(DataVolume {
@@ -47,9 +50,9 @@ fn every_problem_is_listed_with_its_path() {
     assert_eq!(
         paths(&error),
         [
-            "spec.source.heartbeatTimeout",
             "spec.snapshot.minInterval",
             "spec.snapshot.maxDiffBytes",
+            "spec.source.heartbeatTimeout",
             "spec.snapshot.maxChurnFraction",
             "spec.destinations[0].s3.credentials",
         ]
@@ -60,7 +63,7 @@ fn every_problem_is_listed_with_its_path() {
         "{text}"
     );
     assert!(
-        text.contains(r#"unknown profile "missing" (defined: none)"#),
+        text.contains(r#"is not defined: "missing" (defined: none)"#),
         "{text}"
     );
 }
@@ -179,17 +182,19 @@ fn a_shared_claim_is_a_location_others_can_conflict_on() {
 }
 
 #[test]
-fn s3_locations_follow_the_writers_notion_of_a_prefix() {
+fn s3_locations_follow_the_writers_notion_of_a_place() {
     let mut table = s3_table("orders", "bucket", "archive/");
     table.spec.key_prefix = Some("o/".into());
     assert_eq!(
         validate(&table).unwrap().locations,
-        ["s3://bucket/archive/o/"]
+        ["s3://aws/bucket/archive/o/manifest.json"]
     );
-    table.spec.destinations[0].s3.as_mut().unwrap().endpoint = Some("http://minio:9000".into());
+    // Spellings of one place are one location, as the writer sees them.
+    table.spec.key_prefix = Some("./o//".into());
+    table.spec.destinations[0].s3.as_mut().unwrap().endpoint = Some("http://Minio:9000/".into());
     assert_eq!(
         validate(&table).unwrap().locations,
-        ["http://minio:9000s3://bucket/archive/o/"]
+        ["s3://http://minio:9000/bucket/archive/o/manifest.json"]
     );
 }
 
@@ -233,7 +238,10 @@ fn the_grace_period_leaves_the_writer_time_to_flush() {
     });
     let validated = validate(&table).unwrap();
     assert_eq!(
-        (validated.grace_period_seconds, validated.writer_shutdown),
+        (
+            validated.grace_period_seconds,
+            validated.config.shutdown.grace_period.0
+        ),
         (120, Duration::from_secs(115))
     );
     table.spec.writer = Some(WriterSpec {
@@ -279,8 +287,8 @@ fn filters_need_one_scalar_predicate() {
         paths(&validate(&table).unwrap_err()),
         [
             "spec.source.filters[0].equals",
+            "spec.source.filters[1].in",
             "spec.source.filters[1]",
-            "spec.source.filters[1].in"
         ]
     );
 }
