@@ -168,6 +168,15 @@ pub enum ArchiveError {
         /// The table this writer writes.
         expected: String,
     },
+    /// Encoding or decoding hit a bug (it panicked); the work is retried
+    /// like a failed write.
+    #[error("{what} panicked: {message}")]
+    Panicked {
+        /// What was being done.
+        what: String,
+        /// The panic's message.
+        message: String,
+    },
     /// A diff was requested before any snapshot exists.
     #[error("no base snapshot in the archive yet; write a snapshot first")]
     NoBase,

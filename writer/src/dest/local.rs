@@ -365,14 +365,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Runs blocking file-system work off the async runtime's worker threads.
-async fn blocking<T: Send + 'static>(
+/// Runs blocking file-system work without stalling the runtime
+/// ([`crate::blocking::run`]); a panic in it is this destination's error.
+fn blocking<T>(
     dest: &LocalDestination,
     key: &str,
-    work: impl FnOnce() -> Result<T, DestError> + Send + 'static,
+    work: impl FnOnce() -> Result<T, DestError>,
 ) -> Result<T, DestError> {
-    crate::blocking::off_runtime(work)
-        .await
+    crate::blocking::run(work)
         .unwrap_or_else(|reason| Err(dest.failed("run", key, LocalError::Worker { reason }, true)))
 }
 
@@ -391,35 +391,24 @@ impl Destination for LocalDestination {
     }
 
     async fn put_file(&self, key: &str, source: &Path, mode: PutMode) -> Result<(), DestError> {
-        let (this, key_owned, source) = (self.clone(), key.to_owned(), source.to_owned());
-        blocking(self, key, move || {
-            this.put_file_blocking(&key_owned, &source, mode)
-        })
-        .await
+        blocking(self, key, || self.put_file_blocking(key, source, mode))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Versioned>, DestError> {
-        let (this, key_owned) = (self.clone(), key.to_owned());
-        blocking(self, key, move || this.get_blocking(&key_owned)).await
+        blocking(self, key, || self.get_blocking(key))
     }
 
     async fn read(&self, key: &str) -> Result<Option<Bytes>, DestError> {
-        let (this, key_owned) = (self.clone(), key.to_owned());
-        blocking(self, key, move || this.read_blocking(&key_owned, None)).await
+        blocking(self, key, || self.read_blocking(key, None))
     }
 
     async fn read_bounded(&self, key: &str, limit: u64) -> Result<Option<Bytes>, DestError> {
-        let (this, key_owned) = (self.clone(), key.to_owned());
-        blocking(self, key, move || {
-            this.read_blocking(&key_owned, Some(limit))
-        })
-        .await
+        blocking(self, key, || self.read_blocking(key, Some(limit)))
     }
 
     async fn clean_up(&self) -> Result<(), DestError> {
         let tmp = self.root.join(TMP_DIR);
-        let cleaned = crate::blocking::off_runtime(move || scratch::clean_stale(&tmp))
-            .await
+        let cleaned = crate::blocking::run(|| scratch::clean_stale(&tmp))
             .unwrap_or_else(|panic| Err(io::Error::other(panic)))
             .map_err(|e| self.io_error("clean up", TMP_DIR, e))?;
         if cleaned.files > 0 {
@@ -434,39 +423,34 @@ impl Destination for LocalDestination {
         body: Bytes,
         expected: Option<&Revision>,
     ) -> Result<Revision, DestError> {
-        let (this, key_owned, expected) = (self.clone(), key.to_owned(), expected.cloned());
-        blocking(self, key, move || {
-            this.put_if_blocking(&key_owned, &body, expected.as_ref())
-        })
-        .await
+        blocking(self, key, || self.put_if_blocking(key, &body, expected))
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>, DestError> {
-        let (this, key_owned) = (self.clone(), key.to_owned());
-        blocking(self, key, move || {
-            Ok(this.open_object("size", &key_owned)?.map(|o| o.len))
+        blocking(self, key, || {
+            Ok(self.open_object("size", key)?.map(|o| o.len))
         })
-        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), DestError> {
         let path = self.path_of(key)?;
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.io_error("delete", key, e)),
-        }
-        // Drop the epoch directory once its last object is gone; failing
-        // (not empty, already gone) is expected.
-        if let Some(parent) = path.parent().filter(|p| *p != self.root) {
-            let _ = tokio::fs::remove_dir(parent).await;
-        }
-        Ok(())
+        blocking(self, key, || {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io_error("delete", key, e)),
+            }
+            // Drop the epoch directory once its last object is gone;
+            // failing (not empty, already gone) is expected.
+            if let Some(parent) = path.parent().filter(|p| *p != self.root) {
+                let _ = fs::remove_dir(parent);
+            }
+            Ok(())
+        })
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, DestError> {
-        let (this, prefix_owned) = (self.clone(), prefix.to_owned());
-        blocking(self, prefix, move || this.list_blocking(&prefix_owned)).await
+        blocking(self, prefix, || self.list_blocking(prefix))
     }
 }
 

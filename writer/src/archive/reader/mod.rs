@@ -24,7 +24,6 @@ use super::manifest::{
 };
 use super::rebuilt::{RebuiltRows, RebuiltTable, load_snapshot};
 use super::retention::artifact_key;
-use crate::blocking::off_runtime;
 use crate::config::Format;
 use crate::dest::Destination;
 use crate::table::KeySpec;
@@ -91,13 +90,7 @@ impl ArchiveReader {
     /// Fetches one object of at most `limit` bytes (a larger one is
     /// refused before it is read), failing if it is missing.
     pub async fn fetch(&self, key: &str, limit: u64) -> Result<Bytes, ArchiveError> {
-        match self.dest.read_bounded(key, limit).await? {
-            Some(body) => Ok(body),
-            None => Err(ArchiveError::MissingObject {
-                dest: self.dest.name().to_owned(),
-                key: key.to_owned(),
-            }),
-        }
+        fetch(self.dest.as_ref(), key, limit).await
     }
 
     /// The format to read an artifact in: the first of `preference` it lists.
@@ -169,13 +162,24 @@ impl ArchiveReader {
             let format = Self::choose_format(artifact, preference)?;
             objects.push((index, format));
         }
-        // Fetching, checking and decoding run ahead, off the runtime, while
-        // earlier objects are applied in order.
-        let mut loaded = futures::stream::iter(
-            objects
-                .into_iter()
-                .map(|(index, format)| self.load(index, format, key)),
-        )
+        // Fetching, checking and decoding run ahead while earlier objects
+        // are applied in order: each object loads in a task of its own
+        // (decoding holds the task it runs in, `blocking::run`), in the
+        // caller's span.
+        let mut loaded = futures::stream::iter(objects.into_iter().map(|(index, format)| {
+            let load = self.object_load(index, format, key);
+            async move {
+                let object_key = load.object_key.clone();
+                tokio::spawn(tracing::Instrument::in_current_span(load.run()))
+                    .await
+                    .unwrap_or_else(|panic| {
+                        Err(ArchiveError::Artifact {
+                            key: object_key,
+                            error: FormatError::at(0, format!("loading panicked: {panic}")),
+                        })
+                    })
+            }
+        }))
         .buffered(FETCH_CONCURRENCY);
         let mut table = RebuiltTable {
             epoch: self.manifest.artifacts[plan.snapshot].epoch,
@@ -222,8 +226,52 @@ impl ArchiveReader {
         format: Format,
         key: &KeySpec,
     ) -> Result<Loaded, ArchiveError> {
-        let artifact = &self.manifest.artifacts[index];
-        let object_key = artifact_key(&self.key_prefix, artifact, format);
+        self.object_load(index, format, key).run().await
+    }
+
+    /// What [`load`](Self::load) needs, owned, to run in a task of its own.
+    fn object_load(&self, index: usize, format: Format, key: &KeySpec) -> ObjectLoad {
+        let artifact = self.manifest.artifacts[index].clone();
+        ObjectLoad {
+            dest: Arc::clone(&self.dest),
+            object_key: artifact_key(&self.key_prefix, &artifact, format),
+            artifact,
+            format,
+            key: key.clone(),
+        }
+    }
+}
+
+/// Fetches one object of at most `limit` bytes from `dest`, failing if it
+/// is missing.
+async fn fetch(dest: &dyn Destination, key: &str, limit: u64) -> Result<Bytes, ArchiveError> {
+    match dest.read_bounded(key, limit).await? {
+        Some(body) => Ok(body),
+        None => Err(ArchiveError::MissingObject {
+            dest: dest.name().to_owned(),
+            key: key.to_owned(),
+        }),
+    }
+}
+
+/// One object of an archive to load ([`ArchiveReader::load`]).
+struct ObjectLoad {
+    dest: Arc<dyn Destination>,
+    object_key: String,
+    artifact: Artifact,
+    format: Format,
+    key: KeySpec,
+}
+
+impl ObjectLoad {
+    async fn run(self) -> Result<Loaded, ArchiveError> {
+        let Self {
+            dest,
+            object_key,
+            artifact,
+            format,
+            key,
+        } = self;
         let bad = |key: &str, error: FormatError| ArchiveError::Artifact {
             key: key.to_owned(),
             error,
@@ -232,15 +280,14 @@ impl ArchiveReader {
             let message = format!("the manifest lists no {} object", format.id());
             return Err(bad(&object_key, FormatError::at(0, message)));
         };
-        let body = self.fetch(&object_key, recorded.size_bytes).await?;
+        let body = fetch(dest.as_ref(), &object_key, recorded.size_bytes).await?;
         let expected_crc = recorded
             .check_size(body.len())
             .and_then(|()| recorded.recorded_crc32c())
             .map_err(|message| bad(&object_key, FormatError::at(0, message)))?;
         let (kind, row_count) = (artifact.kind, artifact.row_count);
-        let key = key.clone();
         let diff_key = object_key.clone();
-        off_runtime(move || match kind {
+        crate::blocking::run(move || match kind {
             ArtifactKind::Snapshot => {
                 let rows = load_snapshot(format, &body, &key, expected_crc)?;
                 if rows.len() as u64 != row_count {
@@ -272,7 +319,6 @@ impl ArchiveReader {
                 })
             }
         })
-        .await
         .unwrap_or_else(|panic| Err(FormatError::at(0, format!("decoding panicked: {panic}"))))
         .map_err(|error| bad(&object_key, error))
     }

@@ -172,13 +172,3 @@ impl ArchiveWriter {
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
-
-/// Runs CPU-heavy encoding without stalling other tasks of a multi-threaded
-/// runtime (`block_in_place` panics on a current-thread runtime, where the
-/// work simply runs inline).
-fn run_blocking<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
-}

@@ -8,7 +8,7 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use super::artifact::Draft;
-use super::{ArchiveWriter, Committed, TickOutcome, new_id, run_blocking};
+use super::{ArchiveWriter, Committed, TickOutcome, new_id};
 use crate::archive::changes::ChangeBuffer;
 use crate::archive::manifest::ArtifactKind;
 use crate::archive::policy::{self, Decision, PolicyInputs, Trigger};
@@ -109,8 +109,12 @@ impl ArchiveWriter {
             started,
         };
         tracing::info!(artifact = %draft.id, epoch = draft.epoch, trigger = %trigger, rows = draft.records, "writing snapshot");
-        let formats = self.settings.snapshot_formats.clone();
-        let files = run_blocking(|| self.spool.snapshot(table, &formats, &draft.id))?;
+        let formats = &self.settings.snapshot_formats;
+        let files = crate::blocking::run(|| self.spool.snapshot(table, formats, &draft.id))
+            .map_err(|message| ArchiveError::Panicked {
+                what: format!("encoding snapshot {}", draft.id),
+                message,
+            })??;
         self.metrics.rows.set(table.len() as i64);
         self.commit(draft, files, buffer, mark).await
     }
@@ -135,20 +139,30 @@ impl ArchiveWriter {
         let started = Instant::now();
         let base = self.store.target();
         let head = base.head().ok_or(ArchiveError::NoBase)?;
-        let entries = buffer.net_changes();
+        let id = new_id();
+        // Ordering the net changes and encoding them costs CPU in proportion
+        // to the diff: not on an async worker.
+        let (records, files) = crate::blocking::run(|| {
+            let entries = buffer.net_changes();
+            let files = self
+                .spool
+                .diff(&entries, &self.settings.diff_formats, &id)?;
+            Ok::<_, ArchiveError>((entries.len() as u64, files))
+        })
+        .map_err(|message| ArchiveError::Panicked {
+            what: format!("encoding diff {id}"),
+            message,
+        })??;
         let draft = Draft {
-            id: new_id(),
+            id,
             kind: ArtifactKind::Diff,
             epoch: base.epoch,
             from: Some(head.to_position.clone()),
             position: String::new(),
-            records: entries.len() as u64,
+            records,
             trigger: None,
             started,
         };
-        let files = self
-            .spool
-            .diff(&entries, &self.settings.diff_formats, &draft.id)?;
         Ok((draft, files))
     }
 
