@@ -6,6 +6,8 @@ use prometheus::{
     Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::telemetry::internal_events::InternalEvent;
+
 /// The metric families every writer exports (all labelled by `table`; the
 /// README's "HTTP API" lists them); dashboards and tests check against this list.
 pub const DESIGNED_METRICS: [&str; 10] = [
@@ -273,6 +275,13 @@ pub struct TableMetrics {
 }
 
 impl TableMetrics {
+    /// Logs `event` and updates these metrics for it: the one way the
+    /// archive, the event publisher and the table task report what happened
+    /// ([`internal_events`](crate::telemetry::internal_events)).
+    pub fn emit(&self, event: impl InternalEvent) {
+        event.emit(self);
+    }
+
     /// Metrics for tests and tools that have no registry to report to.
     pub fn detached(table: &str) -> Self {
         Metrics::new().table(table)

@@ -1,8 +1,10 @@
 //! Logging through `tracing`: text for people, JSON for log pipelines. The
 //! level comes from `--log-level`, else `RUST_LOG`, else `info`. Errors
-//! become text here, with their causes ([`with_causes`]).
+//! become text here, with their causes ([`with_causes`]). What happens to a
+//! table is logged and counted in one place, by its [`internal_events`].
 
 mod causes;
+pub mod internal_events;
 
 use tracing_subscriber::EnvFilter;
 

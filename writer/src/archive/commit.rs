@@ -11,10 +11,11 @@
 //! two tables share one place (one process can run both, so the identity
 //! alone cannot tell): this writer is **fenced** without touching it. If
 //! this writer's identity committed it (a request that timed out but
-//! landed), the write is retried on top of it and counted in
-//! `manifest_cas_retries`; if another identity did, this writer is
-//! **fenced**: it stops writing for good, sets the `fenced` metric and logs
-//! the other writer's identity.
+//! landed), the write is retried on top of it ([`ManifestCasRetried`]); if
+//! another identity did, this writer is **fenced** ([`Fenced`]): it stops
+//! writing for good, sets the `fenced` metric and logs the other writer's
+//! identity. A write that fails on a destination, also one whose retries
+//! ran out, is logged and counted there ([`ManifestWriteFailed`]).
 //!
 //! The manifest in memory is only ever replaced by one that a destination has
 //! stored ([`ManifestStore::committed`]); a manifest whose writes all failed
@@ -33,6 +34,10 @@ use super::manifest::Manifest;
 use super::retention::Deletion;
 use crate::dest::{DestError, Destination, Revision};
 use crate::metrics::TableMetrics;
+use crate::telemetry::internal_events::{
+    DestinationFailed, Fenced, FencedBy, ManifestCasRetried, ManifestWriteFailed,
+    RetentionDeleteFailed,
+};
 use crate::telemetry::with_causes;
 
 /// How many conflicts with our own landed writes one put may resolve.
@@ -93,7 +98,8 @@ impl ManifestStore {
         let reads = join_all(dests.iter().map(|dest| dest.get(&key))).await;
         let mut stored = Vec::with_capacity(dests.len());
         for (dest, read) in dests.iter().zip(reads) {
-            let read = read.inspect_err(|_| metrics.destination_error(dest.name()))?;
+            let read =
+                read.inspect_err(|_| metrics.emit(DestinationFailed { dest: dest.name() }))?;
             let parsed = match read {
                 None => None,
                 Some(versioned) => {
@@ -242,25 +248,22 @@ impl ManifestStore {
                 }
                 Err(PutFailure::Fenced(fence)) => {
                     let dest = self.dests[i].name().to_owned();
-                    match &fence {
-                        Fence::Writer(other) => tracing::error!(
-                            dest = %dest,
-                            other_writer = other.as_deref().unwrap_or("<none recorded>"),
-                            writer = %self.identity,
-                            "fenced: another writer committed the manifest; this writer stops writing"
-                        ),
-                        Fence::Table(found) => tracing::error!(
-                            dest = %dest,
-                            other_table = %found,
-                            "fenced: the manifest belongs to another table (two tables on one place); this table stops writing"
-                        ),
-                    }
-                    self.metrics.fenced.set(1);
+                    let by = match &fence {
+                        Fence::Writer(other) => FencedBy::Writer {
+                            other: other.as_deref(),
+                            ours: &self.identity,
+                        },
+                        Fence::Table(found) => FencedBy::Table { other: found },
+                    };
+                    self.metrics.emit(Fenced { dest: &dest, by });
                     self.fenced = Some((dest, fence));
                     return Err(self.fenced_error().unwrap_or(ArchiveError::NoDestination));
                 }
                 Err(PutFailure::Failed(error)) => {
-                    tracing::warn!(dest = %self.dests[i].name(), error = %with_causes(&error), "manifest write failed; retried on the next attempt");
+                    self.metrics.emit(ManifestWriteFailed {
+                        dest: self.dests[i].name(),
+                        error: &error,
+                    });
                     last_error = Some(error);
                 }
             }
@@ -290,18 +293,15 @@ impl ManifestStore {
             {
                 Ok(revision) => return Ok(revision),
                 Err(DestError::Conflict { .. }) => {}
-                Err(error) => {
-                    self.metrics.destination_error(dest.name());
-                    return Err(PutFailure::Failed(error.into()));
-                }
+                Err(error) => return Err(PutFailure::Failed(error.into())),
             }
-            let stored = dest.get(&self.key).await.map_err(|error| {
-                self.metrics.destination_error(dest.name());
-                PutFailure::Failed(error.into())
-            })?;
+            let stored = dest
+                .get(&self.key)
+                .await
+                .map_err(|error| PutFailure::Failed(error.into()))?;
             let Some(stored) = stored else {
                 expected = None;
-                self.metrics.manifest_cas_retries.inc();
+                self.metrics.emit(ManifestCasRetried { dest: dest.name() });
                 continue;
             };
             if stored.body == self.target_body {
@@ -325,7 +325,7 @@ impl ManifestStore {
             // Written by this writer (a request that timed out but landed):
             // our target supersedes it.
             expected = Some(stored.revision);
-            self.metrics.manifest_cas_retries.inc();
+            self.metrics.emit(ManifestCasRetried { dest: dest.name() });
         }
         Err(PutFailure::Failed(ArchiveError::CasExhausted {
             dest: dest.name().to_owned(),
@@ -356,8 +356,11 @@ impl ManifestStore {
                     Err(error) => Err(error),
                 };
                 if let Err(error) = result {
-                    self.metrics.destination_error(dest.name());
-                    tracing::warn!(dest = %dest.name(), ?deletion, error = %with_causes(&error), "retention delete failed; retried after the next commit");
+                    self.metrics.emit(RetentionDeleteFailed {
+                        dest: dest.name(),
+                        deletion: &deletion,
+                        error: &error,
+                    });
                     left.push(deletion);
                 }
             }

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::{Event, EventSink};
 use crate::aws::jittered_backoff;
 use crate::metrics::TableMetrics;
-use crate::telemetry::with_causes;
+use crate::telemetry::internal_events::{EventDropped, EventPublishFailed, EventPublished};
 
 /// Queue and retry settings of an [`EventPublisher`].
 #[derive(Debug, Clone)]
@@ -125,13 +125,11 @@ impl EventPublisher {
             if state.events.len() >= self.capacity
                 && let Some(dropped) = state.events.pop_front()
             {
-                self.metrics.event_dropped(&queue.label);
-                tracing::warn!(
-                    sink = %queue.label,
-                    dropped_to_position = %dropped.event.to_position,
-                    capacity = self.capacity,
-                    "event queue full: dropped the oldest event"
-                );
+                self.metrics.emit(EventDropped {
+                    sink: &queue.label,
+                    to_position: &dropped.event.to_position,
+                    capacity: self.capacity,
+                });
             }
             let seq = state.next_seq;
             state.next_seq += 1;
@@ -212,7 +210,7 @@ async fn deliver(
         match sink.send(&queued.event, &queued.payload).await {
             Ok(()) => {
                 failures = 0;
-                metrics.event_published(&queue.label);
+                metrics.emit(EventPublished { sink: &queue.label });
                 let mut state = queue.lock();
                 // The event may have been dropped as the oldest while in flight.
                 if state.events.front().is_some_and(|q| q.seq == queued.seq) {
@@ -221,17 +219,15 @@ async fn deliver(
             }
             Err(err) => {
                 failures = failures.saturating_add(1);
-                metrics.event_error(&queue.label);
                 let delay =
                     jittered_backoff(options.initial_backoff, options.max_backoff, failures);
-                tracing::warn!(
-                    sink = %queue.label,
-                    to_position = %queued.event.to_position,
-                    attempt = failures,
-                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    error = %with_causes(&err),
-                    "event publish failed; will retry"
-                );
+                metrics.emit(EventPublishFailed {
+                    sink: &queue.label,
+                    to_position: &queued.event.to_position,
+                    attempt: failures,
+                    retry_in: delay,
+                    error: &err,
+                });
                 tokio::time::sleep(delay).await;
             }
         }

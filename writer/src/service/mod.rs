@@ -24,6 +24,7 @@ use crate::aws::CredentialResolver;
 use crate::config::WriterConfig;
 use crate::metrics::Metrics;
 use crate::status::{TableState, TableStatus};
+use crate::telemetry::internal_events::TaskPanicked;
 use handle::{TableCommand, TableHandle};
 use table_task::TableContext;
 
@@ -106,8 +107,10 @@ async fn supervise(context: TableContext, mut inbox: mpsc::Receiver<TableCommand
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".to_owned());
-                tracing::error!(%message, restart_in = ?delay, "table task panicked; restarting it from the archive");
-                context.metrics.ready.set(0);
+                context.metrics.emit(TaskPanicked {
+                    message: &message,
+                    restart_in: delay,
+                });
                 context.status.send_modify(|s| {
                     s.state = TableState::Degraded;
                     s.ready = false;

@@ -1,6 +1,7 @@
 //! An artifact from draft to commit: its objects put on every destination,
 //! the manifest candidate that lists it, the buffer drained into that
-//! candidate, the manifest stored, and the commit's metrics and log line.
+//! candidate, the manifest stored, and the commit reported
+//! ([`ArtifactCommitted`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +14,7 @@ use crate::archive::manifest::{self, Artifact, ArtifactKind, FormatRef, timestam
 use crate::archive::policy::Trigger;
 use crate::archive::spool::SpoolFile;
 use crate::archive::{ArchiveError, SourceMark, position, retention};
+use crate::telemetry::internal_events::{ArtifactCommitted, BufferChanged};
 use crate::telemetry::with_causes;
 
 /// An artifact being written, until it is committed.
@@ -102,8 +104,10 @@ impl ArchiveWriter {
             ArtifactKind::Snapshot => buffer.clear_all(),
             ArtifactKind::Diff => buffer.clear_window(),
         }
-        self.metrics.buffer_depth.set(0);
-        self.metrics.churn_records.set(buffer.churn() as i64);
+        self.metrics.emit(BufferChanged {
+            depth: 0,
+            churn: buffer.churn(),
+        });
         let result = self.store.commit(candidate, deletions).await;
         if let Err(error) = &result {
             tracing::warn!(artifact = %draft.id, error = %with_causes(error), "manifest commit failed");
@@ -124,45 +128,11 @@ impl ArchiveWriter {
             trigger: draft.trigger,
             lagging: self.store.lagging(),
         };
-        self.record_metrics(&committed, dropped.len());
+        self.metrics.emit(ArtifactCommitted {
+            committed: &committed,
+            manifest: self.store.committed(),
+            pruned: dropped.len(),
+        });
         Ok(committed)
-    }
-
-    fn record_metrics(&self, committed: &Committed, dropped: usize) {
-        let manifest = self.store.committed();
-        self.metrics.epoch.set(manifest.epoch as i64);
-        self.metrics
-            .last_commit_timestamp_seconds
-            .set(Timestamp::now().as_second());
-        self.metrics
-            .diffs_since_snapshot
-            .set(manifest.diffs_since_snapshot() as i64);
-        match committed.kind {
-            ArtifactKind::Snapshot => {
-                self.metrics.snapshots_written.inc();
-                self.metrics.snapshot_bytes.inc_by(committed.total_bytes);
-                self.metrics.snapshot_age_seconds.set(0);
-            }
-            ArtifactKind::Diff => {
-                self.metrics.diffs_written.inc();
-                self.metrics.diff_bytes_total.inc_by(committed.total_bytes);
-                self.metrics.diff_bytes.set(committed.bytes as i64);
-            }
-        }
-        tracing::info!(
-            artifact = %committed.id,
-            kind = committed.kind.as_str(),
-            epoch = committed.epoch,
-            from = committed.from_position.as_deref().unwrap_or(""),
-            to = %committed.position,
-            source_position = %committed.source.position,
-            records = committed.records,
-            bytes = committed.total_bytes,
-            trigger = committed.trigger.map_or("", Trigger::as_str),
-            millis = committed.duration.as_millis() as u64,
-            pruned = dropped,
-            lagging = ?committed.lagging,
-            "artifact committed"
-        );
     }
 }

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use super::ArchiveWriter;
 use crate::archive::keys::epoch_of_key;
 use crate::dest::Destination;
+use crate::telemetry::internal_events::RetiredEpochsDeleteFailed;
 use crate::telemetry::with_causes;
 
 impl ArchiveWriter {
@@ -38,8 +39,10 @@ impl ArchiveWriter {
         for index in self.store.holders() {
             let dest = &self.store.destinations()[index];
             if let Err(error) = self.delete_retired(dest.as_ref(), &retired).await {
-                self.metrics.destination_error(dest.name());
-                tracing::warn!(dest = %dest.name(), error = %with_causes(&error), "could not delete retired epochs; retried at the next start");
+                self.metrics.emit(RetiredEpochsDeleteFailed {
+                    dest: dest.name(),
+                    error: &error,
+                });
             }
         }
     }

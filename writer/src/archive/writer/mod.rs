@@ -46,6 +46,7 @@ use super::policy;
 use super::spool::Spool;
 use crate::dest::Destination;
 use crate::metrics::TableMetrics;
+use crate::telemetry::internal_events::ArchiveOpened;
 use crate::telemetry::with_causes;
 
 /// Writes one table's archive (module docs).
@@ -99,25 +100,10 @@ impl ArchiveWriter {
             }
         }
         writer.clean_up_after_kill().await;
-        let manifest = writer.store.committed();
-        writer.metrics.epoch.set(manifest.epoch as i64);
-        if let Ok(at) = manifest.updated_at.parse::<Timestamp>() {
-            writer
-                .metrics
-                .last_commit_timestamp_seconds
-                .set(at.as_second());
-        }
-        writer
-            .metrics
-            .diffs_since_snapshot
-            .set(manifest.diffs_since_snapshot() as i64);
-        tracing::info!(
-            writer = %writer.identity,
-            epoch = manifest.epoch,
-            head = %manifest.head_position,
-            artifacts = manifest.artifacts.len(),
-            "archive opened"
-        );
+        writer.metrics.emit(ArchiveOpened {
+            identity: &writer.identity,
+            manifest: writer.store.committed(),
+        });
         Ok(writer)
     }
 

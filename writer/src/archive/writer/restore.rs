@@ -43,7 +43,6 @@ impl ArchiveWriter {
             position: manifest.head_position.clone(),
             ..SourceMark::default()
         });
-        self.metrics.rows.set(table.len() as i64);
         Ok(Some(Restored {
             table,
             mark,

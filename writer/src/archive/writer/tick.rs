@@ -15,6 +15,7 @@ use crate::archive::policy::{self, Decision, PolicyInputs, Trigger};
 use crate::archive::spool::SpoolFile;
 use crate::archive::{ArchiveError, SourceMark, position};
 use crate::table::Table;
+use crate::telemetry::internal_events::{BufferChanged, SnapshotStarted};
 
 impl ArchiveWriter {
     /// Evaluates the re-base policy now and writes a snapshot, a diff, or
@@ -76,7 +77,10 @@ impl ArchiveWriter {
                 )),
                 None => {
                     buffer.clear_window();
-                    self.metrics.buffer_depth.set(0);
+                    self.metrics.emit(BufferChanged {
+                        depth: 0,
+                        churn: buffer.churn(),
+                    });
                     Ok(TickOutcome::Idle)
                 }
             },
@@ -108,14 +112,18 @@ impl ArchiveWriter {
             trigger: Some(trigger),
             started,
         };
-        tracing::info!(artifact = %draft.id, epoch = draft.epoch, trigger = %trigger, rows = draft.records, "writing snapshot");
+        self.metrics.emit(SnapshotStarted {
+            artifact: &draft.id,
+            epoch: draft.epoch,
+            trigger,
+            rows: draft.records,
+        });
         let formats = &self.settings.snapshot_formats;
         let files = crate::blocking::run(|| self.spool.snapshot(table, formats, &draft.id))
             .map_err(|message| ArchiveError::Panicked {
                 what: format!("encoding snapshot {}", draft.id),
                 message,
             })??;
-        self.metrics.rows.set(table.len() as i64);
         self.commit(draft, files, buffer, mark).await
     }
 

@@ -8,7 +8,7 @@ use crate::archive::position;
 use crate::archive::retention;
 use crate::archive::spool::SpoolFile;
 use crate::dest::{DestError, Destination, PutMode};
-use crate::telemetry::with_causes;
+use crate::telemetry::internal_events::{ArtifactUploadFailed, DestinationFailed};
 
 /// How many times an artifact moves to the next position when its key holds
 /// other content (orphans of failed attempts) before giving up.
@@ -75,16 +75,18 @@ impl ArchiveWriter {
             match dest.put_file(key, file.path(), PutMode::CreateNew).await {
                 Ok(()) => {}
                 Err(DestError::Conflict { .. }) => {
-                    if !same_content(dest, key, file)
-                        .await
-                        .inspect_err(|_| self.metrics.destination_error(dest.name()))?
-                    {
+                    if !same_content(dest, key, file).await.inspect_err(|_| {
+                        self.metrics.emit(DestinationFailed { dest: dest.name() })
+                    })? {
                         return Ok(Some(key.clone()));
                     }
                 }
                 Err(error) => {
-                    self.metrics.destination_error(dest.name());
-                    tracing::warn!(dest = %dest.name(), %key, error = %with_causes(&error), "artifact upload failed");
+                    self.metrics.emit(ArtifactUploadFailed {
+                        dest: dest.name(),
+                        key,
+                        error: &error,
+                    });
                     return Err(error.into());
                 }
             }

@@ -29,6 +29,7 @@ use crate::metrics::TableMetrics;
 use crate::source::{Backoff, Cursor};
 use crate::status::{ErrorScope, TableState, TableStatus};
 use crate::table::Table;
+use crate::telemetry::internal_events::{DestinationFailed, TableRestored};
 use crate::telemetry::with_causes;
 use running::Running;
 
@@ -122,7 +123,9 @@ async fn open_archive(
                 if matches!(error, ArchiveError::Spool { .. }) {
                     // The spool directory cannot be created (a full or
                     // read-only disk): counted like the running writes'.
-                    ctx.metrics.destination_error(&running::spool_label(&dests));
+                    ctx.metrics.emit(DestinationFailed {
+                        dest: &running::spool_label(&dests),
+                    });
                 }
                 OpenError::Archive(error)
             })
@@ -178,7 +181,11 @@ async fn restore(ctx: &TableContext, archive: &ArchiveWriter) -> Option<(Table, 
     }
     match archive.restore().await {
         Ok(Some(restored)) => {
-            tracing::info!(epoch = restored.epoch, head = %restored.position, rows = restored.table.len(), "restored the table from the archive; resuming the source from the manifest");
+            ctx.metrics.emit(TableRestored {
+                epoch: restored.epoch,
+                head: &restored.position,
+                rows: restored.table.len(),
+            });
             let cursor = Cursor {
                 sequence: restored.mark.sequence,
                 position: restored.mark.position.clone(),

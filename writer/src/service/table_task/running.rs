@@ -21,6 +21,7 @@ use crate::service::wiring;
 use crate::source::{Backoff, ConnectionState, Cursor, Replica, Source, SourceState, Update};
 use crate::status::{ErrorScope, TableState};
 use crate::table::{KeySpec, Table};
+use crate::telemetry::internal_events::{BufferChanged, FinalFlushFailed, TableReady, WriteFailed};
 use crate::telemetry::with_causes;
 
 /// The table once its archive is open.
@@ -188,14 +189,10 @@ impl<'a> Running<'a> {
                 archive.set_columns(columns.iter().map(ManifestColumn::from_definition).collect());
             }
         });
-        self.ctx
-            .metrics
-            .buffer_depth
-            .set(self.buffer.depth() as i64);
-        self.ctx
-            .metrics
-            .churn_records
-            .set(self.buffer.churn() as i64);
+        self.ctx.metrics.emit(BufferChanged {
+            depth: self.buffer.depth(),
+            churn: self.buffer.churn(),
+        });
         if replaced && self.pending.is_none() {
             self.pending = Some(Trigger::SourceResync);
         }
@@ -285,14 +282,12 @@ impl<'a> Running<'a> {
 
     fn become_ready(&mut self) {
         if !self.progress.ready {
-            tracing::info!(
-                epoch = self.archive.manifest().epoch,
-                "ready: the base snapshot is durable on every destination"
-            );
+            self.ctx.metrics.emit(TableReady {
+                epoch: self.archive.manifest().epoch,
+            });
         }
         self.progress.ready = true;
         self.progress.state = TableState::Live;
-        self.ctx.metrics.ready.set(1);
     }
 
     fn on_committed(&mut self, committed: &Committed) {
@@ -320,27 +315,25 @@ impl<'a> Running<'a> {
     }
 
     fn on_failed(&mut self, error: &ArchiveError) {
-        if matches!(error, ArchiveError::Spool { .. }) {
-            // A full or broken spool disk fails every write before any
-            // destination is reached: count it with the destinations, so
-            // the alert on destination errors fires for it too.
-            self.ctx.metrics.destination_error(&self.spool_label);
-        }
         if error.is_fenced() {
+            // The archive reported the fence (`Fenced`: metrics and the
+            // other writer); this says what the table does about it.
             let error = with_causes(error);
             tracing::error!(%error, "fenced: stopping all writes; remove the other writer, then restart this one");
             self.progress.state = TableState::Fenced;
             self.progress.ready = false;
             self.progress.error(ErrorScope::Manifest, error);
-            self.ctx.metrics.fenced.set(1);
-            self.ctx.metrics.ready.set(0);
             self.source = None;
         } else {
             let delay = self.retry.next_delay();
-            let error = with_causes(error);
-            tracing::warn!(%error, retry_in = ?delay, "write failed; buffered changes are kept and retried");
+            self.ctx.metrics.emit(WriteFailed {
+                error,
+                retry_in: delay,
+                spool_label: &self.spool_label,
+            });
             self.progress.state = TableState::Degraded;
-            self.progress.error(ErrorScope::Destination, error);
+            self.progress
+                .error(ErrorScope::Destination, with_causes(error));
             let at = Instant::now() + delay;
             self.retry_at = Some(at);
             self.next_tick = at;
@@ -461,12 +454,10 @@ impl<'a> Running<'a> {
                     tracing::info!(artifact = %committed.id, position = %committed.position, "final flush committed")
                 }
                 Ok(Ok(None)) => tracing::info!("nothing buffered at shutdown"),
-                Ok(Err(error)) => {
-                    if matches!(error, ArchiveError::Spool { .. }) {
-                        self.ctx.metrics.destination_error(&self.spool_label);
-                    }
-                    tracing::error!(error = %with_causes(&error), "final flush failed; changes since the last commit are not in the archive")
-                }
+                Ok(Err(error)) => self.ctx.metrics.emit(FinalFlushFailed {
+                    error: &error,
+                    spool_label: &self.spool_label,
+                }),
                 Err(_) => {
                     tracing::error!(grace = ?self.ctx.grace, "final flush did not finish within the grace period")
                 }
