@@ -5,6 +5,7 @@
 //! [`Table::apply`] turns one journal entry into the [`Change`]s it made,
 //! which the archive buffers into diffs.
 
+pub(crate) mod column_index;
 pub mod key;
 mod memory_order;
 pub mod normalize;

@@ -3,8 +3,8 @@
 //! decoding nothing else. Ingest speed (BENCHMARKS.md) rests on reading each
 //! row once and skipping what the key and normalization do not need.
 
-use super::Prefix16;
 use super::RowError;
+use super::column_index::ColumnIndex;
 use super::key::KeySpec;
 use super::normalize::{self, ColumnKind, ColumnTypes};
 use laredo_wire::{RawStructEntries, ValueRef, WireError, check_value, is_utf8};
@@ -57,88 +57,30 @@ impl<'a> Scan<'a> {
     }
 }
 
-/// What a column name means to the scan: its key slot and normalized kind.
-#[derive(Debug, Clone)]
-struct Column {
-    name: Box<[u8]>,
-    prefix: Prefix16,
-    slot: Option<usize>,
-    kind: Option<ColumnKind>,
-}
-
-impl Column {
-    /// Whether this column is named `name`, whose first 16 bytes (with the
-    /// bytes after it) are `window` when the row has them: for a name of
-    /// the same length, one masked word comparison.
-    #[inline]
-    fn is(&self, name: &[u8], window: Option<u128>) -> bool {
-        if self.name.len() != name.len() {
-            return false;
-        }
-        match window {
-            Some(window) if self.prefix.is_exact() => self.prefix.starts(window),
-            _ => *self.name == *name,
-        }
-    }
-}
-
-/// The columns of the rows scanned so far. Rows of one table have the same
-/// columns, so one name comparison per column replaces the key-slot and
-/// column-type searches and the UTF-8 check of the name. Go's protobuf
-/// writes a map's entries in random order, so rows from laredo-server
-/// seldom repeat the previous row's order: a column is found by a hash of
-/// its name's first bytes in a small table of slots, and only a name that
-/// shares its slot with another, or ends a row too short to read 16 bytes
-/// at it, is searched (one by one in a narrow table, through a hash map in
-/// a wide one). Searching one by one, the loop's unpredictable exit cost
-/// more than the comparisons. Only valid for the key spec and column types
-/// it was filled with: the table clears it when they change.
+/// The columns of the rows scanned so far: the names in a
+/// [`ColumnIndex`], and what each means to the scan (its key slot and
+/// normalized kind) by its number. Rows of one table have the same columns,
+/// so one name lookup per column replaces the key-slot and column-type
+/// searches and the UTF-8 check of the name. Only valid for the key spec
+/// and column types it was filled with: the table clears it when they
+/// change.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layout {
-    /// Every column seen, in the order first seen.
-    columns: Vec<Column>,
-    /// Index in `columns` by name.
-    by_name: hashbrown::HashMap<Box<[u8]>, u16>,
-    /// `1 << SLOT_BITS` slots once a column is known: index in `columns`
-    /// plus one of the column whose name hashes there, 0 for none.
-    slots: Vec<u16>,
-}
-
-/// Columns remembered at most (PostgreSQL allows 1,600 per table), so a
-/// hostile row of ever new names cannot grow the layout without bound.
-const LAYOUT_COLUMNS: usize = 2048;
-
-/// Up to this many columns, comparing names one by one costs less than
-/// hashing the name.
-const SEARCHED_COLUMNS: usize = 16;
-
-/// Bits of a slot number: 256 slots (512 bytes), few shared below ~32
-/// columns.
-const SLOT_BITS: u32 = 8;
-
-/// The slot of a name of `len` bytes whose first bytes are the low bytes
-/// of `word` (bytes after the name are ignored).
-#[inline]
-fn slot_of(word: u128, len: usize) -> usize {
-    let low = word as u64;
-    let name_bytes = match len {
-        0..8 => low & ((1u64 << (8 * len)) - 1),
-        _ => low,
-    };
-    let hash = (name_bytes ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (hash >> (64 - SLOT_BITS)) as usize
+    names: ColumnIndex,
+    /// Key slot and kind of each indexed name, by its number.
+    meanings: Vec<(Option<usize>, Option<ColumnKind>)>,
 }
 
 impl Layout {
     /// Forgets every column (the column types changed).
     pub fn clear(&mut self) {
-        self.columns.clear();
-        self.by_name.clear();
-        self.slots.clear();
+        self.names.clear();
+        self.meanings.clear();
     }
 
-    /// The key slot and kind of the column named `name` (`window`: see
-    /// [`Column::is`]); `None` when the name is not UTF-8.
+    /// The key slot and kind of the column named `name` (`window`: the 16
+    /// bytes of the row from the name's start, when it has them); `None`
+    /// when the name is not UTF-8.
     #[inline]
     fn column(
         &mut self,
@@ -147,56 +89,25 @@ impl Layout {
         spec: &KeySpec,
         types: &ColumnTypes,
     ) -> Option<(Option<usize>, Option<ColumnKind>)> {
-        if let Some(word) = window
-            && let Some(&held) = self.slots.get(slot_of(word, name.len()))
-            && let Some(column) = self.columns.get(usize::from(held).wrapping_sub(1))
-            && column.is(name, window)
-        {
-            return Some((column.slot, column.kind));
+        if let Some(number) = self.names.find(name, window) {
+            return Some(self.meanings[number]);
         }
-        let known = match self.columns.len() <= SEARCHED_COLUMNS {
-            true => self
-                .columns
-                .iter()
-                .position(|column| column.is(name, window)),
-            false => self.by_name.get(name).map(|&index| usize::from(index)),
-        };
-        let index = match known {
-            Some(index) => index,
-            None => {
-                let found = lookup(name, spec, types)?;
-                match self.learn(name, found) {
-                    Some(index) => index,
-                    None => return Some(found),
-                }
-            }
-        };
-        let column = &self.columns[index];
-        Some((column.slot, column.kind))
+        self.learn(name, spec, types)
     }
 
-    /// Remembers a new column; `None` once the layout is full.
+    /// Looks a new column up and remembers it while the index has room.
     #[cold]
-    fn learn(&mut self, name: &[u8], found: (Option<usize>, Option<ColumnKind>)) -> Option<usize> {
-        if self.columns.len() >= LAYOUT_COLUMNS {
-            return None;
+    fn learn(
+        &mut self,
+        name: &[u8],
+        spec: &KeySpec,
+        types: &ColumnTypes,
+    ) -> Option<(Option<usize>, Option<ColumnKind>)> {
+        let found = lookup(name, spec, types)?;
+        if self.names.insert(name).is_some() {
+            self.meanings.push(found);
         }
-        let prefix = Prefix16::new(name);
-        let slot = slot_of(prefix.word(), name.len());
-        self.columns.push(Column {
-            name: name.into(),
-            prefix,
-            slot: found.0,
-            kind: found.1,
-        });
-        // Fits: at most LAYOUT_COLUMNS columns.
-        let index = (self.columns.len() - 1) as u16;
-        self.by_name.insert(name.into(), index);
-        self.slots.resize(1 << SLOT_BITS, 0);
-        if self.slots[slot] == 0 {
-            self.slots[slot] = index + 1;
-        }
-        Some(usize::from(index))
+        Some(found)
     }
 }
 
@@ -211,7 +122,7 @@ fn lookup(
 
 /// The 16 bytes of `row` from the start of `name`, a slice of it, when
 /// the row has that many. (The entry iterator yields slices; their offset
-/// is the distance between the pointers.) [`Prefix16::window`] spelled
+/// is the distance between the pointers.) [`super::Prefix16::window`] spelled
 /// out: calling it here cost the scan ~57 instructions per change
 /// (callgrind), a code-generation quirk inside this large loop.
 #[inline]

@@ -7,12 +7,15 @@
 //! A row of the remembered names in the framing every encoder writes (what
 //! almost every row is) is read by [`ColumnCache::locate_values`], which
 //! checks each entry's name against the remembered entry bytes with one
-//! 16-byte comparison, in any member order (Go writes map entries in random
-//! order); any other row takes the general path, which collects the members
-//! and relearns the layout when it changed.
+//! 16-byte comparison, in any member order and at any width (Go writes map
+//! entries in random order; a member out of place is found through the
+//! [`ColumnIndex`], the ingest scan's index of names); any other row takes
+//! the general path, which collects the members and relearns the layout
+//! when it changed.
 
 use super::write_string;
 use crate::table::Prefix16;
+use crate::table::column_index::ColumnIndex;
 use laredo_wire::{RawStructEntries, WireError, read_varint, utf8, write_varint};
 
 /// Bytes copied at once for a member's `,"name":` prefix.
@@ -97,6 +100,12 @@ pub struct ColumnCache {
     /// Where each member's value is in the row being written, by the wire
     /// position of the remembered row (filled by `locate_values`).
     values: Vec<(usize, usize)>,
+    /// The remembered names, numbered by wire position; empty when the
+    /// remembered row has a name twice.
+    names: ColumnIndex,
+    /// Bit `c % 64` of word `c / 64`: column `c` was found in the row being
+    /// located.
+    found: Vec<u64>,
     /// Output position → wire index.
     order: Vec<usize>,
     /// `{"name":` for the first output position and `,"name":` for the
@@ -132,6 +141,8 @@ impl ColumnCache {
         self.header_bytes.clear();
         self.order.clear();
         self.values.clear();
+        self.names.clear();
+        self.found.clear();
         for (name, _) in members {
             utf8(name)?;
         }
@@ -147,6 +158,15 @@ impl ColumnCache {
             self.learn_header(name);
         }
         self.values.resize(members.len(), (0, 0));
+        if !self.repeated_names() {
+            // Numbered in wire order, as the headers are. Names past the
+            // index's bound stay unindexed: rows that move them take the
+            // general path.
+            for (name, _) in members {
+                self.names.insert(name);
+            }
+            self.found.resize(members.len().div_ceil(64), 0);
+        }
         Ok(())
     }
 
@@ -169,15 +189,16 @@ impl ColumnCache {
     /// the usual framing (entries of `0a <len> 0a <len> name 12 <len> value`
     /// filling the row), recording where each is in `values`; `false` for
     /// any other row. Each member is first compared with the remembered one
-    /// at its own position, then, for a layout of at most 64 distinct names,
-    /// with the others: Go's protobuf writes a map's entries in random
-    /// order, so rows from laredo-server seldom repeat the previous order.
+    /// at its own position, then looked up by name: Go's protobuf writes a
+    /// map's entries in random order, so rows from laredo-server seldom
+    /// repeat the previous order.
     #[inline]
-    fn locate_values(&mut self, row: &[u8]) -> bool {
+    pub(super) fn locate_values(&mut self, row: &[u8]) -> bool {
         let columns = self.headers.len();
-        let may_search = columns <= 64 && !self.repeated_names();
-        // Bit `c`: column `c` was found in this row.
-        let mut found = 0u64;
+        // A remembered row with a name twice is matched in its exact order
+        // only (which duplicate wins depends on order).
+        let may_search = !self.repeated_names();
+        self.found.fill(0);
         let mut pos = 0;
         let mut wire = 0;
         while pos < row.len() {
@@ -191,23 +212,18 @@ impl ColumnCache {
             let entry_end = pos.saturating_add(entry_len as usize);
             let column = match self.header_at(row, pos, wire) {
                 true => wire,
-                false if may_search => {
-                    let free = |c: &usize| found & (1 << c) == 0;
-                    match (0..columns)
-                        .filter(free)
-                        .find(|c| self.header_at(row, pos, *c))
-                    {
-                        Some(column) => column,
-                        None => return false,
-                    }
-                }
+                false if may_search => match self.find_header(row, pos) {
+                    Some(column) => column,
+                    None => return false,
+                },
                 false => return false,
             };
             if may_search {
-                if found & (1 << column) != 0 {
+                let (word, bit) = (column / 64, 1u64 << (column % 64));
+                if self.found[word] & bit != 0 {
                     return false;
                 }
-                found |= 1 << column;
+                self.found[word] |= bit;
             }
             pos += self.headers[column].end - self.headers[column].start;
             let Ok(value_len) = read_varint(row, &mut pos) else {
@@ -222,6 +238,21 @@ impl ColumnCache {
         }
         // Each entry went to its own column, so all were found.
         wire == columns
+    }
+
+    /// The remembered column whose header is the entry bytes at `pos`,
+    /// looked up by the entry's name.
+    fn find_header(&self, row: &[u8], pos: usize) -> Option<usize> {
+        let mut name_start = pos + 1;
+        if row.get(pos) != Some(&0x0a) {
+            return None;
+        }
+        let len = usize::try_from(read_varint(row, &mut name_start).ok()?).ok()?;
+        let name = row.get(name_start..name_start.checked_add(len)?)?;
+        let column = self.names.find(name, Prefix16::window(row, name_start))?;
+        // The name matched; the rest of the header (the length's encoding,
+        // the value's tag) must too.
+        self.header_at(row, pos, column).then_some(column)
     }
 
     /// Whether the entry bytes at `pos` are remembered column `column`'s

@@ -428,6 +428,54 @@ fn wide_rows_in_random_order_encode_as_alone() {
     }
 }
 
+/// Rows of 100 and 300 columns (past the 64 a bitmask held) in a new
+/// member order each time stay on the located path once their layout is
+/// learnt, and come out as each would alone, in Go's sorted order.
+#[test]
+fn very_wide_rows_in_any_order_stay_on_the_located_path() {
+    for width in [100, 300] {
+        let names: Vec<String> = (0..width)
+            .map(|i| match i % 3 {
+                0 => format!("c{i}"),
+                1 => format!("a_column_name_longer_than_sixteen_bytes_{i}"),
+                _ => format!("col_{i:04}"),
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..width).collect();
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut cache = ColumnCache::default();
+        for round in 0..50usize {
+            let mut row = Vec::new();
+            for &i in &order {
+                let value = ValueRef::Number((round + i) as f64);
+                write_struct_entry(&mut row, &names[i], &encode_scalar(&value));
+            }
+            // The first row teaches the layout; every later one, in another
+            // order, is located.
+            assert_eq!(
+                cache.locate_values(&row),
+                round > 0,
+                "width {width}, round {round}"
+            );
+            let mut shared = Vec::new();
+            encode_snapshot_row(&mut cache, &mut shared, &row).unwrap();
+            let mut alone = Vec::new();
+            encode_snapshot_row(&mut ColumnCache::default(), &mut alone, &row).unwrap();
+            assert_eq!(shared, alone, "width {width}, round {round}");
+            let mut sorted: Vec<usize> = (0..width).collect();
+            sorted.sort_by_key(|&i| &names[i]);
+            let members: Vec<String> = sorted
+                .iter()
+                .map(|&i| format!("\"{}\":{}", names[i], round + i))
+                .collect();
+            assert_eq!(shared, format!("{{{}}}\n", members.join(",")).into_bytes());
+            for i in (1..order.len()).rev() {
+                order.swap(i, (next() % (i as u64 + 1)) as usize);
+            }
+        }
+    }
+}
+
 #[test]
 fn a_line_longer_than_go_accepts_is_an_error() {
     let long = |first: &[u8]| {
