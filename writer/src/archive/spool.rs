@@ -12,6 +12,11 @@
 //! Snapshots are encoded in parallel chunks (one scoped thread per core) and
 //! written sequentially in chunk order: encoding, not the disk, is the limit
 //! (BENCHMARKS.md, "Archive").
+//!
+//! A snapshot's file bypasses the page cache with `O_DIRECT` on Linux
+//! ([`WritePath::Direct`], `direct.rs`); elsewhere (macOS, where the flag
+//! does not exist) and where a file system refuses it, it goes through the
+//! page cache with early writeback ([`WritePath::Buffered`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,9 +25,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+#[cfg(target_os = "linux")]
 mod direct;
 mod writeback;
 
+#[cfg(target_os = "linux")]
 use direct::DirectFile;
 use writeback::{WRITEBACK_EVERY, Writeback};
 
@@ -68,6 +75,25 @@ impl Drop for SpoolFile {
     }
 }
 
+/// How a snapshot's spool file (a large file written once) reaches the
+/// disk. Diffs, small, always go through the page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePath {
+    /// Around the page cache with `O_DIRECT` (Linux only), falling back to
+    /// [`Buffered`](Self::Buffered) where the file system refuses it.
+    Direct,
+    /// Through the page cache, with early writeback.
+    Buffered,
+}
+
+impl WritePath {
+    /// `Direct` where the platform has it (Linux), else `Buffered`.
+    pub const PLATFORM: Self = match cfg!(target_os = "linux") {
+        true => Self::Direct,
+        false => Self::Buffered,
+    };
+}
+
 struct SpoolWriter {
     sink: Sink,
     spool: SpoolFile,
@@ -82,24 +108,47 @@ enum Sink {
         unsynced: u64,
     },
     /// Around it (`direct.rs`), for snapshots where the file system allows.
+    #[cfg(target_os = "linux")]
     Direct(DirectFile),
 }
 
+impl Sink {
+    /// The direct sink for a file at `path`; `None` where the file system
+    /// refuses `O_DIRECT`.
+    #[cfg(target_os = "linux")]
+    fn direct(path: &Path) -> std::io::Result<Option<Self>> {
+        Ok(DirectFile::create(path)?.map(Sink::Direct))
+    }
+
+    /// No direct sink: the platform has no `O_DIRECT`.
+    #[cfg(not(target_os = "linux"))]
+    fn direct(_path: &Path) -> std::io::Result<Option<Self>> {
+        Ok(None)
+    }
+}
+
 impl SpoolWriter {
-    fn create(dir: &Path, id: &str, format: Format, large: bool) -> Result<Self, ArchiveError> {
+    /// A file for `format`; `large` (a snapshot) is written by `path`,
+    /// anything else buffered without early writeback.
+    fn create(
+        dir: &Path,
+        id: &str,
+        format: Format,
+        large: Option<WritePath>,
+    ) -> Result<Self, ArchiveError> {
         let path = dir.join(format!("{id}.{}.spool", format.extension()));
         let error = |error| spool_error(&path, error);
         let direct = match large {
-            true => DirectFile::create(&path).map_err(error)?,
-            false => None,
+            Some(WritePath::Direct) => Sink::direct(&path).map_err(error)?,
+            Some(WritePath::Buffered) | None => None,
         };
         let sink = match direct {
-            Some(direct) => Sink::Direct(direct),
+            Some(direct) => direct,
             None => {
                 let file = File::create(&path).map_err(error)?;
                 let writeback = match large {
-                    true => Some(Writeback::start(&file).map_err(error)?),
-                    false => None,
+                    Some(_) => Some(Writeback::start(&file).map_err(error)?),
+                    None => None,
                 };
                 Sink::Buffered {
                     file,
@@ -121,6 +170,7 @@ impl SpoolWriter {
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), ArchiveError> {
         let written = match &mut self.sink {
+            #[cfg(target_os = "linux")]
             Sink::Direct(direct) => direct.write(bytes),
             Sink::Buffered {
                 file,
@@ -144,6 +194,7 @@ impl SpoolWriter {
 
     fn finish(self) -> Result<SpoolFile, ArchiveError> {
         let finished = match self.sink {
+            #[cfg(target_os = "linux")]
             Sink::Direct(direct) => direct.finish(),
             Sink::Buffered {
                 writeback: Some(writeback),
@@ -176,12 +227,20 @@ fn encode_error(what: &str, source: WireError) -> ArchiveError {
 pub struct Spool {
     parent: PathBuf,
     run: Arc<Mutex<Arc<RunDir>>>,
+    /// How snapshots are written.
+    snapshots: WritePath,
 }
 
 impl Spool {
     /// Removes what killed writers left in `dir` (created if missing), then
-    /// opens a run directory of this spool's own in it.
+    /// opens a run directory of this spool's own in it; snapshots are
+    /// written by the [platform's path](WritePath::PLATFORM).
     pub fn new(dir: PathBuf) -> Result<Self, ArchiveError> {
+        Self::with_write_path(dir, WritePath::PLATFORM)
+    }
+
+    /// [`new`](Self::new), snapshots written by `snapshots`.
+    pub fn with_write_path(dir: PathBuf, snapshots: WritePath) -> Result<Self, ArchiveError> {
         match scratch::clean_stale(&dir) {
             Ok(cleaned) if cleaned.files > 0 => {
                 tracing::info!(dir = %dir.display(), files = cleaned.files, bytes = cleaned.bytes, "removed spool files a killed writer left");
@@ -196,6 +255,7 @@ impl Spool {
         Ok(Self {
             parent: dir,
             run: Arc::new(Mutex::new(run)),
+            snapshots,
         })
     }
 
@@ -225,7 +285,7 @@ impl Spool {
         let ranges = table.rows_by_address(CHUNK_ROWS);
         let mut writers = formats
             .iter()
-            .map(|format| SpoolWriter::create(&dir, id, *format, true))
+            .map(|format| SpoolWriter::create(&dir, id, *format, Some(self.snapshots)))
             .collect::<Result<Vec<_>, _>>()?;
         let workers = crate::blocking::worker_threads().min(ranges.len());
         let next = AtomicUsize::new(0);
@@ -288,7 +348,7 @@ impl Spool {
         let dir = self.dir()?;
         let mut files = Vec::with_capacity(formats.len());
         for format in formats {
-            let mut writer = SpoolWriter::create(&dir, id, *format, false)?;
+            let mut writer = SpoolWriter::create(&dir, id, *format, None)?;
             let mut buffer = Vec::with_capacity(WRITE_CHUNK + 4096);
             let mut encoder = RecordEncoder::new(*format);
             for entry in entries {
@@ -326,3 +386,6 @@ fn encode_chunk(
     }
     Ok(buffers)
 }
+
+#[cfg(test)]
+mod tests;
