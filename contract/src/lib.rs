@@ -6,6 +6,7 @@
 //! - [`units`]: the duration (`30s`) and size (`32MiB`) grammar of that
 //!   config;
 //! - [`status`]: the document `GET /status` serves, read by the operator;
+//! - [`snapshot`]: the answer of `POST /snapshot` (the snapshot it made);
 //! - [`names`]: the writer's port, HTTP paths and config file location;
 //! - [`rules`]: the validation messages the operator's CRD rules repeat.
 //!
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod names;
 pub mod rules;
+pub mod snapshot;
 pub mod status;
 pub mod units;
 

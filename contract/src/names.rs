@@ -8,13 +8,10 @@ pub const HTTP_PORT: u16 = 8080;
 /// `GET`: the JSON array of [`crate::status::TableStatus`].
 pub const STATUS_PATH: &str = "/status";
 /// `POST`: forces a base snapshot of every table, or of the one named by
-/// [`SNAPSHOT_TABLE_PARAM`].
+/// [`SNAPSHOT_TABLE_PARAM`]; answers a [`crate::snapshot::SnapshotAnswer`].
 pub const SNAPSHOT_PATH: &str = "/snapshot";
 /// The one query parameter of [`SNAPSHOT_PATH`]: `schema.table`.
 pub const SNAPSHOT_TABLE_PARAM: &str = "table";
-/// The answer of [`SNAPSHOT_PATH`] for a table whose snapshot committed
-/// (others read `error: …`), in a JSON object keyed by `schema.table`.
-pub const SNAPSHOT_OK: &str = "ok";
 /// `GET`: 200 once every table's initial base snapshot is durable.
 pub const HEALTH_READY_PATH: &str = "/health/ready";
 /// `GET`: 200 while the process serves requests.

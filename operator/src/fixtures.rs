@@ -27,7 +27,7 @@ use crate::crd::{
 use crate::metrics::Metrics;
 use crate::reconcile::build::BuildSettings;
 use crate::reconcile::{Context, Settings};
-use snapshot_contract::names::{SNAPSHOT_OK, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH};
+use snapshot_contract::names::{SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH};
 use snapshot_contract::status::{ArtifactStatus, SourceStatus, TableState, TableStatus};
 
 /// A SnapshotTable in `default` writing `public.orders` to a local volume.
@@ -194,6 +194,20 @@ pub fn writer_status_json(table: &str, ready: bool, epoch: u64) -> Value {
     serde_json::to_value(writer_report(table, ready, epoch)).unwrap()
 }
 
+/// The snapshot [`FakeWriter`] says it made: epoch 4 at `0/2000000`.
+pub fn made_snapshot() -> Value {
+    serde_json::to_value(ArtifactStatus {
+        id: "artifact-4".into(),
+        epoch: 4,
+        from_position: None,
+        position: "0/2000000".into(),
+        at: "2026-01-02T04:00:00Z".into(),
+        records: 12,
+        bytes: 4096,
+    })
+    .unwrap()
+}
+
 /// A writer HTTP API on 127.0.0.1 with a settable `/status` and `/snapshot`
 /// outcome; records the `/snapshot` requests it gets.
 pub struct FakeWriter {
@@ -212,11 +226,11 @@ struct FakeState {
 
 impl FakeWriter {
     /// Starts a writer that reports `status` and answers `/snapshot` with 200
-    /// `{"public.orders":"ok"}`.
+    /// and [`made_snapshot`] for `public.orders`.
     pub async fn start(status: Value) -> Self {
         let state = Arc::new(FakeState::default());
         *state.status.lock().unwrap() = status;
-        *state.snapshot.lock().unwrap() = (200, json!({"public.orders": SNAPSHOT_OK}));
+        *state.snapshot.lock().unwrap() = (200, json!({"public.orders": made_snapshot()}));
         let app =
             Router::new()
                 .route(
@@ -312,9 +326,14 @@ impl Expect {
         self
     }
 
-    /// A check of the request body (parsed as JSON).
+    /// A check of the request body (parsed as JSON), after the checks
+    /// already set (an [`Expect::event`]'s reason and type).
     pub fn body(mut self, check: impl Fn(&Value) + Send + 'static) -> Self {
-        self.check = Box::new(check);
+        let before = std::mem::replace(&mut self.check, Box::new(|_| {}));
+        self.check = Box::new(move |body| {
+            before(body);
+            check(body);
+        });
         self
     }
 

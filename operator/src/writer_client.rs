@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use snapshot_contract::names::{
-    HTTP_PORT, SNAPSHOT_OK, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH,
-};
-use snapshot_contract::status::TableStatus;
+use snapshot_contract::names::{HTTP_PORT, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH};
+use snapshot_contract::snapshot::SnapshotAnswer;
+use snapshot_contract::status::{ArtifactStatus, TableStatus};
 
 /// How long one call to the writer may take: the reconcile waits for it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,7 +54,7 @@ pub enum WriterCallError {
         /// The tables it does report.
         known: String,
     },
-    /// `/snapshot` answered 200 but not `ok` for the table.
+    /// `/snapshot` answered that the table's snapshot was refused or failed.
     #[error("{url}: snapshot of {table} failed: {message}")]
     Rejected {
         /// The URL called.
@@ -147,8 +146,14 @@ impl WriterClient {
             })
     }
 
-    /// `POST {base}/snapshot?table=…`: a new base snapshot (a new epoch).
-    pub async fn request_snapshot(&self, base: &str, table: &str) -> Result<(), WriterCallError> {
+    /// `POST {base}/snapshot?table=…`: a new base snapshot (a new epoch);
+    /// the snapshot the writer committed (`None` from a writer that only
+    /// answers `ok`).
+    pub async fn request_snapshot(
+        &self,
+        base: &str,
+        table: &str,
+    ) -> Result<Option<ArtifactStatus>, WriterCallError> {
         let url = format!("{}{SNAPSHOT_PATH}", base.trim_end_matches('/'));
         let target = reqwest::Url::parse_with_params(&url, [(SNAPSHOT_TABLE_PARAM, table)])
             .map_err(|e| WriterCallError::InvalidUrl {
@@ -161,23 +166,53 @@ impl WriterClient {
             .send()
             .await
             .map_err(unreachable(&url))?;
+        // A failed snapshot answers 500 with the table's reason in the
+        // same document: read it rather than the bare status.
+        if response.status() == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+            let body = response.text().await.map_err(unreachable(&url))?;
+            return Err(match serde_json::from_str::<SnapshotAnswer>(&body) {
+                Ok(answer) => rejection(&url, table, &answer),
+                Err(_) => WriterCallError::Status {
+                    url,
+                    status: 500,
+                    body: shortened(body),
+                },
+            });
+        }
         let response = error_for_status(&url, response).await?;
-        let outcome: std::collections::BTreeMap<String, String> =
-            response.json().await.map_err(unreachable(&url))?;
-        match outcome.get(table).map(String::as_str) {
-            Some(SNAPSHOT_OK) => Ok(()),
-            Some(message) => Err(WriterCallError::Rejected {
-                url,
-                table: table.to_owned(),
-                message: message.to_owned(),
-            }),
-            None => Err(WriterCallError::Rejected {
-                url,
-                table: table.to_owned(),
-                message: format!("no outcome for the table in {outcome:?}"),
-            }),
+        let answer: SnapshotAnswer = response.json().await.map_err(unreachable(&url))?;
+        match answer.get(table).map(|outcome| outcome.committed()) {
+            Some(Ok(made)) => Ok(made.cloned()),
+            _ => Err(rejection(&url, table, &answer)),
         }
     }
+}
+
+/// The writer's reason for not snapshotting `table`, from its answer.
+fn rejection(url: &str, table: &str, answer: &SnapshotAnswer) -> WriterCallError {
+    let message = match answer.get(table).map(|outcome| outcome.committed()) {
+        Some(Err(reason)) => reason.to_owned(),
+        Some(Ok(_)) => "the writer answered 500 for a committed snapshot".to_owned(),
+        None => format!("no outcome for the table in {answer:?}"),
+    };
+    WriterCallError::Rejected {
+        url: url.to_owned(),
+        table: table.to_owned(),
+        message,
+    }
+}
+
+/// `body` cut to 300 bytes (at a character boundary): enough to say what
+/// went wrong without copying a whole page into a condition.
+fn shortened(mut body: String) -> String {
+    if body.len() > 300 {
+        let mut end = 300;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+    }
+    body
 }
 
 async fn error_for_status(
@@ -188,18 +223,11 @@ async fn error_for_status(
     if status.is_success() {
         return Ok(response);
     }
-    let mut body = response.text().await.unwrap_or_default();
-    if body.len() > 300 {
-        let mut end = 300;
-        while !body.is_char_boundary(end) {
-            end -= 1;
-        }
-        body.truncate(end);
-    }
+    let body = response.text().await.unwrap_or_default();
     Err(WriterCallError::Status {
         url: url.to_owned(),
         status: status.as_u16(),
-        body,
+        body: shortened(body),
     })
 }
 
@@ -246,6 +274,38 @@ mod tests {
             error.to_string().ends_with(
                 r#"reports no table "public.nope" (it reports public.other, public.orders)"#
             ),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_forced_snapshot_answers_what_it_made_or_why_not() {
+        let writer = FakeWriter::start(serde_json::json!([])).await;
+        let client = WriterClient::new();
+        let made = client
+            .request_snapshot(&writer.url, "public.orders")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((made.epoch, made.position.as_str()), (4, "0/2000000"));
+
+        // A writer from before the answer carried the snapshot.
+        writer.answer_snapshot(200, serde_json::json!({"public.orders": "ok"}));
+        let legacy = client.request_snapshot(&writer.url, "public.orders").await;
+        assert_eq!(legacy.unwrap(), None);
+
+        writer.answer_snapshot(
+            500,
+            serde_json::json!({"public.orders": {"error": "this writer is fenced"}}),
+        );
+        let error = client
+            .request_snapshot(&writer.url, "public.orders")
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("snapshot of public.orders failed: this writer is fenced"),
             "{error}"
         );
     }

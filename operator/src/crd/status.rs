@@ -128,6 +128,10 @@ pub struct HandledRebase {
     /// The epoch before the re-base; the new base snapshot has a greater one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch_before: Option<i64>,
+    /// The base snapshot the writer committed for it (epoch, position,
+    /// time, rows, size); absent from a writer that only answered `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<ArtifactRef>,
 }
 
 impl SnapshotTableStatus {

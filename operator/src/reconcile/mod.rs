@@ -382,13 +382,20 @@ async fn forward_rebase(
         Err(error) => (Err(error.clone()), false),
     };
     match outcome {
-        Ok(()) => {
+        Ok(made) => {
             let epoch_before = report
                 .as_ref()
                 .ok()
                 .map(|r| i64::try_from(r.epoch).unwrap_or(i64::MAX));
+            let made_note = match &made {
+                Some(made) => format!(
+                    "; it committed epoch {} at position {:?}",
+                    made.epoch, made.position
+                ),
+                None => String::new(),
+            };
             let note = format!(
-                "the writer accepted re-base request {:?} (epoch before: {})",
+                "the writer accepted re-base request {:?} (epoch before: {}){made_note}",
                 request.value(),
                 epoch_before.unwrap_or_default()
             );
@@ -397,6 +404,7 @@ async fn forward_rebase(
                 value: request.value().to_owned(),
                 at: now.clone(),
                 epoch_before,
+                snapshot: made.as_ref().map(status::artifact),
             }))
         }
         Err(source) => {

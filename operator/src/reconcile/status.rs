@@ -220,7 +220,8 @@ fn carry_writer_fields(current: &SnapshotTableStatus, next: &mut SnapshotTableSt
         .or_else(|| current.writer_url.clone());
 }
 
-fn artifact(artifact: &ArtifactStatus) -> ArtifactRef {
+/// A committed artifact as the status records it.
+pub fn artifact(artifact: &ArtifactStatus) -> ArtifactRef {
     ArtifactRef {
         epoch: saturating_i64(artifact.epoch),
         position: artifact.position.clone(),
@@ -469,6 +470,13 @@ mod tests {
             value: String::new(),
             at: at(5),
             epoch_before: Some(1),
+            snapshot: Some(ArtifactRef {
+                epoch: 2,
+                position: String::new(),
+                at: "2026-01-02T03:04:05Z".into(),
+                records: Some(0),
+                bytes: Some(0),
+            }),
         };
         for observation in &observations {
             let status = desired(&table, observation, Some(rebase.clone()), &at(1));

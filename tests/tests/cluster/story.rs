@@ -179,9 +179,14 @@ pub async fn story(client: Client) {
         }
     })
     .await;
-    assert_eq!(
-        rebased.last_handled_rebase.unwrap().epoch_before,
-        Some(epoch)
+    let handled = rebased.last_handled_rebase.unwrap();
+    assert_eq!(handled.epoch_before, Some(epoch));
+    // The snapshot the writer answered it made is the new epoch's.
+    let made = handled.snapshot.expect("the snapshot the writer made");
+    assert_eq!(Some(made.epoch), rebased.epoch);
+    assert!(
+        !made.position.is_empty() && made.bytes.is_some_and(|b| b > 0),
+        "{made:?}"
     );
 
     // A second resource on the same location waits.

@@ -108,9 +108,11 @@ async fn concurrent_snapshot_requests_join_the_one_in_progress() {
     };
     let (answers, ()) = tokio::join!(requests, release);
     for (code, body) in &answers {
+        assert_eq!(*code, StatusCode::OK, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(
-            (*code, body.as_str()),
-            (StatusCode::OK, r#"{"public.users":"ok"}"#)
+            answer["public.users"]["id"], "a1",
+            "each got the one snapshot"
         );
     }
     assert_eq!(taken.load(Ordering::SeqCst), 1, "50 requests, one snapshot");
@@ -121,9 +123,11 @@ async fn concurrent_snapshot_requests_join_the_one_in_progress() {
         received.notified().await;
         gate.notify_one();
     };
-    let ((code, _), ()) = tokio::join!(next, release);
+    let ((code, body), ()) = tokio::join!(next, release);
     assert_eq!(code, StatusCode::OK);
     assert_eq!(taken.load(Ordering::SeqCst), 2);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["public.users"]["epoch"], 2);
 }
 
 /// Reads until the server closes the connection; fails if it never does.

@@ -5,10 +5,9 @@
 //! | `GET /health/live` | 200 `{"status":"ok"}` while the process serves requests |
 //! | `GET /health/ready` | 200 `{"ready":true}` once every table's initial base snapshot is durable on all its destinations, else 503 with the tables that are not |
 //! | `GET /status` | 200, a JSON array of [`TableStatus`](crate::status::TableStatus) |
-//! | `POST /snapshot[?table=schema.table]` | forces a snapshot on every (or one) table; 200 `{"schema.table":"ok"}` when all committed, 500 with `"error: …"` per failed table, 404 for an unknown table, 400 for any other query parameter; requests while a table's forced snapshot runs join it |
+//! | `POST /snapshot[?table=schema.table]` | forces a snapshot on every (or one) table; 200 with the committed snapshot per table (`{"schema.table":{"epoch":4,"position":…}}`, a [`SnapshotAnswer`]) when all committed, 500 with `{"error":"…"}` per failed table, 404 for an unknown table, 400 for any other query parameter; requests while a table's forced snapshot runs join it |
 //! | `GET /metrics` | Prometheus text format |
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +20,10 @@ use futures::future::join_all;
 use serde_json::json;
 
 use snapshot_contract::names::{
-    HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH, SNAPSHOT_OK, SNAPSHOT_PATH,
-    SNAPSHOT_TABLE_PARAM, STATUS_PATH,
+    HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM,
+    STATUS_PATH,
 };
+use snapshot_contract::snapshot::{SnapshotAnswer, SnapshotOutcome};
 
 use crate::metrics::Metrics;
 use crate::service::handle::TableHandle;
@@ -164,18 +164,20 @@ async fn snapshot(
     let timeout = state.snapshot_timeout;
     let results = join_all(targets.iter().map(|t| t.force_snapshot(timeout))).await;
     let mut all_ok = true;
-    let answers: BTreeMap<&str, String> = targets
+    let answers: SnapshotAnswer = targets
         .iter()
         .zip(results)
         .map(|(table, result)| {
             let answer = match result {
-                Ok(_) => SNAPSHOT_OK.to_owned(),
+                Ok(artifact) => SnapshotOutcome::Committed(artifact),
                 Err(error) => {
                     all_ok = false;
-                    format!("error: {}", with_causes(&error))
+                    SnapshotOutcome::Failed {
+                        error: with_causes(&error).to_string(),
+                    }
                 }
             };
-            (table.name(), answer)
+            (table.name().to_owned(), answer)
         })
         .collect();
     let code = if all_ok {

@@ -126,20 +126,28 @@ async fn status_lists_every_table_in_order() {
 }
 
 #[tokio::test]
-async fn snapshot_answers_per_table() {
+async fn snapshot_answers_per_table_with_what_it_made() {
     let (users, _u) = table("public.users", true, Ok(()));
     let (orders, _o) = table("public.orders", true, Err("destination down"));
     let router = router(ApiState::new(vec![users, orders], Metrics::new()));
+    let made = serde_json::json!({
+        "id": "a1", "epoch": 2, "from_position": null, "position": "0/00000010",
+        "at": "2026-01-01T00:00:00Z", "records": 3, "bytes": 10,
+    });
     let (code, body) = call(&router, "POST", "/snapshot?table=public.users").await;
+    assert_eq!(code, StatusCode::OK);
     assert_eq!(
-        (code, body.as_str()),
-        (StatusCode::OK, r#"{"public.users":"ok"}"#)
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({"public.users": made})
     );
     let (code, body) = call(&router, "POST", "/snapshot").await;
     assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
-        body,
-        r#"{"public.orders":"error: s3://b/p/: put k: destination down","public.users":"ok"}"#
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({
+            "public.orders": {"error": "s3://b/p/: put k: destination down"},
+            "public.users": made,
+        })
     );
     let (code, body) = call(&router, "POST", "/snapshot?table=public.nope").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -161,7 +169,7 @@ async fn snapshot_of_a_stopped_table_is_an_error_not_a_hang() {
     assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         body,
-        r#"{"public.users":"error: the writer for this table has stopped"}"#
+        r#"{"public.users":{"error":"the writer for this table has stopped"}}"#
     );
     drop(status_tx);
 }

@@ -17,11 +17,22 @@ async fn a_rebase_request_reaches_the_writer_and_is_recorded() {
         "2026-05-01".into(),
     )]));
     let mut expected = child_applies("orders", no_check, no_check, no_check);
-    expected.push(Expect::event("default", "Rebased", "Normal"));
+    expected.push(Expect::event("default", "Rebased", "Normal").body(|event| {
+        let note = event["note"].as_str().unwrap();
+        assert!(
+            note.contains("committed epoch 4 at position \"0/2000000\""),
+            "{note}"
+        );
+    }));
     expected.push(status_patch(&table, |status| {
         assert_eq!(status["lastHandledRebase"]["value"], "2026-05-01");
         assert_eq!(status["lastHandledRebase"]["epochBefore"], 3);
         assert!(status["lastHandledRebase"]["at"].is_string());
+        // What the writer answered it made.
+        assert_eq!(
+            status["lastHandledRebase"]["snapshot"],
+            json!({"epoch": 4, "position": "0/2000000", "at": "2026-01-02T04:00:00Z", "records": 12, "bytes": 4096})
+        );
     }));
     // The record is written before the annotation goes (see `reconcile`).
     expected.push(
@@ -50,8 +61,8 @@ async fn a_rebase_request_reaches_the_writer_and_is_recorded() {
 async fn a_rejected_rebase_is_reported_kept_and_retried_with_backoff() {
     let writer = FakeWriter::start(json!([writer_status_json("public.orders", true, 3)])).await;
     writer.answer_snapshot(
-        200,
-        json!({"public.orders": "a snapshot is already being written"}),
+        500,
+        json!({"public.orders": {"error": "a snapshot is already being written"}}),
     );
     let mut table = settled(
         local_table("orders"),
