@@ -9,73 +9,31 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use archive_support::{local, open_writer, rebuilt_rows, row, table_rows};
+use archive_support::{
+    Contenders, Source, assert_valid, head_rows, local, open_writer, settings, table_rows,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
-use snapshot_writer::archive::verify::verify;
-use snapshot_writer::archive::{
-    ArchiveReader, ArchiveSettings, ArchiveWriter, ChangeBuffer, SourceMark, Trigger,
-};
+use snapshot_writer::archive::{ArchiveReader, ArchiveSettings, ArchiveWriter, Trigger};
 use snapshot_writer::config::Format;
 use snapshot_writer::dest::{
     DestError, Destination, LocalDestination, PutMode, Revision, Versioned,
 };
 use snapshot_writer::metrics::TableMetrics;
-use snapshot_writer::table::{KeySpec, Table};
-
-fn settings() -> ArchiveSettings {
-    ArchiveSettings {
-        snapshot_formats: vec![Format::Jsonl, Format::Protobuf],
-        diff_formats: vec![Format::Protobuf],
-        ..ArchiveSettings::new("public.items", "items/")
-    }
-}
-
-fn insert(table: &mut Table, buffer: &mut ChangeBuffer, id: u32, name: &str) {
-    table
-        .apply("INSERT", None, Some(&row(id, name, 1.0)), &mut |c| {
-            buffer.record(c)
-        })
-        .unwrap();
-}
-
-async fn assert_valid(dest: &Arc<dyn Destination>) -> ArchiveReader {
-    let reader = ArchiveReader::open(dest.clone(), "items/").await.unwrap();
-    let report = verify(&reader).await.unwrap();
-    assert!(report.ok(), "{report}");
-    reader
-}
+use snapshot_writer::table::KeySpec;
 
 #[tokio::test]
 async fn a_second_writer_on_the_prefix_is_fenced_and_the_first_keeps_committing() {
     let dir = tempfile::tempdir().unwrap();
     let dests = vec![local(dir.path())];
-    let mut first = open_writer(&dests, &settings(), "writer-a").await;
-    let mut second = open_writer(&dests, &settings(), "writer-b").await;
-
-    let (mut table_a, mut buffer_a) = (Table::new(KeySpec::default()), ChangeBuffer::new());
-    insert(&mut table_a, &mut buffer_a, 1, "a");
-    first
-        .write_snapshot(
-            &table_a,
-            &mut buffer_a,
-            &SourceMark::default(),
-            Trigger::Initial,
-        )
-        .await
-        .unwrap();
-
-    let (mut table_b, mut buffer_b) = (Table::new(KeySpec::default()), ChangeBuffer::new());
-    insert(&mut table_b, &mut buffer_b, 2, "b");
-    let error = second
-        .write_snapshot(
-            &table_b,
-            &mut buffer_b,
-            &SourceMark::default(),
-            Trigger::Initial,
-        )
-        .await
-        .unwrap_err();
+    let settings = settings("public.items");
+    let Contenders {
+        mut first,
+        first_source: mut source_a,
+        mut second,
+        second_source: mut source_b,
+        error,
+    } = Contenders::race(&dests, (&settings, "writer-a"), (&settings, "writer-b")).await;
     assert!(error.is_fenced(), "{error}");
     assert!(
         error.to_string().contains("writer-a"),
@@ -83,29 +41,18 @@ async fn a_second_writer_on_the_prefix_is_fenced_and_the_first_keeps_committing(
     );
     assert!(second.is_fenced());
     // Once fenced, every write fails without touching the destination.
-    assert!(
-        second
-            .write_diff(&mut buffer_b, &SourceMark::default())
-            .await
-            .unwrap_err()
-            .is_fenced()
-    );
+    assert!(source_b.diff(&mut second).await.unwrap_err().is_fenced());
 
     for id in 10..15 {
-        insert(&mut table_a, &mut buffer_a, id, "more");
-        first
-            .write_diff(&mut buffer_a, &SourceMark::default())
-            .await
-            .unwrap()
-            .unwrap();
+        source_a.insert(id, "more");
+        source_a.diff(&mut first).await.unwrap().unwrap();
     }
     let reader = assert_valid(&dests[0]).await;
     assert_eq!(reader.manifest().writer.as_deref(), Some("writer-a"));
-    let head = reader
-        .rebuild(None, &KeySpec::default(), &[Format::Protobuf])
-        .await
-        .unwrap();
-    assert_eq!(rebuilt_rows(&head), table_rows(&table_a));
+    assert_eq!(
+        head_rows(&reader, &[Format::Protobuf]).await,
+        table_rows(&source_a.table)
+    );
 }
 
 /// A destination that injects failures into a real local directory.
@@ -196,38 +143,34 @@ async fn failed_writes_lose_nothing_and_lagging_destinations_catch_up() {
     let flaky = Arc::new(Flaky::new(&dir.path().join("b")));
     let dests: Vec<Arc<dyn Destination>> = vec![local(&dir.path().join("a")), flaky.clone()];
     let metrics = TableMetrics::detached("public.items");
-    let mut writer = ArchiveWriter::open(dests.clone(), settings(), "w".into(), metrics.clone())
-        .await
-        .unwrap();
-    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
-    let mark = SourceMark::default();
-    writer
-        .write_snapshot(&table, &mut buffer, &mark, Trigger::Initial)
+    let mut writer = ArchiveWriter::open(
+        dests.clone(),
+        settings("public.items"),
+        "w".into(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
+    let mut source = Source::new();
+    source
+        .snapshot(&mut writer, Trigger::Initial)
         .await
         .unwrap();
 
     // An artifact put fails: the write fails and the changes stay buffered.
-    insert(&mut table, &mut buffer, 1, "x");
+    source.insert(1, "x");
     flaky.artifact_failures.store(1, Ordering::SeqCst);
-    assert!(writer.write_diff(&mut buffer, &mark).await.is_err());
-    assert_eq!(buffer.depth(), 1);
-    insert(&mut table, &mut buffer, 2, "y");
-    let diff = writer
-        .write_diff(&mut buffer, &mark)
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(source.diff(&mut writer).await.is_err());
+    assert_eq!(source.buffer.depth(), 1);
+    source.insert(2, "y");
+    let diff = source.diff(&mut writer).await.unwrap().unwrap();
     assert_eq!(diff.records, 2);
 
     // The manifest write to `b` fails: committed on `a`, `b` lags, and the
     // next write brings it up to date first.
-    insert(&mut table, &mut buffer, 3, "z");
+    source.insert(3, "z");
     flaky.manifest_failures.store(1, Ordering::SeqCst);
-    let committed = writer
-        .write_diff(&mut buffer, &mark)
-        .await
-        .unwrap()
-        .unwrap();
+    let committed = source.diff(&mut writer).await.unwrap().unwrap();
     assert_eq!(committed.lagging, vec![flaky.name().to_owned()]);
     assert_ne!(
         ArchiveReader::open(dests[0].clone(), "items/")
@@ -242,62 +185,50 @@ async fn failed_writes_lose_nothing_and_lagging_destinations_catch_up() {
     // The manifest write to `b` lands but reports a timeout: the next attempt
     // conflicts with our own write, re-reads it and continues on top.
     flaky.landed_but_failed.store(1, Ordering::SeqCst);
-    insert(&mut table, &mut buffer, 4, "w");
+    source.insert(4, "w");
     // (bringing `b` up to date lands but "fails"; the commit then conflicts
     // with that write of ours and retries on top of it.)
-    let committed = writer
-        .write_diff(&mut buffer, &mark)
-        .await
-        .unwrap()
-        .unwrap();
+    let committed = source.diff(&mut writer).await.unwrap().unwrap();
     assert!(committed.lagging.is_empty(), "{:?}", committed.lagging);
     assert_eq!(metrics.manifest_cas_retries.get(), 1);
-    insert(&mut table, &mut buffer, 5, "v");
-    writer
-        .write_diff(&mut buffer, &mark)
-        .await
-        .unwrap()
-        .unwrap();
+    source.insert(5, "v");
+    source.diff(&mut writer).await.unwrap().unwrap();
     assert!(!writer.is_fenced());
 
     // All manifest writes fail: nothing is committed, the candidate is kept
     // and lands on the next attempt, with the changes made meanwhile.
     flaky.manifest_failures.store(1, Ordering::SeqCst);
     let a_only: Vec<Arc<dyn Destination>> = vec![flaky.clone()];
-    let mut solo = ArchiveWriter::open(a_only.clone(), settings(), "w".into(), metrics.clone())
-        .await
-        .unwrap();
+    let mut solo = ArchiveWriter::open(
+        a_only.clone(),
+        settings("public.items"),
+        "w".into(),
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
     let restored = solo.restore().await.unwrap().unwrap();
     assert_eq!(table_rows(&restored.table).len(), 5);
-    let (mut solo_table, mut solo_buffer) = (restored.table, ChangeBuffer::new());
-    insert(&mut solo_table, &mut solo_buffer, 6, "u");
+    let mut solo_source = Source::restored(restored.table);
+    solo_source.insert(6, "u");
     assert!(matches!(
-        solo.write_diff(&mut solo_buffer, &mark).await,
+        solo_source.diff(&mut solo).await,
         Err(snapshot_writer::archive::ArchiveError::NotCommitted(_))
     ));
-    insert(&mut solo_table, &mut solo_buffer, 7, "t");
-    solo.write_diff(&mut solo_buffer, &mark)
-        .await
-        .unwrap()
-        .unwrap();
+    solo_source.insert(7, "t");
+    solo_source.diff(&mut solo).await.unwrap().unwrap();
     let reader = assert_valid(&a_only[0]).await;
-    let head = reader
-        .rebuild(None, &KeySpec::default(), &[Format::Protobuf])
-        .await
-        .unwrap();
-    assert_eq!(rebuilt_rows(&head), table_rows(&solo_table));
+    assert_eq!(
+        head_rows(&reader, &[Format::Protobuf]).await,
+        table_rows(&solo_source.table)
+    );
 
     for dest in &dests[..1] {
         let reader = assert_valid(dest).await;
-        let head = reader
-            .rebuild(
-                None,
-                &KeySpec::default(),
-                &[Format::Jsonl, Format::Protobuf],
-            )
-            .await
-            .unwrap();
-        assert_eq!(rebuilt_rows(&head), table_rows(&table));
+        assert_eq!(
+            head_rows(&reader, &[Format::Jsonl, Format::Protobuf]).await,
+            table_rows(&source.table)
+        );
     }
 }
 
@@ -305,38 +236,25 @@ async fn failed_writes_lose_nothing_and_lagging_destinations_catch_up() {
 async fn a_destination_added_later_receives_the_archive_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let first: Vec<Arc<dyn Destination>> = vec![local(&dir.path().join("a"))];
-    let mut writer = open_writer(&first, &settings(), "w1").await;
-    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
-    insert(&mut table, &mut buffer, 1, "x");
-    writer
-        .write_snapshot(
-            &table,
-            &mut buffer,
-            &SourceMark::default(),
-            Trigger::Initial,
-        )
+    let mut writer = open_writer(&first, &settings("public.items"), "w1").await;
+    let mut source = Source::new();
+    source.insert(1, "x");
+    source
+        .snapshot(&mut writer, Trigger::Initial)
         .await
         .unwrap();
-    insert(&mut table, &mut buffer, 2, "y");
-    writer
-        .write_diff(&mut buffer, &SourceMark::default())
-        .await
-        .unwrap();
+    source.insert(2, "y");
+    source.diff(&mut writer).await.unwrap();
     drop(writer);
 
     let both = vec![first[0].clone(), local(&dir.path().join("b"))];
-    let writer = open_writer(&both, &settings(), "w2").await;
+    let writer = open_writer(&both, &settings("public.items"), "w2").await;
     assert!(writer.lagging_destinations().is_empty());
     let reader = assert_valid(&both[1]).await;
-    let head = reader
-        .rebuild(
-            None,
-            &KeySpec::default(),
-            &[Format::Jsonl, Format::Protobuf],
-        )
-        .await
-        .unwrap();
-    assert_eq!(rebuilt_rows(&head), table_rows(&table));
+    assert_eq!(
+        head_rows(&reader, &[Format::Jsonl, Format::Protobuf]).await,
+        table_rows(&source.table)
+    );
 }
 
 const CHILD_DIR: &str = "ARCHIVE_TEST_CHILD_DIR";
@@ -350,30 +268,22 @@ async fn child_writer_process() {
     };
     let dir = PathBuf::from(dir);
     let dests = vec![local(&dir.join("archive"))];
-    let mut writer = open_writer(&dests, &settings(), &id).await;
+    let mut writer = open_writer(&dests, &settings("public.items"), &id).await;
     std::fs::write(dir.join(format!("{id}.opened")), b"").unwrap();
     while !dir.join("go").exists() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
+    let mut source = Source::new();
     let mut outcome = "committed-all";
     for n in 0..20u32 {
-        insert(&mut table, &mut buffer, n, &id);
+        source.insert(n, &id);
         let result = if n == 0 {
-            writer
-                .write_snapshot(
-                    &table,
-                    &mut buffer,
-                    &SourceMark::default(),
-                    Trigger::Initial,
-                )
+            source
+                .snapshot(&mut writer, Trigger::Initial)
                 .await
                 .map(|_| ())
         } else {
-            writer
-                .write_diff(&mut buffer, &SourceMark::default())
-                .await
-                .map(|_| ())
+            source.diff(&mut writer).await.map(|_| ())
         };
         match result {
             Ok(()) => {}
@@ -449,21 +359,15 @@ async fn retention_deletes_dropped_epochs_with_their_orphans_after_the_commit() 
     let dests = vec![local(dir.path())];
     let settings = ArchiveSettings {
         keep_epochs: 2,
-        ..settings()
+        ..settings("public.items")
     };
     let mut writer = open_writer(&dests, &settings, "w").await;
-    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
+    let mut source = Source::new();
     for epoch in 1..=2u32 {
-        insert(&mut table, &mut buffer, epoch, "x");
-        writer
-            .write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced)
-            .await
-            .unwrap();
-        insert(&mut table, &mut buffer, epoch + 100, "y");
-        writer
-            .write_diff(&mut buffer, &SourceMark::default())
-            .await
-            .unwrap();
+        source.insert(epoch, "x");
+        source.snapshot(&mut writer, Trigger::Forced).await.unwrap();
+        source.insert(epoch + 100, "y");
+        source.diff(&mut writer).await.unwrap();
     }
     // An orphan of a crashed attempt in epoch 1.
     std::fs::write(
@@ -474,10 +378,7 @@ async fn retention_deletes_dropped_epochs_with_their_orphans_after_the_commit() 
     .unwrap();
     let epoch_dir = |n: u32| dir.path().join(format!("items/epoch={n}"));
     assert!(epoch_dir(1).exists() && epoch_dir(2).exists());
-    writer
-        .write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced)
-        .await
-        .unwrap();
+    source.snapshot(&mut writer, Trigger::Forced).await.unwrap();
     assert!(!epoch_dir(1).exists(), "epoch 1 and its orphan are deleted");
     assert!(epoch_dir(2).exists() && epoch_dir(3).exists());
     let reader = assert_valid(&dests[0]).await;
@@ -485,9 +386,8 @@ async fn retention_deletes_dropped_epochs_with_their_orphans_after_the_commit() 
         reader.manifest().artifacts.iter().map(|a| a.epoch).min(),
         Some(2)
     );
-    let head = reader
-        .rebuild(None, &KeySpec::default(), &[Format::Protobuf])
-        .await
-        .unwrap();
-    assert_eq!(rebuilt_rows(&head), table_rows(&table));
+    assert_eq!(
+        head_rows(&reader, &[Format::Protobuf]).await,
+        table_rows(&source.table)
+    );
 }

@@ -14,18 +14,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use archive_support::go_reader::{go_plan_as_of, go_plan_head, go_reconstruct};
-use archive_support::{local, open_writer, rebuilt_rows, row};
+use archive_support::{Source, local, open_writer, rebuilt_rows, row};
 use laredo_proto::replication::v1::ColumnDefinition;
 use prost::Message;
 use snapshot_writer::archive::position::compare;
 use snapshot_writer::archive::retention::artifact_key;
 use snapshot_writer::archive::verify::verify;
 use snapshot_writer::archive::{
-    ArchiveReader, ArchiveSettings, ArtifactKind, ChangeBuffer, Manifest, ManifestColumn,
-    SourceMark, Trigger,
+    ArchiveReader, ArchiveSettings, ArtifactKind, Manifest, ManifestColumn, SourceMark, Trigger,
 };
 use snapshot_writer::config::Format;
-use snapshot_writer::table::{KeySpec, Table};
+use snapshot_writer::table::KeySpec;
 
 fn golden(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -99,25 +98,14 @@ async fn continues_a_go_written_archive_with_advancing_positions() {
     let mut writer = open_writer(&dests, &settings, "rust").await;
     let restored = writer.restore().await.unwrap().unwrap();
     assert_eq!(restored.table.len(), 1);
-    let (mut table, mut buffer) = (restored.table, ChangeBuffer::new());
-    table
-        .apply("INSERT", None, Some(&row(9, "ivan", 9.0)), &mut |c| {
-            buffer.record(c)
-        })
-        .unwrap();
-    let diff = writer
-        .write_diff(&mut buffer, &SourceMark::default())
-        .await
-        .unwrap()
-        .unwrap();
+    let mut source = Source::restored(restored.table);
+    source.apply("INSERT", None, Some(&row(9, "ivan", 9.0)));
+    let diff = source.diff(&mut writer).await.unwrap().unwrap();
     assert_eq!(
         (diff.from_position.as_deref(), diff.position.as_str()),
         (Some(""), "0/00000001")
     );
-    let snapshot = writer
-        .write_snapshot(&table, &mut buffer, &SourceMark::default(), Trigger::Forced)
-        .await
-        .unwrap();
+    let snapshot = source.snapshot(&mut writer, Trigger::Forced).await.unwrap();
     assert_eq!(
         (snapshot.epoch, snapshot.position.as_str()),
         (4, "0/00000002")
@@ -176,19 +164,10 @@ async fn records_the_handshake_columns_as_the_go_writer_does() {
             .map(ManifestColumn::from_definition)
             .collect(),
     );
-    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
-    table
-        .apply("INSERT", None, Some(&row(1, "alice", 1.0)), &mut |c| {
-            buffer.record(c)
-        })
-        .unwrap();
-    writer
-        .write_snapshot(
-            &table,
-            &mut buffer,
-            &SourceMark::default(),
-            Trigger::Initial,
-        )
+    let mut source = Source::new();
+    source.insert(1, "alice");
+    source
+        .snapshot(&mut writer, Trigger::Initial)
         .await
         .unwrap();
 
@@ -228,7 +207,7 @@ async fn write_our_archive(dir: &Path) {
         ..ArchiveSettings::new("public.users", "")
     };
     let mut writer = open_writer(&dests, &settings, "golden-1").await;
-    let (mut table, mut buffer) = (Table::new(KeySpec::default()), ChangeBuffer::new());
+    let mut source = Source::new();
     let mut mark = SourceMark {
         position: String::new(),
         sequence: 1,
@@ -236,11 +215,7 @@ async fn write_our_archive(dir: &Path) {
     };
     macro_rules! apply {
         ($action:expr, $old:expr, $new:expr) => {
-            table
-                .apply($action, $old.as_deref(), $new.as_deref(), &mut |c| {
-                    buffer.record(c)
-                })
-                .unwrap()
+            source.apply($action, $old.as_deref(), $new.as_deref())
         };
     }
     let none: Option<Vec<u8>> = None;
@@ -251,9 +226,9 @@ async fn write_our_archive(dir: &Path) {
             Some(row(id, &format!("user {id} <x>"), f64::from(id) * 1.5))
         );
     }
-    buffer.clear_all(); // the source's initial snapshot
+    source.buffer.clear_all(); // the source's initial snapshot
     writer
-        .write_snapshot(&table, &mut buffer, &mark, Trigger::Initial)
+        .write_snapshot(&source.table, &mut source.buffer, &mark, Trigger::Initial)
         .await
         .unwrap();
     apply!("INSERT", none, Some(row(4, "dave", 1e21)));
@@ -263,7 +238,7 @@ async fn write_our_archive(dir: &Path) {
         Some(row(2, "bob", 1e-7))
     );
     mark.sequence = 5;
-    writer.write_diff(&mut buffer, &mark).await.unwrap();
+    writer.write_diff(&mut source.buffer, &mark).await.unwrap();
     apply!(
         "UPDATE",
         Some(row(3, "user 3 <x>", 4.5)),
@@ -278,16 +253,16 @@ async fn write_our_archive(dir: &Path) {
         sequence: 10,
         ..mark
     };
-    writer.write_diff(&mut buffer, &mark).await.unwrap();
+    writer.write_diff(&mut source.buffer, &mark).await.unwrap();
     apply!(
         "UPDATE",
         Some(row(6, "frank & co", -4.0)),
         Some(row(6, "frank", 6.0))
     );
     mark.sequence = 11; // the source position does not advance
-    writer.write_diff(&mut buffer, &mark).await.unwrap();
+    writer.write_diff(&mut source.buffer, &mark).await.unwrap();
     writer
-        .write_snapshot(&table, &mut buffer, &mark, Trigger::Forced)
+        .write_snapshot(&source.table, &mut source.buffer, &mark, Trigger::Forced)
         .await
         .unwrap();
     apply!("DELETE", Some(row(1, "", 0.0)), none);
@@ -301,36 +276,32 @@ async fn write_our_archive(dir: &Path) {
         sequence: 14,
         ..mark
     };
-    writer.write_diff(&mut buffer, &mark).await.unwrap();
+    writer.write_diff(&mut source.buffer, &mark).await.unwrap();
     drop(writer);
 
     let mut writer = open_writer(&dests, &settings, "golden-2").await;
     let restored = writer.restore().await.unwrap().unwrap();
     assert_eq!(restored.mark, mark);
-    let mut table = restored.table;
-    let mut buffer = ChangeBuffer::new();
-    table
-        .apply("INSERT", None, Some(&row(9, "ivan", 9.0)), &mut |c| {
-            buffer.record(c)
-        })
-        .unwrap();
+    let mut source = Source::restored(restored.table);
+    source.apply("INSERT", None, Some(&row(9, "ivan", 9.0)));
     mark = SourceMark {
         position: String::new(),
         sequence: 1,
         snapshot_id: "fanout-2-1700000100000".into(),
     };
-    writer.write_diff(&mut buffer, &mark).await.unwrap();
+    writer.write_diff(&mut source.buffer, &mark).await.unwrap();
     writer
-        .write_snapshot(&table, &mut buffer, &mark, Trigger::MaxChurnRecords)
+        .write_snapshot(
+            &source.table,
+            &mut source.buffer,
+            &mark,
+            Trigger::MaxChurnRecords,
+        )
         .await
         .unwrap();
-    table
-        .apply("DELETE", Some(&row(9, "", 0.0)), None, &mut |c| {
-            buffer.record(c)
-        })
-        .unwrap();
+    source.apply("DELETE", Some(&row(9, "", 0.0)), None);
     mark.sequence = 2;
-    writer.write_diff(&mut buffer, &mark).await.unwrap();
+    writer.write_diff(&mut source.buffer, &mark).await.unwrap();
     for scratch in [".tmp", ".locks"] {
         let _ = std::fs::remove_dir_all(dir.join(scratch));
     }
