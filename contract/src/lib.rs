@@ -8,13 +8,16 @@
 //! - [`status`]: the document `GET /status` serves, read by the operator;
 //! - [`snapshot`]: the answer of `POST /snapshot` (the snapshot it made);
 //! - [`names`]: the writer's port, HTTP paths and config file location;
-//! - [`rules`]: the validation messages the operator's CRD rules repeat.
+//! - [`rules`]: the validation messages the operator's CRD rules repeat;
+//! - [`causes`]: an error with its causes as one line of text, as both
+//!   sides log and report errors.
 //!
 //! No AWS SDK, no async runtime, no Kubernetes client: the operator links
 //! this crate without linking the writer.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod causes;
 pub mod config;
 pub mod names;
 pub mod rules;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use snapshot_contract::causes::with_causes;
 use snapshot_contract::names::{HTTP_PORT, SNAPSHOT_PATH, SNAPSHOT_TABLE_PARAM, STATUS_PATH};
 use snapshot_contract::snapshot::SnapshotAnswer;
 use snapshot_contract::status::{ArtifactStatus, TableStatus};
@@ -19,7 +20,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WriterCallError {
     /// No connection, timeout, or a body that is not the expected JSON.
-    #[error("{url}: {}", with_causes(source))]
+    /// The message carries the client error's causes: reqwest's own ("error
+    /// sending request") does not say that the connection was refused or
+    /// timed out, which a user reading the Ready condition needs.
+    #[error("{url}: {}", with_causes(source.as_ref()))]
     Unreachable {
         /// The URL called.
         url: String,
@@ -64,20 +68,6 @@ pub enum WriterCallError {
         /// The writer's message for the table.
         message: String,
     },
-}
-
-/// An HTTP client error with its causes: reqwest's own message ("error
-/// sending request") does not say that the connection was refused or timed
-/// out, and that is what a user reading the Ready condition needs.
-fn with_causes(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 /// The error of a call to `url` that got no usable answer.

@@ -1,14 +1,14 @@
 //! Logging through `tracing`: text for people, JSON for log pipelines. The
 //! level comes from `--log-level`, else `RUST_LOG`, else `info`. Errors
-//! become text here, with their causes ([`with_causes`]). What happens to a
+//! become text here, with their causes ([`with_causes`], shared with the
+//! operator through the contract crate). What happens to a
 //! table is logged and counted in one place, by its [`internal_events`].
 
-mod causes;
 pub mod internal_events;
 
 use tracing_subscriber::EnvFilter;
 
-pub use causes::{WithCauses, with_causes};
+pub use snapshot_contract::causes::{WithCauses, with_causes};
 
 /// How log lines are written (to stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

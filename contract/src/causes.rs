@@ -1,6 +1,7 @@
 //! An error as text with its causes, for the edges where errors become text
-//! (log lines, `/status` `last_error.message`, HTTP answers, the command
-//! line). Errors inside the writer keep their causes as
+//! (log lines, the writer's `/status` `last_error.message` and HTTP answers,
+//! the operator's conditions and Events, the command line). Errors inside
+//! the writer and the operator keep their causes as
 //! [`source`](std::error::Error::source) and leave them out of their own
 //! message; this puts them back, outermost first, joined by `": "`.
 
