@@ -45,16 +45,8 @@ pub fn run<T>(work: impl FnOnce() -> T) -> Result<T, String> {
 
 #[cfg(test)]
 mod tests {
-    /// Work runs and its panic is reported, on both runtime flavours and
-    /// without a runtime.
-    #[test]
-    fn runs_work_and_reports_its_panic_on_every_runtime() {
-        let check = || {
-            let borrowed = String::from("abc");
-            assert_eq!(super::run(|| borrowed.len()), Ok(3));
-            let panicked = super::run(|| -> usize { panic!("boom") });
-            assert_eq!(panicked, Err("boom".to_owned()));
-        };
+    /// Runs `check` without a runtime and inside each runtime flavour.
+    fn on_every_runtime(check: impl Fn()) {
         check();
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -67,27 +59,29 @@ mod tests {
             .block_on(async { check() });
     }
 
+    /// Work runs and its panic is reported, on both runtime flavours and
+    /// without a runtime.
+    #[test]
+    fn runs_work_and_reports_its_panic_on_every_runtime() {
+        on_every_runtime(|| {
+            let borrowed = String::from("abc");
+            assert_eq!(super::run(|| borrowed.len()), Ok(3));
+            let panicked = super::run(|| -> usize { panic!("boom") });
+            assert_eq!(panicked, Err("boom".to_owned()));
+        });
+    }
+
     /// Work runs in the caller's span, so its log lines carry the caller's
     /// fields (the table), on both runtime flavours and without a runtime.
     #[test]
     fn work_runs_in_the_callers_span() {
-        let check = || {
-            let span = tracing::info_span!("table_task", table = "t");
-            assert!(span.id().is_some());
-            let _entered = span.enter();
-            assert_eq!(super::run(|| tracing::Span::current().id()), Ok(span.id()));
-        };
         tracing::subscriber::with_default(tracing_subscriber::registry(), || {
-            check();
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(async { check() });
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap()
-                .block_on(async { check() });
+            on_every_runtime(|| {
+                let span = tracing::info_span!("table_task", table = "t");
+                assert!(span.id().is_some());
+                let _entered = span.enter();
+                assert_eq!(super::run(|| tracing::Span::current().id()), Ok(span.id()));
+            });
         });
     }
 }
