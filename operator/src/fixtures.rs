@@ -87,6 +87,7 @@ fn table(name: &str, destination: DestinationSpec) -> SnapshotTable {
             events: None,
             credentials: None,
             writer: None,
+            suspend: None,
         },
     );
     table.metadata = ObjectMeta {

@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cluster {
+    pub mod daytwo;
     pub mod kit;
     pub mod lifecycle;
     pub mod story;
@@ -34,5 +35,14 @@ async fn a_table_from_helm_install_to_rebase_and_conflict() {
 async fn spec_changes_invalid_specs_and_deletion() {
     if let Some(client) = cluster("cluster lifecycle").await {
         cluster::lifecycle::lifecycle(client).await;
+    }
+}
+
+/// `spec.suspend`: final commit, zero replicas, `suspended`; resume continues
+/// the same epoch.
+#[tokio::test]
+async fn suspend_flushes_and_stops_the_writer_and_resume_continues_its_epoch() {
+    if let Some(client) = cluster("cluster suspend").await {
+        cluster::daytwo::suspend_and_resume(client).await;
     }
 }

@@ -33,7 +33,7 @@ pub use schema::{
 pub use source::{FilterSpec, ReconnectSpec, SourceProtocol, SourceSpec};
 pub use status::{
     ArtifactRef, BoundIdentity, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY,
-    HandledRebase, SnapshotTableStatus,
+    HandledRebase, STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTableStatus,
 };
 pub use writer::{StorageSpec, WriterSpec};
 
@@ -61,6 +61,7 @@ pub const MAX_NAME_LENGTH: usize = 45;
     printcolumn(name = "Epoch", type_ = "integer", json_path = ".status.epoch", description = "Epoch of the newest committed snapshot"),
     printcolumn(name = "Head", type_ = "string", json_path = ".status.headPosition", description = "Source position of the newest committed artifact"),
     printcolumn(name = "Last Snapshot", type_ = "date", json_path = ".status.lastSnapshot.at", description = "When the newest base snapshot was committed"),
+    printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend", description = "Whether the writer is scaled to zero (spec.suspend)"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("size(self.metadata.name) <= 45").message(rules::NAME_TOO_LONG)
 )]
@@ -129,6 +130,13 @@ pub struct SnapshotTableSpec {
     /// period, ServiceAccount, storage for local destinations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<WriterSpec>,
+
+    /// Stop the writer (for a maintenance window, or to save its cost):
+    /// it flushes a final diff and commits the manifest, then its
+    /// StatefulSet runs no pod. Setting it back to false starts the writer
+    /// again, and it continues the same epoch from the archive's head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
 }
 
 /// Diff cadence.
@@ -224,6 +232,11 @@ impl SnapshotTable {
     /// `schema.table`, the name the writer uses in `/status` and `/snapshot`.
     pub fn qualified_table(&self) -> String {
         format!("{}.{}", self.spec.source.schema, self.spec.source.table)
+    }
+
+    /// Whether `spec.suspend` asks for no writer pod.
+    pub fn is_suspended(&self) -> bool {
+        self.spec.suspend == Some(true)
     }
 }
 

@@ -14,6 +14,12 @@ pub const CONDITION_CONFLICT: &str = "Conflict";
 /// the writer reports failures.
 pub const CONDITION_DEGRADED: &str = "Degraded";
 
+/// `status.state` while `spec.suspend` is true and a writer pod is still
+/// there, flushing its final diff.
+pub const STATE_SUSPENDING: &str = "suspending";
+/// `status.state` once `spec.suspend` is true and no writer pod is left.
+pub const STATE_SUSPENDED: &str = "suspended";
+
 /// Observed state of a SnapshotTable, taken from the writer's `GET /status`
 /// (not from what the operator intended).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema, Default)]
@@ -29,7 +35,8 @@ pub struct SnapshotTableStatus {
     pub ready: Option<bool>,
 
     /// The writer's state for this table (`starting`, `syncing`,
-    /// `snapshotting`, `live`, `degraded`, `fenced`, `stopped`).
+    /// `snapshotting`, `live`, `degraded`, `fenced`, `stopped`), or the
+    /// operator's `suspending` and `suspended` while `spec.suspend` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
 

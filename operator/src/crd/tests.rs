@@ -57,7 +57,10 @@ fn the_crd_has_names_columns_and_a_status_subresource() {
         .flatten()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(columns, ["Ready", "Epoch", "Head", "Last Snapshot", "Age"]);
+    assert_eq!(
+        columns,
+        ["Ready", "Epoch", "Head", "Last Snapshot", "Suspended", "Age"]
+    );
     assert!(
         !crd_yaml().unwrap().contains("{{"),
         "the chart wraps the CRD in a template: no braces inside"

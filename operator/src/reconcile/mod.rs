@@ -1,5 +1,6 @@
 //! One reconcile of a SnapshotTable: validate → claims → build → apply →
-//! rebase → status, each step its own module.
+//! rebase → status, each step its own module; a suspended resource
+//! (`spec.suspend`) goes from apply to [`suspend`] instead.
 //!
 //! Waiting states (invalid spec, conflict, writer not ready) are reported in
 //! status and requeued, not returned as errors; errors (API failures, a
@@ -11,6 +12,7 @@ pub mod build;
 pub mod claims;
 pub mod rebase;
 pub mod status;
+pub mod suspend;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -25,12 +27,11 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use crate::Error;
-use crate::crd::{CONDITION_CONFLICT, HandledRebase, SnapshotTable};
+use crate::crd::{CONDITION_CONFLICT, SnapshotTable};
 use crate::metrics::Metrics;
-use crate::writer_client::{WriterCallError, WriterClient, writer_url};
+use crate::writer_client::{WriterClient, writer_url};
 use applied::AppliedChildren;
 use build::BuildSettings;
-use snapshot_contract::status::TableStatus;
 use status::Observation;
 
 /// Operator-wide settings of the reconcile.
@@ -278,11 +279,15 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     }
 
     let url = writer_url(&ctx.settings.writer_url_template, &name, &namespace);
+    if table.is_suspended() {
+        return suspend::hold(table, ctx, &api, &url, &validated.table, &now).await;
+    }
+    suspend::resumed(table, ctx).await;
     let report = ctx.writer.table_status(&url, &validated.table).await;
     let request = rebase::requested(table);
     let rebase = match &request {
         Some(request) => {
-            forward_rebase(table, ctx, request, &url, &validated.table, &report, &now).await
+            rebase::forward(table, ctx, request, &url, &validated.table, &report, &now).await
         }
         None => Ok(None),
     };
@@ -359,73 +364,6 @@ async fn wait_for_winner(
     Ok(Action::requeue(
         ctx.settings.requeue_interval.min(SHORT_REQUEUE),
     ))
-}
-
-/// Passes a re-base request to the writer; what it accepted, or why not (a
-/// refused or impossible re-base, returned after the status is written so it
-/// is retried with backoff).
-async fn forward_rebase(
-    table: &SnapshotTable,
-    ctx: &Context,
-    request: &rebase::RebaseRequest,
-    url: &str,
-    qualified_table: &str,
-    report: &Result<TableStatus, WriterCallError>,
-    now: &Time,
-) -> Result<Option<HandledRebase>, Error> {
-    let (outcome, asked) = match report {
-        Ok(_) => (
-            ctx.writer.request_snapshot(url, qualified_table).await,
-            true,
-        ),
-        // Its status could not be read: the re-base is not tried.
-        Err(error) => (Err(error.clone()), false),
-    };
-    match outcome {
-        Ok(made) => {
-            let epoch_before = report
-                .as_ref()
-                .ok()
-                .map(|r| i64::try_from(r.epoch).unwrap_or(i64::MAX));
-            let made_note = match &made {
-                Some(made) => format!(
-                    "; it committed epoch {} at position {:?}",
-                    made.epoch, made.position
-                ),
-                None => String::new(),
-            };
-            let note = format!(
-                "the writer accepted re-base request {:?} (epoch before: {}){made_note}",
-                request.value(),
-                epoch_before.unwrap_or_default()
-            );
-            ctx.publish(table, EventType::Normal, "Rebased", note).await;
-            Ok(Some(HandledRebase {
-                value: request.value().to_owned(),
-                at: now.clone(),
-                epoch_before,
-                snapshot: made.as_ref().map(status::artifact),
-            }))
-        }
-        Err(source) => {
-            let why = if asked {
-                ""
-            } else {
-                "the writer is unreachable: "
-            };
-            let note = format!(
-                "re-base request {:?} failed, will retry: {why}{source}",
-                request.value()
-            );
-            ctx.publish(table, EventType::Warning, "RebaseFailed", note)
-                .await;
-            Err(Error::Rebase {
-                table: qualified_table.to_owned(),
-                url: url.to_owned(),
-                source: Box::new(source),
-            })
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,16 @@
 //! patch that first tests the value, so a newer request written meanwhile is
 //! kept (and handled by the next reconcile) rather than lost.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
+use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
+use snapshot_contract::status::TableStatus;
 
+use super::{Context, status};
 use crate::Error;
-use crate::crd::SnapshotTable;
+use crate::crd::{HandledRebase, SnapshotTable};
+use crate::writer_client::WriterCallError;
 
 /// The annotation as users type it.
 pub const REBASE_ANNOTATION: &str = "rebase";
@@ -88,4 +93,71 @@ pub async fn remove_annotations(
         }
     }
     Ok(())
+}
+
+/// Passes a re-base request to the writer; what it accepted, or why not (a
+/// refused or impossible re-base, returned after the status is written so it
+/// is retried with backoff).
+pub async fn forward(
+    table: &SnapshotTable,
+    ctx: &Context,
+    request: &RebaseRequest,
+    url: &str,
+    qualified_table: &str,
+    report: &Result<TableStatus, WriterCallError>,
+    now: &Time,
+) -> Result<Option<HandledRebase>, Error> {
+    let (outcome, asked) = match report {
+        Ok(_) => (
+            ctx.writer.request_snapshot(url, qualified_table).await,
+            true,
+        ),
+        // Its status could not be read: the re-base is not tried.
+        Err(error) => (Err(error.clone()), false),
+    };
+    match outcome {
+        Ok(made) => {
+            let epoch_before = report
+                .as_ref()
+                .ok()
+                .map(|r| i64::try_from(r.epoch).unwrap_or(i64::MAX));
+            let made_note = match &made {
+                Some(made) => format!(
+                    "; it committed epoch {} at position {:?}",
+                    made.epoch, made.position
+                ),
+                None => String::new(),
+            };
+            let note = format!(
+                "the writer accepted re-base request {:?} (epoch before: {}){made_note}",
+                request.value(),
+                epoch_before.unwrap_or_default()
+            );
+            ctx.publish(table, EventType::Normal, "Rebased", note).await;
+            Ok(Some(HandledRebase {
+                value: request.value().to_owned(),
+                at: now.clone(),
+                epoch_before,
+                snapshot: made.as_ref().map(status::artifact),
+            }))
+        }
+        Err(source) => {
+            let why = if asked {
+                ""
+            } else {
+                "the writer is unreachable: "
+            };
+            let note = format!(
+                "re-base request {:?} failed, will retry: {why}{source}",
+                request.value()
+            );
+            ctx.publish(table, EventType::Warning, "RebaseFailed", note)
+                .await;
+            Err(Error::Rebase {
+                table: qualified_table.to_owned(),
+                url: url.to_owned(),
+                source: Box::new(source),
+            })
+        }
+    }
 }

@@ -12,7 +12,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use crate::crd::{
     ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, HandledRebase,
-    SnapshotTable, SnapshotTableStatus,
+    STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTable, SnapshotTableStatus,
 };
 use snapshot_contract::status::{ArtifactStatus, TableState, TableStatus};
 
@@ -33,6 +33,13 @@ pub enum Observation<'a> {
     Invalid(&'a InvalidSpec),
     /// An older SnapshotTable owns a location; this one runs no writer.
     Conflict(&'a Blocker),
+    /// `spec.suspend` is true: the StatefulSet asks for no pod.
+    Suspended {
+        /// Writer pods still there (flushing their final diff).
+        pods_left: i32,
+        /// The writer's `/status` entry, if one is left and it answered.
+        report: Option<&'a TableStatus>,
+    },
     /// The workload is applied; the writer answered (or did not).
     Writer {
         /// The writer's API address.
@@ -98,6 +105,16 @@ pub fn desired(
                 ),
             ]
         }
+        Observation::Suspended { pods_left, report } => {
+            next.bound = Some(bound_identity(&table.spec));
+            match report {
+                Some(report) => reflect(report, &mut next),
+                None => carry_writer_fields(&current, &mut next),
+            }
+            next.writer_url = current.writer_url.clone();
+            next.ready = Some(false);
+            suspended_conditions(&mut next, *pods_left)
+        }
         Observation::Writer { url, report } => {
             next.writer_url = Some((*url).to_owned());
             // The workload was applied from this spec: its archive is bound.
@@ -109,6 +126,13 @@ pub fn desired(
                 }
                 Err(error) => {
                     carry_writer_fields(&current, &mut next);
+                    if matches!(
+                        next.state.as_deref(),
+                        Some(STATE_SUSPENDING | STATE_SUSPENDED)
+                    ) {
+                        // Resumed: the writer has not said what it does yet.
+                        next.state = None;
+                    }
                     next.ready = Some(false);
                     [
                         (
@@ -144,6 +168,50 @@ pub fn desired(
         })
         .collect();
     next
+}
+
+/// A suspended table's state and conditions: suspending while a pod is
+/// left, suspended once none is.
+fn suspended_conditions(
+    next: &mut SnapshotTableStatus,
+    pods_left: i32,
+) -> [(&'static str, bool, &'static str, String); 3] {
+    let head = match (next.epoch, next.head_position.as_deref()) {
+        (Some(epoch), Some(position)) => format!("epoch {epoch} at position {position}"),
+        (Some(epoch), None) => format!("epoch {epoch}"),
+        _ => "no committed artifact".into(),
+    };
+    let ready = if pods_left > 0 {
+        next.state = Some(STATE_SUSPENDING.into());
+        (
+            CONDITION_READY,
+            false,
+            "Suspending",
+            format!(
+                "spec.suspend is true: the writer flushes its final diff and commits before it stops (writer pods left: {pods_left})"
+            ),
+        )
+    } else {
+        next.state = Some(STATE_SUSPENDED.into());
+        (
+            CONDITION_READY,
+            false,
+            "Suspended",
+            format!(
+                "spec.suspend is true: no writer runs; the archive's head is {head}, and setting spec.suspend to false continues it"
+            ),
+        )
+    };
+    [
+        ready,
+        (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into()),
+        (
+            CONDITION_DEGRADED,
+            false,
+            "Suspended",
+            "no writer runs while the resource is suspended".into(),
+        ),
+    ]
 }
 
 fn writer_conditions(report: &TableStatus) -> [(&'static str, bool, &'static str, String); 3] {

@@ -270,7 +270,7 @@ pub async fn story(client: Client) {
 /// installed once), watching that namespace only; asserts that the server
 /// accepted every object. Returns the release name, which is also the
 /// operator's ServiceAccount.
-async fn install_chart(client: &Client, namespace: &str) -> String {
+pub async fn install_chart(client: &Client, namespace: &str) -> String {
     let release = "snapshot-operator".to_owned();
     helm(&[
         "install",
@@ -318,7 +318,7 @@ async fn install_chart(client: &Client, namespace: &str) -> String {
 
 /// The minimal example, in `namespace`, reading from the local simulator, on
 /// a shared claim (so that another resource can claim the same location).
-fn example(namespace: &str, name: &str, sim_port: u16) -> SnapshotTable {
+pub fn example(namespace: &str, name: &str, sim_port: u16) -> SnapshotTable {
     let text =
         std::fs::read_to_string(repository().join("crds/examples/minimal-local.yaml")).unwrap();
     let mut table: SnapshotTable = serde_yaml::from_str(&text).unwrap();
@@ -340,7 +340,7 @@ fn example(namespace: &str, name: &str, sim_port: u16) -> SnapshotTable {
 
 /// The rendered config, moved from the pod's world (the writer's port,
 /// `/data`) to this machine's.
-fn local_config(rendered: &str, port: u16, archive: &Path) -> String {
+pub fn local_config(rendered: &str, port: u16, archive: &Path) -> String {
     let mut config = snapshot_contract::parse_str(rendered).unwrap();
     config.http.port = port;
     config.http.bind = [127, 0, 0, 1].into();

@@ -207,6 +207,28 @@ fn a_role_or_config_change_rolls_the_pod_and_nothing_else_does() {
 }
 
 #[test]
+fn a_suspended_table_asks_for_no_pod_and_keeps_its_config() {
+    let running = local_table("orders");
+    let mut suspended = running.clone();
+    suspended.spec.suspend = Some(true);
+    suspended.metadata.generation = Some(2);
+    let (running, suspended) = (children(&running), children(&suspended));
+    let replicas = |c: &Children| c.stateful_set.spec.as_ref().unwrap().replicas;
+    assert_eq!(
+        (replicas(&running), replicas(&suspended)),
+        (Some(1), Some(0))
+    );
+    // Resuming starts the same writer (same config, same pod template):
+    // it continues the chain where the final flush left it.
+    assert_eq!(running.config_hash, suspended.config_hash);
+    assert_eq!(running.config_map, suspended.config_map);
+    assert_eq!(
+        running.stateful_set.spec.as_ref().unwrap().template,
+        suspended.stateful_set.spec.as_ref().unwrap().template
+    );
+}
+
+#[test]
 fn a_service_account_override_replaces_the_operators_one() {
     let mut table = s3_table("orders", "bucket", "archive/");
     table.spec.writer = Some(WriterSpec {

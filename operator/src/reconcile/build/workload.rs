@@ -29,7 +29,8 @@ use crate::reconcile::validate::{DataVolume, ValidatedSpec};
 pub const CONFIG_HASH_ANNOTATION: &str = "laredo.io/config-hash";
 const DATA_VOLUME: &str = "data";
 
-/// The StatefulSet running the writer.
+/// The StatefulSet running the writer: one pod, none while the resource is
+/// suspended (the pod's SIGTERM makes the writer flush and commit first).
 pub(super) fn stateful_set(
     table: &SnapshotTable,
     validated: &ValidatedSpec,
@@ -178,7 +179,7 @@ pub(super) fn stateful_set(
     StatefulSet {
         metadata: meta,
         spec: Some(StatefulSetSpec {
-            replicas: Some(1),
+            replicas: Some(if table.is_suspended() { 0 } else { 1 }),
             service_name: Some(name),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(table)),

@@ -102,4 +102,5 @@ pub(super) fn pod_hash(stateful_set: &Value) -> String {
 
 mod conflict;
 mod rebase;
+mod suspend;
 mod workload;
