@@ -27,15 +27,16 @@ mod support;
 use support::timed;
 
 use bytes::{Bytes, BytesMut};
+use fanout_sim::Row;
+use fanout_sim::rows::{Generated, Generator, columns};
 use laredo_proto::replication::raw::v1::raw_sync_response::Message;
 use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSyncResponse};
 use laredo_wire::{RawStructEntries, is_utf8, write_struct_entry};
 use prost::Message as _;
-use snapshot_writer::sim::rows::{Generated, Generator, columns};
 use snapshot_writer::source::{
     Batch, Cursor, Event, JournalEntry, Replica, ServerMessage, decode_response,
 };
-use snapshot_writer::table::{ColumnTypes, KeySpec, Row, Table};
+use snapshot_writer::table::{ColumnTypes, KeySpec, Table};
 
 struct Counting;
 

@@ -17,7 +17,6 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod service;
-pub mod sim;
 pub mod source;
 /// The `GET /status` document: the contract the operator reads.
 pub use snapshot_contract::status;

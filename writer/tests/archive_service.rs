@@ -12,9 +12,9 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use fanout_sim::rows;
 use laredo_proto::replication::v1::ColumnDefinition;
 use snapshot_writer::archive::{Manifest, ManifestColumn};
-use snapshot_writer::sim::rows;
 use support::service::{KEY_PREFIX, Writer, config, config_with_formats, local_destination, sim};
 
 /// How long any one step may take.

@@ -8,13 +8,13 @@ mod harness;
 
 use std::time::Duration;
 
+use fanout_sim::{Fault, PositionMode, RequestFault, SimConfig, SnapshotFault};
 use harness::{BASELINE_ROWS, Follower, all, converges_with, eventually, sim, source_config};
 use snapshot_writer::config::{FilterConfig, SourceProtocol};
-use snapshot_writer::sim::{Fault, PositionMode, RequestFault, SimConfig, SnapshotFault};
 use snapshot_writer::source::ConnectionState;
 
 /// Journal entries the server wrote after its baseline.
-fn live_entries(sim: &snapshot_writer::sim::Sim) -> u64 {
+fn live_entries(sim: &fanout_sim::Sim) -> u64 {
     (sim.sequence() - BASELINE_ROWS as i64) as u64
 }
 
@@ -366,7 +366,7 @@ async fn another_source_behind_the_address(positions: PositionMode) {
     })
     .await;
 
-    let other = snapshot_writer::sim::Sim::new(SimConfig {
+    let other = fanout_sim::Sim::new(SimConfig {
         rows: BASELINE_ROWS,
         seed: 2,
         heartbeat_interval: Duration::from_millis(100),

@@ -9,9 +9,9 @@
 #[allow(dead_code)] // shared with fanout.rs, which uses all of it
 mod harness;
 
+use fanout_sim::{Sim, SimConfig, SimServer};
 use harness::{BASELINE_ROWS, Follower, all, converges_with, eventually, source_config};
 use snapshot_writer::config::{SourceConfig, SourceProtocol};
-use snapshot_writer::sim::{Sim, SimConfig, SimServer};
 
 const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
 const CERT: &[u8] = include_bytes!("fixtures/tls/server.pem");

@@ -10,11 +10,11 @@ mod support;
 
 use std::time::Duration;
 
+use fanout_sim::{Sim, SimConfig};
 use snapshot_writer::config::WriterConfig;
 use snapshot_writer::dest::{Destination, LocalDestination};
 use snapshot_writer::metrics::Metrics;
 use snapshot_writer::service::Service;
-use snapshot_writer::sim::{Sim, SimConfig};
 use snapshot_writer::status::{TableState, TableStatus};
 use support::service::{TABLE, assert_same_rows, config, sim, sim_rows, verified_head};
 

@@ -262,9 +262,11 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `snapshot-writer` and `fanout-sim`, next to this test's executable; built
-/// with cargo when missing. Only under nextest: `cargo test` holds the build
-/// directory's lock while tests run, so a nested build would wait forever.
+/// `snapshot-writer` and `fanout-sim` (two packages), next to this test's
+/// executable, where a workspace build puts them; built with cargo when
+/// missing (e.g. `-p e2e-tests` builds no other package's binaries). Only
+/// under nextest: `cargo test` holds the build directory's lock while tests
+/// run, so a nested build would wait forever.
 pub fn writer_binaries() -> (PathBuf, PathBuf) {
     let exe = std::env::current_exe().unwrap();
     // <target>/<profile>/deps/cluster_e2e-<hash>
@@ -275,7 +277,7 @@ pub fn writer_binaries() -> (PathBuf, PathBuf) {
     if !writer.is_file() || !sim.is_file() {
         let release = profile_dir.file_name().is_some_and(|p| p == "release");
         let command = format!(
-            "cargo build -p snapshot-writer --bins --target-dir {}{}",
+            "cargo build -p snapshot-writer -p fanout-sim --bins --target-dir {}{}",
             target_dir.display(),
             if release { " --release" } else { "" }
         );
@@ -288,7 +290,15 @@ pub fn writer_binaries() -> (PathBuf, PathBuf) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
         let mut build = std::process::Command::new(cargo);
         build
-            .args(["build", "-p", "snapshot-writer", "--bins", "--target-dir"])
+            .args([
+                "build",
+                "-p",
+                "snapshot-writer",
+                "-p",
+                "fanout-sim",
+                "--bins",
+            ])
+            .arg("--target-dir")
             .arg(&target_dir);
         if release {
             build.arg("--release");

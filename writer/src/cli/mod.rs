@@ -1,7 +1,6 @@
 //! The `snapshot-writer` command line: run the writer (`--config FILE`),
-//! `check-config`, `demo`, `read`, `verify`.
+//! `check-config`, `read`, `verify`.
 
-mod demo;
 mod run;
 
 use std::path::PathBuf;
@@ -11,8 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::archive::cli::{ReadArgs, VerifyArgs, run_read, run_verify};
 use crate::telemetry::{self, LogFormat};
-pub use demo::DemoArgs;
-pub use run::{run_writer, shutdown_signal};
+pub use run::{run_writer, serve};
 
 /// Writes laredo fan-out tables to durable storage as base snapshots plus
 /// diffs indexed by manifest.json, and reads them back.
@@ -50,9 +48,6 @@ enum Command {
         /// The config file.
         file: PathBuf,
     },
-    /// Local demo: a fan-out simulator with a generated table and live
-    /// changes, and a writer archiving it to a local folder.
-    Demo(DemoArgs),
     /// Rebuild a table from an archive and print it as JSONL.
     Read(ReadArgs),
     /// Check an archive's objects, checksums and chain; exit 1 if invalid.
@@ -82,13 +77,12 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> ExitCode {
     match (cli.command, cli.config) {
         (Some(Command::CheckConfig { file }), _) => check_config(&file),
-        (Some(Command::Demo(args)), _) => report(demo::run(args).await),
         (Some(Command::Read(args)), _) => read(&args).await,
         (Some(Command::Verify(args)), _) => verify(&args).await,
         (None, Some(file)) => report(run_writer(&file).await),
         (None, None) => {
             eprintln!(
-                "error: no config: pass --config FILE (or set SNAPSHOT_WRITER_CONFIG), or try `snapshot-writer demo`; see --help"
+                "error: no config: pass --config FILE (or set SNAPSHOT_WRITER_CONFIG); see --help"
             );
             ExitCode::from(2)
         }

@@ -31,7 +31,9 @@ pub fn describe_config_error(file: &Path, error: &crate::config::ConfigError) ->
     }
 }
 
-/// Runs `config` until `stop` completes, then flushes and exits.
+/// Runs a writer with `config` in this process (the tables and the HTTP
+/// API) until `stop` completes, then flushes and returns: what
+/// `--config FILE` runs, and what the demo (`examples/demo.rs`) embeds.
 /// `on_started` gets the HTTP API's address and the table handles once the
 /// API listens.
 pub async fn serve(
@@ -71,7 +73,7 @@ pub async fn serve(
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (a container runtime stopping us).
-pub async fn shutdown_signal() -> anyhow::Result<()> {
+pub(crate) async fn shutdown_signal() -> anyhow::Result<()> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
     tokio::select! {

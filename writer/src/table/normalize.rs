@@ -263,4 +263,22 @@ mod tests {
             None
         );
     }
+
+    /// What a PostgreSQL-like fan-out server sends for live changes
+    /// (numbers and booleans as text) normalizes back to the typed row it
+    /// stands for.
+    #[test]
+    fn simulated_text_rows_normalize_back_to_the_typed_row() {
+        let types = ColumnTypes::from_columns(&fanout_sim::rows::columns());
+        let mut generator = fanout_sim::rows::Generator::new(1);
+        for _ in 0..200 {
+            let typed = generator.insert();
+            let text = fanout_sim::rows::as_text(&typed);
+            assert_ne!(text, typed);
+            let normalized = normalize_row(text.as_bytes(), &types, &KeySpec::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(normalized, typed.as_bytes());
+        }
+    }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use laredo_wire::{DebugStruct, StructEntries, read_varint, varint_len, write_varint};
+use laredo_wire::{DebugStruct, read_varint, varint_len, write_varint};
 
 thread_local! {
     static BUILD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -35,11 +35,6 @@ impl Row {
     /// Wraps encoded `Struct` bytes without checking them.
     pub fn from_encoded(bytes: Bytes) -> Self {
         Self::keyed(b"", &bytes)
-    }
-
-    /// Encodes a prost `Struct`.
-    pub fn from_struct(row: &prost_types::Struct) -> Self {
-        Self::keyed(b"", &prost::Message::encode_to_vec(row))
     }
 
     /// A row holding `key` in front of `encoded`, in one allocation.
@@ -102,17 +97,6 @@ impl Row {
         let mut pos = 0;
         let len = read_varint(raw, &mut pos).unwrap_or(0) as usize;
         raw.get(pos.saturating_add(len)..).unwrap_or_default()
-    }
-
-    /// The encoded bytes as `Bytes` sharing this row's allocation (e.g. to
-    /// send it in a protobuf message).
-    pub fn to_bytes(&self) -> Bytes {
-        Bytes::from_owner(self.clone())
-    }
-
-    /// `(column, value)` pairs in wire order.
-    pub fn entries(&self) -> StructEntries<'_> {
-        StructEntries::new(self.as_bytes())
     }
 }
 

@@ -8,12 +8,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fanout_sim::{Generating, Sim, SimServer};
 use snapshot_writer::archive::ArtifactKind;
 use snapshot_writer::archive::position::compare;
 use snapshot_writer::archive::retention::artifact_keys;
 use snapshot_writer::dest::s3::{S3Destination, S3Options};
 use snapshot_writer::dest::{Destination, LocalDestination};
-use snapshot_writer::sim::{Generating, Sim, SimServer};
 use snapshot_writer::status::{ErrorScope, TableState};
 
 use crate::support::eventually;

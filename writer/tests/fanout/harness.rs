@@ -6,15 +6,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fanout_sim::{Sim, SimConfig, SimServer};
 use snapshot_writer::config::{
     ByteSize, FilterConfig, GoDuration, ReconnectConfig, SourceConfig, SourceProtocol,
 };
 use snapshot_writer::metrics::TableMetrics;
-use snapshot_writer::sim::{Sim, SimConfig, SimServer};
 use snapshot_writer::source::{
     Cursor, Replica, ReplicaStats, Source, SourceState, StatusHandle, Update,
 };
-use snapshot_writer::table::{Change, KeySpec, Row, Table};
+use snapshot_writer::table::{Change, KeySpec, Table};
 
 pub const BASELINE_ROWS: usize = 2000;
 
@@ -144,7 +144,7 @@ pub fn server_rows(
     let key = KeySpec::default();
     sim.rows()
         .iter()
-        .map(|row: &Row| {
+        .map(|row: &fanout_sim::Row| {
             (
                 key.key_of(row.as_bytes()).unwrap().to_string(),
                 row.to_struct().unwrap(),

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fanout_sim::rows::{Generator, key_of_id};
+use fanout_sim::{ScriptChange, Sim};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use snapshot_writer::sim::rows::{Generator, key_of_id};
-use snapshot_writer::sim::{ScriptChange, Sim};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::service::sim_rows;
@@ -87,7 +87,7 @@ impl Churn {
     fn put(
         &mut self,
         id: i64,
-        change: fn(snapshot_writer::table::Row) -> ScriptChange,
+        change: fn(fanout_sim::Row) -> ScriptChange,
     ) -> (ScriptChange, Effect) {
         let row = self.rows.row(id);
         let effect = Effect::Put {

@@ -9,11 +9,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fanout_sim::{Sim, SimServer};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use snapshot_writer::archive::Manifest;
 use snapshot_writer::dest::LocalDestination;
-use snapshot_writer::sim::{Sim, SimServer};
 use snapshot_writer::status::TableStatus;
 
 use crate::support::service;

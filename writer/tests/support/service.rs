@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fanout_sim::{Sim, SimConfig, SimServer};
 use snapshot_writer::archive::verify::verify;
 use snapshot_writer::archive::{ArchiveReader, Manifest};
 use snapshot_writer::config::{self, Format, WriterConfig};
@@ -15,7 +16,6 @@ use snapshot_writer::dest::Destination;
 use snapshot_writer::metrics::Metrics;
 use snapshot_writer::service::Service;
 use snapshot_writer::service::handle::TableHandle;
-use snapshot_writer::sim::{Sim, SimConfig, SimServer};
 use snapshot_writer::status::{TableState, TableStatus};
 use snapshot_writer::table::{KeySpec, Row};
 

@@ -2,15 +2,13 @@
 //! sync-mode choice of laredo-server (reference/laredo.md §1.4).
 
 use std::cmp::Ordering;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
-use hashbrown::HashMap;
 use laredo_proto::prost_types::Timestamp;
 use laredo_proto::replication::v1::SyncMode;
+use laredo_wire::Action;
 
-use super::filter::Filter;
-use super::{PositionMode, lsn};
-use crate::table::{Action, KeySpec, Row, RowKey};
+use crate::{Filter, PositionMode, Row, lsn};
 
 /// One journal entry.
 #[derive(Debug, Clone)]
@@ -77,8 +75,8 @@ pub(crate) enum Write {
 
 #[derive(Debug)]
 pub(crate) struct Store {
-    rows: HashMap<RowKey, Held>,
-    key: KeySpec,
+    /// The held rows by their key ([`Row::key`]).
+    rows: HashMap<String, Held>,
     journal: VecDeque<Record>,
     sequence: i64,
     lsn: u64,
@@ -91,7 +89,6 @@ impl Store {
     pub fn new(positions: PositionMode, retention: usize) -> Self {
         Self {
             rows: HashMap::new(),
-            key: KeySpec::default(),
             journal: VecDeque::new(),
             sequence: 0,
             lsn: 0x0100_0000,
@@ -139,7 +136,7 @@ impl Store {
     }
 
     fn held_by_row(&self, row: &Row) -> Result<Option<&Held>, String> {
-        let key = self.key.key_of(row.as_bytes()).map_err(|e| e.to_string())?;
+        let key = row.key().map_err(|e| e.to_string())?;
         Ok(self.rows.get(&key))
     }
 
@@ -147,7 +144,7 @@ impl Store {
         match (&action, &new, &old) {
             (Action::Truncate, _, _) => self.rows.clear(),
             (_, Some(row), _) => {
-                if let Ok(key) = self.key.key_of(row.as_bytes()) {
+                if let Ok(key) = row.key() {
                     self.rows.insert(
                         key,
                         Held {
@@ -158,7 +155,7 @@ impl Store {
                 }
             }
             (_, None, Some(row)) => {
-                if let Ok(key) = self.key.key_of(row.as_bytes()) {
+                if let Ok(key) = row.key() {
                     self.rows.remove(&key);
                 }
             }
@@ -280,7 +277,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rows::Generator;
+    use crate::rows::Generator;
 
     fn store(positions: PositionMode, rows: usize, retention: usize) -> (Store, Generator) {
         let mut generator = Generator::new(3);

@@ -5,9 +5,10 @@
 
 use serde::Deserialize;
 
-use super::store::Write;
-use crate::table::{Action, Row};
-use laredo_wire::json_value;
+use laredo_wire::{Action, json_value};
+
+use crate::Row;
+use crate::store::Write;
 
 /// One scripted change.
 #[derive(Debug, Clone, PartialEq)]

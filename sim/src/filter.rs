@@ -6,8 +6,7 @@
 use laredo_proto::prost_types::{self, value::Kind};
 use laredo_proto::replication::v1::{FieldPredicate, field_predicate::Match};
 
-use laredo_wire::ValueRef;
-use laredo_wire::find_field;
+use laredo_wire::{ValueRef, find_field};
 
 /// A parsed filter list; an empty one passes every row.
 #[derive(Debug, Clone, Default)]

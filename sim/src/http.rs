@@ -1,7 +1,7 @@
 //! The simulator's listener: one port, HTTP/1.1 and HTTP/2 cleartext, and
 //! the three dialects told apart by content type. Framing is written by hand
-//! (with the client's envelope codec) so that faults can put any bytes on
-//! the wire.
+//! (with the envelope codec the writer reads with, `laredo_wire::frame`) so
+//! that faults can put any bytes on the wire.
 
 use std::convert::Infallible;
 use std::io;
@@ -17,6 +17,7 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use laredo_proto::SYNC_PATH;
 use laredo_proto::replication::v1::SyncRequest;
+use laredo_wire::frame::{self, FLAG_END_STREAM, FLAG_GRPC_WEB_TRAILERS};
 use prost::Message as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -24,8 +25,7 @@ use tokio::task::JoinSet;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-use super::{RequestFault, Shared, SimServer};
-use laredo_wire::frame::{self, FLAG_END_STREAM, FLAG_GRPC_WEB_TRAILERS};
+use crate::{RequestFault, Shared, SimServer};
 
 type Body = BoxBody<Bytes, io::Error>;
 
@@ -66,11 +66,7 @@ pub(crate) async fn serve(
     let addr = listener.local_addr()?;
     let cancel = CancellationToken::new();
     let task = tokio::spawn(accept(listener, shared, cancel.clone(), tls));
-    Ok(SimServer {
-        addr,
-        cancel,
-        task: Some(task),
-    })
+    Ok(SimServer::new(addr, cancel, task))
 }
 
 async fn accept(
@@ -157,7 +153,7 @@ async fn handle(
             tokio::spawn(async move { out.end(Some(("invalid_argument", &reason))).await });
         }
         (true, Ok(request)) => {
-            tokio::spawn(super::stream::serve(shared, request, out));
+            tokio::spawn(crate::stream::serve(shared, request, out));
         }
     }
     let body = StreamBody::new(ReceiverStream::new(rx)).boxed();

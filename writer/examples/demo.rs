@@ -1,7 +1,10 @@
-//! `snapshot-writer demo`: everything on one machine with no external
-//! service — the fan-out simulator serving a generated table with live
-//! changes over a real socket, and a writer archiving it to a local folder
-//! with its HTTP API up.
+//! The local demo (`cargo run --release -p snapshot-writer --example demo`):
+//! everything on one machine with no external service — the fan-out
+//! simulator serving a generated table with live changes over a real
+//! socket, and a writer archiving it to a local folder with its HTTP API up.
+//!
+//! An example rather than a subcommand: the simulator is a dev-dependency of
+//! the writer and stays out of its binary.
 
 #![allow(clippy::print_stdout)] // the demo talks to the person who started it
 
@@ -10,34 +13,48 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Parser;
+use fanout_sim::{Sim, SimConfig};
+use snapshot_writer::cli::serve;
+use snapshot_writer::config::{self, WriterConfig};
+use snapshot_writer::service::handle::TableHandle;
+use snapshot_writer::telemetry::{self, LogFormat};
 
-use super::run::{serve, shutdown_signal};
-use crate::config::{self, WriterConfig};
-use crate::service::handle::TableHandle;
-use crate::sim::{Sim, SimConfig};
+// As the writer's binary (src/main.rs), so the demo ingests at its pace.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Options of `snapshot-writer demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
+/// Local demo: a fan-out simulator with a generated table and live
+/// changes, and a writer archiving it to a local folder.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "demo")]
+struct DemoArgs {
     /// Folder the archive is written to.
     #[arg(long, default_value = "laredo-demo")]
-    pub dir: PathBuf,
+    dir: PathBuf,
     /// Rows in the generated table.
     #[arg(long, default_value_t = 10_000)]
-    pub rows: usize,
+    rows: usize,
     /// Live changes per second (updates, inserts and deletes).
     #[arg(long, default_value_t = 200.0)]
-    pub rate: f64,
+    rate: f64,
     /// Port of the writer's HTTP API (0: any free port).
     #[arg(long, default_value_t = snapshot_contract::names::HTTP_PORT)]
-    pub http_port: u16,
+    http_port: u16,
 }
 
 const SCHEMA: &str = "public";
 const TABLE: &str = "accounts";
 
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = DemoArgs::parse();
+    telemetry::init(LogFormat::Text, None).map_err(anyhow::Error::msg)?;
+    run(args).await
+}
+
 /// Runs the demo until Ctrl-C.
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let sim = Sim::new(SimConfig {
         schema: SCHEMA.into(),
         table: TABLE.into(),
@@ -71,7 +88,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("Ctrl-C stops it; the writer flushes a final diff first.");
         tokio::spawn(print_progress(handles));
     };
-    let result = serve(config, shutdown_signal(), banner).await;
+    let ctrl_c = async { tokio::signal::ctrl_c().await.context("waiting for Ctrl-C") };
+    let result = serve(config, ctrl_c, banner).await;
     server.stop().await;
     result
 }

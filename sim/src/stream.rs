@@ -13,15 +13,14 @@ use laredo_proto::replication::raw::v1::{RawJournalEntry, RawSnapshotRow, RawSyn
 use laredo_proto::replication::v1::{
     GoAway, Heartbeat, SnapshotBegin, SnapshotEnd, SyncHandshake, SyncMode, SyncRequest,
 };
+use laredo_wire::frame;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, sleep_until};
 
-use super::filter::Filter;
-use super::http::{Gone, Out};
-use super::store::{Held, Record, Snapshot};
-use super::{Command, Fault, LiveValues, Shared, SnapshotFault, rows};
-use laredo_wire::frame;
+use crate::http::{Gone, Out};
+use crate::store::{Held, Record, Snapshot};
+use crate::{Command, Fault, Filter, LiveValues, Row, Shared, SnapshotFault, rows};
 
 /// Entries read from the journal per lock.
 const READ_AHEAD: usize = 256;
@@ -241,7 +240,7 @@ impl Stream {
     }
 
     fn entry(&self, record: &Record) -> RawJournalEntry {
-        let wire = |row: &Option<crate::table::Row>| {
+        let wire = |row: &Option<Row>| {
             row.as_ref().map(|row| {
                 if record.live && self.text_values() {
                     rows::as_text(row).to_bytes()

@@ -1,36 +1,6 @@
-//! `fanout-sim`: a laredo fan-out server for tests and demos. It speaks the
-//! real replication protocol over real sockets, on one port, in every
-//! dialect the client supports: Connect and gRPC-Web over HTTP/1.1 (or
-//! HTTP/2), and gRPC over HTTP/2 cleartext; the request's content type
-//! selects.
-//!
-//! It serves one table from a seeded generator (rows of ~200 bytes, eight
-//! typed columns, key `id`) or from scripted changes, with laredo-server's
-//! semantics: handshake with column definitions, mode choice (position →
-//! sequence → full snapshot), snapshot, journal catch-up, live entries,
-//! heartbeats when idle, GoAway on drain, filters. And it misbehaves on
-//! request: drops connections, stalls, re-snapshots, sends positions that
-//! do not advance or are empty with text values (as a PostgreSQL-backed
-//! server), malformed and oversized frames, HTML.
-//!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! use snapshot_writer::sim::{Sim, SimConfig};
-//! let sim = Sim::new(SimConfig { rows: 1000, ..SimConfig::default() });
-//! let server = sim.serve("127.0.0.1:0".parse().unwrap()).await?;
-//! let _changes = sim.spawn_generator(100.0); // 100 changes/s until dropped
-//! println!("listening on {}", server.local_addr());
-//! server.stop().await; // the state survives; `serve` again to restart
-//! # Ok(()) }
-//! ```
-
-mod filter;
-mod http;
-pub mod lsn;
-pub mod rows;
-mod script;
-mod store;
-mod stream;
+//! [`Sim`]: the simulated server's state (its table, journal and armed
+//! faults) and the handle tests drive it with; [`SimServer`]: one listener
+//! serving it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,121 +11,10 @@ use laredo_proto::replication::v1::ColumnDefinition;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use filter::Filter;
-pub use script::{ScriptChange, ScriptError, parse_script};
-
-use crate::table::Row;
-use rows::{Generated, Generator};
-use store::{Store, Write};
-
-/// How live journal entries carry source positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PositionMode {
-    /// A new LSN (`%X/%08X`) per entry.
-    #[default]
-    Advancing,
-    /// Every entry repeats the baseline's LSN.
-    Stuck,
-    /// Live entries carry `""`, baseline entries the baseline LSN: what a
-    /// PostgreSQL-backed laredo-server sends.
-    Empty,
-}
-
-/// How live changes carry values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LiveValues {
-    /// As typed JSON values, like the baseline.
-    #[default]
-    Typed,
-    /// As pgoutput text (`"42"`, `"t"`): a PostgreSQL-backed laredo-server.
-    Text,
-}
-
-/// The simulator's settings.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Schema served; requests for another table get `not_found`.
-    pub schema: String,
-    /// Table served.
-    pub table: String,
-    /// Rows generated as the baseline.
-    pub rows: usize,
-    /// Seed of the generator.
-    pub seed: u64,
-    /// Idle time after which a stream gets a heartbeat (laredo: 5 s).
-    pub heartbeat_interval: Duration,
-    /// Journal entries kept; a client further behind gets a full snapshot.
-    pub journal_retention: usize,
-    /// Positions of live entries.
-    pub positions: PositionMode,
-    /// Values of live entries.
-    pub live_values: LiveValues,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            schema: "public".into(),
-            table: "items".into(),
-            rows: 1000,
-            seed: 1,
-            heartbeat_interval: Duration::from_secs(5),
-            journal_retention: 100_000,
-            positions: PositionMode::Advancing,
-            live_values: LiveValues::Typed,
-        }
-    }
-}
-
-impl SimConfig {
-    /// What a PostgreSQL-backed laredo-server sends: empty live positions
-    /// and live values as text.
-    pub fn postgres_like(mut self) -> Self {
-        self.positions = PositionMode::Empty;
-        self.live_values = LiveValues::Text;
-        self
-    }
-}
-
-/// Wrong bytes to send on every open stream ([`Sim::inject`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Bytes that are no envelope (an HTML page) inside the stream.
-    Garbage,
-    /// An envelope whose payload is not a `SyncResponse`.
-    MalformedMessage,
-    /// A `SyncResponse` holding only a field this protocol version lacks.
-    UnknownVariant,
-    /// An envelope header announcing this many bytes, then a few bytes.
-    Oversized(u32),
-    /// Half an envelope, then the end of the response.
-    TruncatedFrame,
-    /// An end-of-stream message that is not the protocol's (bad JSON for
-    /// Connect, garbage trailers for gRPC-Web, a non-numeric `grpc-status`).
-    BadEndStream,
-    /// A journal entry whose row is not a `Struct` (the stream stays valid).
-    MalformedRow,
-    /// A journal entry whose `action`, a string field, is not UTF-8.
-    ActionNotText,
-}
-
-/// A fault for the next stream that sends a full snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotFault {
-    /// Cut the connection after this many rows.
-    DropAfterRows(usize),
-    /// Go silent after this many rows (and signal [`Sim::wait_stalled`]).
-    StallAfterRows(usize),
-}
-
-/// A wrong answer to the next HTTP request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestFault {
-    /// `200 OK` with an HTML page, as a misconfigured proxy.
-    Html,
-    /// This HTTP status with a plain-text body.
-    Status(u16),
-}
+use crate::rows::{self, Generated, Generator};
+use crate::script::{ScriptChange, ScriptError};
+use crate::store::{Store, Write};
+use crate::{Fault, RequestFault, Row, SimConfig, SnapshotFault, http};
 
 /// Something every open stream does now.
 #[derive(Debug, Clone)]
@@ -171,37 +30,42 @@ pub(crate) enum Command {
     Inject(Fault),
 }
 
-struct Data {
-    store: Store,
+/// The served table and the generator of its changes.
+pub(crate) struct Data {
+    pub(crate) store: Store,
     generator: Generator,
 }
 
+/// What the listener's connections and streams share with the [`Sim`].
 pub(crate) struct Shared {
-    config: SimConfig,
+    pub(crate) config: SimConfig,
     data: Mutex<Data>,
-    head: watch::Sender<i64>,
-    commands: broadcast::Sender<Command>,
-    snapshot_fault: Mutex<Option<SnapshotFault>>,
-    request_fault: Mutex<Option<RequestFault>>,
-    open_streams: AtomicUsize,
-    stalled: Notify,
+    pub(crate) head: watch::Sender<i64>,
+    pub(crate) commands: broadcast::Sender<Command>,
+    pub(crate) snapshot_fault: Mutex<Option<SnapshotFault>>,
+    pub(crate) request_fault: Mutex<Option<RequestFault>>,
+    pub(crate) open_streams: AtomicUsize,
+    pub(crate) stalled: Notify,
     /// The columns each new stream's handshake announces.
     columns: Mutex<Vec<ColumnDefinition>>,
 }
 
 impl Shared {
-    fn data(&self) -> MutexGuard<'_, Data> {
+    /// The table and the generator, locked.
+    pub(crate) fn data(&self) -> MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn columns(&self) -> Vec<ColumnDefinition> {
+    /// The columns a handshake announces now.
+    pub(crate) fn columns(&self) -> Vec<ColumnDefinition> {
         self.columns
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    /// Takes an armed fault out of its slot.
+    pub(crate) fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
         slot.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
@@ -469,6 +333,19 @@ pub struct SimServer {
 }
 
 impl SimServer {
+    /// The listener bound to `addr`, run by `task` until `cancel`.
+    pub(crate) fn new(
+        addr: SocketAddr,
+        cancel: CancellationToken,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            addr,
+            cancel,
+            task: Some(task),
+        }
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
