@@ -102,15 +102,7 @@ fn equals(value: &ValueRef<'_>, wanted: &Kind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use laredo_wire::{encode_scalar, write_struct_entry};
-
-    fn row(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (name, value) in fields {
-            write_struct_entry(&mut out, name, &encode_scalar(value));
-        }
-        out
-    }
+    use laredo_wire::encode_struct;
 
     fn pred(field: &str, matcher: Match) -> FieldPredicate {
         FieldPredicate {
@@ -125,21 +117,24 @@ mod tests {
 
     #[test]
     fn predicates_follow_laredos_rules() {
-        let typed = row(&[
+        let typed = encode_struct(&[
             ("id", ValueRef::Number(7.0)),
             ("region", ValueRef::String("eu-west")),
         ]);
-        let text = row(&[
+        let text = encode_struct(&[
             ("id", ValueRef::String("7")),
             ("region", ValueRef::String("eu-west")),
         ]);
-        let null = row(&[("id", ValueRef::Null)]);
+        let null = encode_struct(&[("id", ValueRef::Null)]);
         let equals_7 =
             Filter::parse(&[pred("id", Match::Equals(value(Kind::NumberValue(7.0))))]).unwrap();
         assert!(equals_7.matches(&typed));
         assert!(equals_7.matches(&text), "numbers compare numerically");
         assert!(!equals_7.matches(&null), "null never matches");
-        assert!(!equals_7.matches(&row(&[])), "missing never matches");
+        assert!(
+            !equals_7.matches(&encode_struct(&[])),
+            "missing never matches"
+        );
         let prefix = Filter::parse(&[pred("region", Match::Prefix("eu".into()))]).unwrap();
         assert!(prefix.matches(&typed));
         let prefix_on_number = Filter::parse(&[pred("id", Match::Prefix("7".into()))]).unwrap();

@@ -64,15 +64,13 @@ impl std::fmt::Debug for Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use laredo_wire::{encode_scalar, write_struct_entry};
+    use laredo_wire::encode_struct;
 
     #[test]
     fn the_key_is_go_percent_v_of_the_id() {
         let row = |id: ValueRef<'_>| {
-            let mut out = Vec::new();
-            write_struct_entry(&mut out, "name", &encode_scalar(&ValueRef::String("a")));
-            write_struct_entry(&mut out, KEY_COLUMN, &encode_scalar(&id));
-            Row::from_encoded(Bytes::from(out))
+            let fields = [("name", ValueRef::String("a")), (KEY_COLUMN, id)];
+            Row::from_encoded(Bytes::from(encode_struct(&fields)))
         };
         assert_eq!(row(ValueRef::Number(1e6)).key().unwrap(), "1e+06");
         assert_eq!(row(ValueRef::String("x")).key().unwrap(), "x");

@@ -28,7 +28,7 @@ pub use fields::{Field, Fields, is_utf8, utf8, write_bytes_field};
 pub use go::{is_integer_below, push_go_float, push_go_value};
 pub use json::json_value;
 pub use structs::{
-    DebugStruct, RawStructEntries, StructEntries, ValueRef, check_value, encode_scalar, find_field,
-    list_items, short_string, write_struct_entry,
+    DebugStruct, RawStructEntries, StructEntries, ValueRef, check_value, encode_scalar,
+    encode_struct, find_field, list_items, short_string, write_struct_entry,
 };
 pub use varint::{read_varint, varint_len, write_varint};

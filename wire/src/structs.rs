@@ -227,6 +227,16 @@ pub fn write_struct_entry(out: &mut Vec<u8>, name: &str, encoded_value: &[u8]) {
     write_bytes_field(out, 2, encoded_value);
 }
 
+/// Encodes a `Struct` of these fields, in this order (a row for tests,
+/// benches and the simulator's generator).
+pub fn encode_struct(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in fields {
+        write_struct_entry(&mut out, name, &encode_scalar(value));
+    }
+    out
+}
+
 /// Encodes a scalar `Value`.
 pub fn encode_scalar(value: &ValueRef<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);

@@ -21,7 +21,7 @@ use std::io::Write;
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use laredo_wire::{encode_scalar, write_struct_entry};
+use laredo_wire::encode_struct;
 use snapshot_writer::archive::format::RecordEncoder;
 use snapshot_writer::archive::{
     ArchiveReader, ArchiveSettings, ArchiveWriter, ChangeBuffer, SourceMark, Trigger,
@@ -84,11 +84,7 @@ fn row(id: u32, version: u32) -> Vec<u8> {
             members.swap(i, (state % (i as u64 + 1)) as usize);
         }
     }
-    let mut out = Vec::with_capacity(200);
-    for (name, value) in &members {
-        write_struct_entry(&mut out, name, &encode_scalar(value));
-    }
-    out
+    encode_struct(&members)
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {

@@ -45,10 +45,11 @@ fn reads_every_value_kind_prost_writes() {
 
 #[test]
 fn encoders_produce_what_prost_decodes() {
-    let mut buf = Vec::new();
-    write_struct_entry(&mut buf, "id", &encode_scalar(&ValueRef::Number(7.0)));
-    write_struct_entry(&mut buf, "name", &encode_scalar(&ValueRef::String("a")));
-    write_struct_entry(&mut buf, "gone", &encode_scalar(&ValueRef::Null));
+    let mut buf = encode_struct(&[
+        ("id", ValueRef::Number(7.0)),
+        ("name", ValueRef::String("a")),
+        ("gone", ValueRef::Null),
+    ]);
     write_struct_entry(&mut buf, "ok", &encode_scalar(&ValueRef::Bool(false)));
     let decoded = Struct::decode(buf.as_slice()).unwrap();
     assert_eq!(decoded.fields["id"].kind, Some(Kind::NumberValue(7.0)));

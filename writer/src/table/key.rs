@@ -124,15 +124,7 @@ pub fn decimal_digits(n: u64, buf: &mut itoa::Buffer) -> &[u8] {
 mod tests {
     use super::*;
 
-    use laredo_wire::{encode_scalar, write_struct_entry};
-
-    fn row(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (name, value) in fields {
-            write_struct_entry(&mut out, name, &encode_scalar(value));
-        }
-        out
-    }
+    use laredo_wire::encode_struct;
 
     fn key(fields: &[&str], row: &[u8]) -> String {
         KeySpec::new(fields.iter().map(|f| (*f).to_owned()).collect())
@@ -156,11 +148,11 @@ mod tests {
             (ValueRef::Null, "<nil>"),
         ];
         for (value, expected) in golden {
-            let encoded = row(&[("name", ValueRef::String("x")), ("id", *value)]);
+            let encoded = encode_struct(&[("name", ValueRef::String("x")), ("id", *value)]);
             assert_eq!(key(&["id"], &encoded), *expected, "{value:?}");
         }
         assert_eq!(
-            key(&["id"], &row(&[("name", ValueRef::String("x"))])),
+            key(&["id"], &encode_struct(&[("name", ValueRef::String("x"))])),
             "<nil>",
             "missing"
         );
@@ -168,7 +160,7 @@ mod tests {
 
     #[test]
     fn composite_keys_print_as_go_slices() {
-        let encoded = row(&[
+        let encoded = encode_struct(&[
             ("tenant", ValueRef::String("acme")),
             ("id", ValueRef::Number(1e6)),
             ("flag", ValueRef::Bool(true)),
@@ -183,7 +175,8 @@ mod tests {
 
     #[test]
     fn the_last_duplicate_field_wins_as_in_protobuf_maps() {
-        let encoded = row(&[("id", ValueRef::Number(1.0)), ("id", ValueRef::Number(2.0))]);
+        let encoded =
+            encode_struct(&[("id", ValueRef::Number(1.0)), ("id", ValueRef::Number(2.0))]);
         assert_eq!(key(&["id"], &encoded), "2");
     }
 }

@@ -180,6 +180,7 @@ fn might_need_normalizing(encoded_value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use laredo_wire::encode_struct;
 
     fn column(name: &str, data_type: &str) -> ColumnDefinition {
         ColumnDefinition {
@@ -187,14 +188,6 @@ mod tests {
             data_type: data_type.into(),
             ..Default::default()
         }
-    }
-
-    fn row(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (name, value) in fields {
-            write_struct_entry(&mut out, name, &encode_scalar(value));
-        }
-        out
     }
 
     #[test]
@@ -205,13 +198,13 @@ mod tests {
             column("active", "boolean"),
             column("name", "text"),
         ]);
-        let live = row(&[
+        let live = encode_struct(&[
             ("id", ValueRef::String("1234567")),
             ("price", ValueRef::String("12.50")),
             ("active", ValueRef::String("t")),
             ("name", ValueRef::String("42")),
         ]);
-        let baseline = row(&[
+        let baseline = encode_struct(&[
             ("id", ValueRef::Number(1_234_567.0)),
             ("price", ValueRef::Number(12.5)),
             ("active", ValueRef::Bool(true)),
@@ -239,17 +232,17 @@ mod tests {
     fn untyped_integer_keys_become_numbers_and_nothing_else_does() {
         let types = ColumnTypes::default();
         let spec = KeySpec::default();
-        let live = row(&[
+        let live = encode_struct(&[
             ("id", ValueRef::String("1234567")),
             ("code", ValueRef::String("7")),
         ]);
-        let expected = row(&[
+        let expected = encode_struct(&[
             ("id", ValueRef::Number(1_234_567.0)),
             ("code", ValueRef::String("7")),
         ]);
         assert_eq!(normalize_row(&live, &types, &spec).unwrap(), Some(expected));
         for kept in ["007", "1.50", "abc", "", "-", "12345678901234567"] {
-            let r = row(&[("id", ValueRef::String(kept))]);
+            let r = encode_struct(&[("id", ValueRef::String(kept))]);
             assert_eq!(normalize_row(&r, &types, &spec).unwrap(), None, "{kept:?}");
         }
     }
@@ -257,7 +250,7 @@ mod tests {
     #[test]
     fn unparseable_numeric_text_is_kept() {
         let types = ColumnTypes::from_columns(&[column("n", "numeric")]);
-        let r = row(&[("n", ValueRef::String("NaN")), ("m", ValueRef::String("x"))]);
+        let r = encode_struct(&[("n", ValueRef::String("NaN")), ("m", ValueRef::String("x"))]);
         assert_eq!(
             normalize_row(&r, &types, &KeySpec::default()).unwrap(),
             None
