@@ -59,7 +59,14 @@ fn the_crd_has_names_columns_and_a_status_subresource() {
         .collect();
     assert_eq!(
         columns,
-        ["Ready", "Epoch", "Head", "Last Snapshot", "Suspended", "Age"]
+        [
+            "Ready",
+            "Epoch",
+            "Head",
+            "Last Snapshot",
+            "Suspended",
+            "Age"
+        ]
     );
     assert!(
         !crd_yaml().unwrap().contains("{{"),
