@@ -127,6 +127,12 @@ fn write_object(out: &mut Vec<u8>, object: &[u8], depth: usize) -> Result<(), Wi
     })
 }
 
+/// Appends one value as JSON, as a row's values are written (nested
+/// objects with sorted keys); the `parquet` format stores JSON this way.
+pub fn write_json_value(out: &mut Vec<u8>, value: &ValueRef<'_>) -> Result<(), WireError> {
+    write_value(out, value, 0)
+}
+
 fn write_value(out: &mut Vec<u8>, value: &ValueRef<'_>, depth: usize) -> Result<(), WireError> {
     match value {
         ValueRef::Null => out.extend_from_slice(b"null"),

@@ -1,4 +1,5 @@
-//! Artifact formats: `jsonl` and `protobuf` (reference/laredo.md §2.4–§2.5).
+//! Artifact formats: `jsonl` and `protobuf` (reference/laredo.md §2.4–§2.5),
+//! and `parquet` ([`parquet`]: typed columns for query engines).
 //!
 //! Encoders transcode rows straight from their encoded `Struct` bytes (no
 //! intermediate `serde_json::Value` or prost `Struct` per row: those ran at
@@ -7,6 +8,7 @@
 
 pub mod json_scan;
 pub mod jsonl;
+pub mod parquet;
 pub mod protobuf;
 mod swar;
 

@@ -1,0 +1,445 @@
+//! Reading Parquet objects back into rows: every row becomes an encoded
+//! `Struct` (values in the forms `read` prints, see [`super::text`]), so a
+//! rebuild keys and holds them as it holds protobuf rows. Any Parquet file
+//! of the types the writer writes is read; a file with other types, or
+//! that does not decode, is an error (never a panic: archives are outside
+//! input).
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    TimestampMicrosecondType,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, TimeUnit};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+
+use super::text;
+use super::types::{ColumnType, LSN_COLUMN, OP_COLUMN, POSITION_COLUMN, Scalar, TYPE_METADATA};
+use crate::archive::format::{DiffRecord, FormatError, StoredRow, protobuf};
+use crate::table::{Action, KeySpec};
+use laredo_wire::{ValueRef, write_bytes_field, write_struct_entry};
+
+/// Rows decoded per batch.
+const BATCH_ROWS: usize = 8192;
+
+/// How a column's values are read back.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    /// Integers, as JSON numbers.
+    Int16,
+    Int32,
+    Int64,
+    /// Floats, as numbers (a `real` through its shortest text, so `0.1`
+    /// reads back as `0.1`); NaN and infinities as PostgreSQL's text.
+    Float32,
+    Float64,
+    /// Decimals, as numbers.
+    Decimal(i8),
+    /// Text; `numeric` text read back as numbers where it is one.
+    Text {
+        numeric: bool,
+    },
+    Bool,
+    /// Microseconds, printed as RFC 3339 (`true`: with a zone) or as
+    /// PostgreSQL prints a `timestamp`.
+    Timestamp(bool),
+    Date,
+    Uuid,
+    Bytes,
+    /// A list, printed as a PostgreSQL array literal.
+    List(Scalar),
+}
+
+/// How to read a column of `field`, or why it cannot be.
+fn reading_of(field: &Field) -> Result<Reading, String> {
+    let announced = field
+        .metadata()
+        .get(TYPE_METADATA)
+        .map(|t| ColumnType::of_postgres(t));
+    let numeric_text = announced == Some(ColumnType::Scalar(Scalar::NumericText));
+    Ok(match field.data_type() {
+        DataType::List(element) => {
+            let scalar = match reading_of(element)? {
+                Reading::Int16 => Scalar::Int16,
+                Reading::Int32 => Scalar::Int32,
+                Reading::Int64 => Scalar::Int64,
+                Reading::Float32 => Scalar::Float32,
+                Reading::Float64 => Scalar::Float64,
+                Reading::Decimal(scale) => Scalar::Decimal {
+                    precision: 38,
+                    scale,
+                },
+                Reading::Text { .. } => Scalar::Text,
+                Reading::Bool => Scalar::Bool,
+                Reading::Timestamp(false) => Scalar::Timestamp,
+                Reading::Timestamp(true) => Scalar::TimestampTz,
+                Reading::Date => Scalar::Date,
+                Reading::Uuid => Scalar::Uuid,
+                Reading::Bytes => Scalar::Bytes,
+                Reading::List(_) => return Err(format!("column {:?}: nested lists", field.name())),
+            };
+            Reading::List(scalar)
+        }
+        other => scalar_reading(other, numeric_text).ok_or_else(|| {
+            format!(
+                "column {:?} has type {other}, which this reader does not read",
+                field.name()
+            )
+        })?,
+    })
+}
+
+fn scalar_reading(data_type: &DataType, numeric_text: bool) -> Option<Reading> {
+    Some(match data_type {
+        DataType::Int16 => Reading::Int16,
+        DataType::Int32 => Reading::Int32,
+        DataType::Int64 => Reading::Int64,
+        DataType::Float32 => Reading::Float32,
+        DataType::Float64 => Reading::Float64,
+        DataType::Decimal128(_, scale) => Reading::Decimal(*scale),
+        DataType::Utf8 => Reading::Text {
+            numeric: numeric_text,
+        },
+        DataType::Boolean => Reading::Bool,
+        DataType::Timestamp(TimeUnit::Microsecond, zone) => Reading::Timestamp(zone.is_some()),
+        DataType::Date32 => Reading::Date,
+        DataType::FixedSizeBinary(16) => Reading::Uuid,
+        DataType::Binary => Reading::Bytes,
+        _ => return None,
+    })
+}
+
+/// Appends an encoded scalar `Value` (as `wire::encode_scalar` encodes it,
+/// without a buffer of its own: this runs for every value read).
+fn encode_scalar_into(out: &mut Vec<u8>, value: &ValueRef<'_>) {
+    match value {
+        ValueRef::Null => out.extend_from_slice(&[1 << 3, 0]),
+        ValueRef::Number(n) => {
+            out.push(2 << 3 | 1);
+            out.extend_from_slice(&n.to_bits().to_le_bytes());
+        }
+        ValueRef::String(s) => write_bytes_field(out, 3, s.as_bytes()),
+        ValueRef::Bool(b) => out.extend_from_slice(&[4 << 3, u8::from(*b)]),
+        // Never produced here: every value read back is a scalar.
+        ValueRef::Struct(_) | ValueRef::List(_) => out.extend_from_slice(&[1 << 3, 0]),
+    }
+}
+
+/// A column of one batch, ready to read row by row.
+struct Column<'a> {
+    name: &'a str,
+    array: &'a ArrayRef,
+    reading: Reading,
+}
+
+/// Appends the encoded `Value` of row `row` of `column` to `out`; `text`
+/// is scratch space.
+fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut String) {
+    let array = column.array;
+    if array.is_null(row) {
+        return encode_scalar_into(out, &ValueRef::Null);
+    }
+    text.clear();
+    let value = match column.reading {
+        Reading::Int16 => ValueRef::Number(f64::from(array.as_primitive::<Int16Type>().value(row))),
+        Reading::Int32 => ValueRef::Number(f64::from(array.as_primitive::<Int32Type>().value(row))),
+        Reading::Int64 => ValueRef::Number(array.as_primitive::<Int64Type>().value(row) as f64),
+        Reading::Float32 => {
+            let value = array.as_primitive::<Float32Type>().value(row);
+            float_value(
+                f64::from(value),
+                || {
+                    ryu::Buffer::new()
+                        .format(value)
+                        .parse()
+                        .unwrap_or(f64::from(value))
+                },
+                text,
+            )
+        }
+        Reading::Float64 => {
+            let value = array.as_primitive::<Float64Type>().value(row);
+            float_value(value, || value, text)
+        }
+        Reading::Decimal(scale) => {
+            let value = array.as_primitive::<Decimal128Type>().value(row);
+            text::format_decimal(text, value, scale);
+            ValueRef::Number(text.parse().unwrap_or(f64::NAN))
+        }
+        Reading::Text { numeric } => {
+            let value = array.as_string::<i32>().value(row);
+            match numeric.then(|| value.parse::<f64>()) {
+                Some(Ok(number)) if number.is_finite() => ValueRef::Number(number),
+                _ => ValueRef::String(value),
+            }
+        }
+        Reading::Bool => ValueRef::Bool(array.as_boolean().value(row)),
+        Reading::Timestamp(zone) => {
+            let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
+            text::format_timestamp(text, micros, zone);
+            ValueRef::String(text)
+        }
+        Reading::Date => {
+            text::format_date(text, array.as_primitive::<Date32Type>().value(row));
+            ValueRef::String(text)
+        }
+        Reading::Uuid => {
+            text::format_uuid(text, array.as_fixed_size_binary().value(row));
+            ValueRef::String(text)
+        }
+        Reading::Bytes => {
+            text::format_bytea(text, array.as_binary::<i32>().value(row));
+            ValueRef::String(text)
+        }
+        Reading::List(scalar) => {
+            let items = array.as_list::<i32>().value(row);
+            let element = Column {
+                name: column.name,
+                array: &items,
+                reading: scalar_reading(&scalar.arrow(), false)
+                    .unwrap_or(Reading::Text { numeric: false }),
+            };
+            let elements: Vec<Option<String>> = (0..items.len())
+                .map(|index| element_text(&element, index))
+                .collect();
+            text::format_array(text, &elements);
+            ValueRef::String(text)
+        }
+    };
+    encode_scalar_into(out, &value);
+}
+
+/// A float's value: a number, or PostgreSQL's text of NaN and infinities
+/// (JSON has no number for them).
+fn float_value(value: f64, exact: impl FnOnce() -> f64, text: &mut String) -> ValueRef<'_> {
+    if value.is_nan() {
+        text.push_str("NaN");
+    } else if value.is_infinite() {
+        text.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
+    } else {
+        return ValueRef::Number(exact());
+    }
+    ValueRef::String(text)
+}
+
+/// The text of an array element, as PostgreSQL prints it inside `{…}`.
+fn element_text(element: &Column<'_>, index: usize) -> Option<String> {
+    if element.array.is_null(index) {
+        return None;
+    }
+    let mut encoded = Vec::new();
+    let mut text = String::new();
+    encode_value(element, index, &mut encoded, &mut text);
+    Some(match ValueRef::parse(&encoded) {
+        Ok(ValueRef::String(s)) => s.to_owned(),
+        Ok(ValueRef::Number(n)) => {
+            let mut out = Vec::new();
+            crate::archive::format::jsonl::write_go_float(&mut out, n);
+            String::from_utf8(out).unwrap_or_default()
+        }
+        Ok(ValueRef::Bool(b)) => if b { "t" } else { "f" }.to_owned(),
+        _ => String::new(),
+    })
+}
+
+/// The readings of a batch's columns, or why one cannot be read.
+fn columns<'a>(batch: &'a RecordBatch, skip: usize) -> Result<Vec<Column<'a>>, String> {
+    batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .skip(skip)
+        .map(|(field, array)| {
+            Ok(Column {
+                name: field.name(),
+                array,
+                reading: reading_of(field)?,
+            })
+        })
+        .collect()
+}
+
+/// Appends row `row` of `columns` as an encoded `Struct`.
+fn encode_row(
+    columns: &[Column<'_>],
+    row: usize,
+    out: &mut Vec<u8>,
+    value: &mut Vec<u8>,
+    text: &mut String,
+) {
+    for column in columns {
+        value.clear();
+        encode_value(column, row, value, text);
+        write_struct_entry(out, column.name, value);
+    }
+}
+
+fn parquet_error(error: impl std::fmt::Display) -> FormatError {
+    FormatError::at(0, format!("not a readable Parquet file: {error}"))
+}
+
+/// The file's metadata, read once for every worker.
+fn metadata(object: &Bytes) -> Result<ArrowReaderMetadata, FormatError> {
+    ArrowReaderMetadata::load(object, ArrowReaderOptions::new()).map_err(parquet_error)
+}
+
+/// Decodes the row groups `groups` of `object`, calling `batch` with each
+/// batch and the number of rows before it.
+fn each_batch(
+    object: &Bytes,
+    metadata: &ArrowReaderMetadata,
+    groups: Vec<usize>,
+    mut batch: impl FnMut(&RecordBatch) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    let reader =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(object.clone(), metadata.clone())
+            .with_batch_size(BATCH_ROWS)
+            .with_row_groups(groups)
+            .build()
+            .map_err(parquet_error)?;
+    for decoded in reader {
+        batch(&decoded.map_err(parquet_error)?)?;
+    }
+    Ok(())
+}
+
+/// Decodes a snapshot object into its rows in the `protobuf` snapshot
+/// format (varint-delimited `SnapshotRow`s), on `workers` threads (a share
+/// of the row groups each).
+pub fn snapshot_rows(object: &Bytes, workers: usize) -> Result<Bytes, FormatError> {
+    let metadata = metadata(object)?;
+    let groups = metadata.metadata().num_row_groups();
+    let workers = workers.clamp(1, groups.max(1));
+    let shares: Vec<Vec<usize>> = (0..workers)
+        .map(|w| (groups * w / workers..groups * (w + 1) / workers).collect())
+        .collect();
+    let parts: Vec<Result<Vec<u8>, FormatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                let metadata = &metadata;
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    let (mut row, mut value, mut text) = (Vec::new(), Vec::new(), String::new());
+                    each_batch(object, metadata, share, |batch| {
+                        let columns = columns(batch, 0).map_err(|m| FormatError::at(0, m))?;
+                        for index in 0..batch.num_rows() {
+                            row.clear();
+                            encode_row(&columns, index, &mut row, &mut value, &mut text);
+                            protobuf::encode_snapshot_row(&mut out, &row);
+                        }
+                        Ok(())
+                    })?;
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(FormatError::at(0, "a Parquet decoding worker panicked"))
+                })
+            })
+            .collect()
+    });
+    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut rows = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        rows.extend_from_slice(&part);
+    }
+    Ok(Bytes::from(rows))
+}
+
+/// Decodes a diff object: its records in file order, keyed by `key` (the
+/// key columns of the new row, or of a delete's row), whose rows are
+/// ranges of the returned buffer of encoded `Struct`s.
+pub fn diff_records(
+    object: &Bytes,
+    key: &KeySpec,
+) -> Result<(Bytes, Vec<DiffRecord>), FormatError> {
+    let metadata = metadata(object)?;
+    let fields = metadata.schema().fields();
+    let leading: Vec<&str> = fields.iter().take(3).map(|f| f.name().as_str()).collect();
+    if leading != [OP_COLUMN, POSITION_COLUMN, LSN_COLUMN] {
+        return Err(FormatError::at(
+            0,
+            format!(
+                "a Parquet diff starts with the columns {OP_COLUMN}, {POSITION_COLUMN}, {LSN_COLUMN}; this one with {leading:?}"
+            ),
+        ));
+    }
+    let groups = (0..metadata.metadata().num_row_groups()).collect();
+    let mut rows = Vec::new();
+    // (action, where its row is in `rows`, its key)
+    let mut pending: Vec<(Action, std::ops::Range<usize>, String)> = Vec::new();
+    let (mut value, mut text) = (Vec::new(), String::new());
+    each_batch(object, &metadata, groups, |batch| {
+        let ops = batch
+            .column(0)
+            .as_string_opt::<i32>()
+            .ok_or_else(|| FormatError::at(0, "_op is not text"))?;
+        let columns = columns(batch, 3).map_err(|m| FormatError::at(0, m))?;
+        for index in 0..batch.num_rows() {
+            let number = pending.len() + 1;
+            let action = Action::parse(ops.value(index))
+                .filter(|_| ops.is_valid(index))
+                .ok_or_else(|| {
+                    FormatError::at(number, format!("unknown _op {:?}", ops.value(index)))
+                })?;
+            let start = rows.len();
+            let mut key_text = String::new();
+            if action != Action::Truncate {
+                let mut row = Vec::new();
+                // A delete holds its key columns only: its other columns are
+                // null, and left out.
+                let present: Vec<&Column<'_>> = match action {
+                    Action::Delete => columns.iter().filter(|c| key.contains(c.name)).collect(),
+                    _ => columns.iter().collect(),
+                };
+                for column in present {
+                    value.clear();
+                    encode_value(column, index, &mut value, &mut text);
+                    write_struct_entry(&mut row, column.name, &value);
+                }
+                key.write_key(&row, &mut key_text)
+                    .map_err(|error| FormatError::at(number, error))?;
+                if action != Action::Delete {
+                    rows.extend_from_slice(&row);
+                }
+            }
+            pending.push((action, start..rows.len(), key_text));
+        }
+        Ok(())
+    })?;
+    let rows = Bytes::from(rows);
+    let records = pending
+        .into_iter()
+        .map(|(action, range, key)| DiffRecord {
+            action,
+            key,
+            new: matches!(action, Action::Insert | Action::Update)
+                .then(|| StoredRow::Struct(rows.slice(range))),
+        })
+        .collect();
+    Ok((rows, records))
+}
+
+/// Every column of a batch as arrays, for tests.
+#[cfg(test)]
+pub(super) fn batches(object: &Bytes) -> Vec<RecordBatch> {
+    let metadata = metadata(object).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    let groups = (0..metadata.metadata().num_row_groups()).collect();
+    each_batch(object, &metadata, groups, |b| {
+        out.push(b.clone());
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    out
+}
