@@ -9,30 +9,17 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use fanout_sim::rows;
-use laredo_proto::replication::v1::ColumnDefinition;
-use snapshot_writer::archive::{Manifest, ManifestColumn};
-use support::service::{KEY_PREFIX, Writer, config, config_with_formats, local_destination, sim};
+use snapshot_writer::archive::Manifest;
+use support::service::{
+    Writer, announce_tier_column, config, config_with_formats, local_destination, recorded, sim,
+    stored_manifest,
+};
 
 /// How long any one step may take.
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// The manifest stored under `dir`.
-fn stored_manifest(dir: &Path) -> Manifest {
-    let bytes = std::fs::read(dir.join(KEY_PREFIX).join("manifest.json")).unwrap();
-    Manifest::parse(&bytes).unwrap()
-}
-
-/// The manifest form of handshake columns.
-fn recorded(columns: &[ColumnDefinition]) -> Vec<ManifestColumn> {
-    columns
-        .iter()
-        .map(ManifestColumn::from_definition)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_columns_reach_the_manifest_through_rebases_and_schema_changes() {
@@ -61,24 +48,7 @@ async fn handshake_columns_reach_the_manifest_through_rebases_and_schema_changes
 
     // A schema change: the server announces one more column, the client
     // reconnects and sees it in its handshake; the next diff records it.
-    let mut changed = rows::columns();
-    changed.push(ColumnDefinition {
-        ordinal_position: 9,
-        column_name: "tier".into(),
-        data_type: "text".into(),
-        ..ColumnDefinition::default()
-    });
-    sim.announce_columns(changed.clone());
-    sim.drop_streams();
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while stored_manifest(archive.path()).columns != recorded(&changed) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the changed schema never reached the manifest"
-        );
-        sim.generate(5);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let changed = announce_tier_column(&sim, archive.path(), LIMIT).await;
     let manifest = stored_manifest(archive.path());
     assert_eq!(manifest.epoch, epoch + 1, "recorded by a diff, no re-base");
 

@@ -71,6 +71,28 @@ impl TableConfig {
             .clone()
             .unwrap_or_else(|| default_key_prefix(&self.source.table))
     }
+
+    /// What `check-config` warns of in the table's formats: each kind of
+    /// artifact written in no format laredo's Go consumers read (they read
+    /// `jsonl` and `protobuf`, not `parquet`). Valid, but those consumers
+    /// would see no archive.
+    pub fn format_warnings(&self) -> Vec<String> {
+        [
+            ("snapshots", &self.formats.snapshot),
+            ("diffs", &self.formats.diff),
+        ]
+        .into_iter()
+        .filter(|(_, formats)| !formats.iter().any(|f| f.go_readable()))
+        .map(|(kind, formats)| {
+            let ids: Vec<&str> = formats.iter().map(|f| f.id()).collect();
+            format!(
+                "table {}: {kind} are written only as {}, which laredo's Go consumers (cold replay, the archive source, reconstruct) do not read; add jsonl or protobuf for them",
+                self.qualified_name(),
+                ids.join(", ")
+            )
+        })
+        .collect()
+    }
 }
 
 /// The key prefix of a table that sets none: `<table>/`, as
@@ -174,28 +196,39 @@ pub enum Format {
     Jsonl,
     /// Varint length-delimited protobuf records (`.pb`).
     Protobuf,
+    /// Apache Parquet with typed columns (`.parquet`), for DuckDB, Athena,
+    /// Spark and the like; laredo's Go consumers do not read it.
+    Parquet,
 }
 
 impl Format {
-    /// The format id used in the manifest (`jsonl`, `protobuf`).
+    /// The format id used in the manifest (`jsonl`, `protobuf`, `parquet`).
     pub fn id(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Protobuf => "protobuf",
+            Format::Parquet => "parquet",
         }
     }
 
-    /// The file extension without the dot (`jsonl`, `pb`).
+    /// The file extension without the dot (`jsonl`, `pb`, `parquet`).
     pub fn extension(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Protobuf => "pb",
+            Format::Parquet => "parquet",
         }
+    }
+
+    /// Whether laredo's Go consumers (cold replay, the archive source,
+    /// `reconstruct`) read this format.
+    pub fn go_readable(self) -> bool {
+        matches!(self, Format::Jsonl | Format::Protobuf)
     }
 
     /// The format with this manifest id.
     pub fn from_id(id: &str) -> Option<Self> {
-        [Format::Jsonl, Format::Protobuf]
+        [Format::Jsonl, Format::Protobuf, Format::Parquet]
             .into_iter()
             .find(|f| f.id() == id)
     }

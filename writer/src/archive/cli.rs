@@ -9,7 +9,6 @@ use super::ArchiveError;
 use super::reader::{ArchiveReader, AsOf};
 use super::rebuilt::RebuiltTable;
 use super::verify::{VerifyReport, verify_keyed};
-use crate::config::Format;
 use crate::dest::{Destination, LocalDestination};
 use crate::table::KeySpec;
 
@@ -153,7 +152,7 @@ pub async fn run_read(args: &ReadArgs, out: &mut impl Write) -> Result<RebuiltTa
         (None, None) => AsOf::Head,
     };
     let table = reader
-        .rebuild_as_of(as_of, &key, &[Format::Protobuf, Format::Jsonl])
+        .rebuild_as_of(as_of, &key, &super::READ_PREFERENCE)
         .await?;
     table.write_jsonl(out)?;
     out.flush()?;

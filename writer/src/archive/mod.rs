@@ -35,8 +35,14 @@ pub use reader::ArchiveReader;
 pub use rebuilt::{RebuiltRows, RebuiltTable};
 pub use writer::{ArchiveSettings, ArchiveWriter, Committed, Restored, TickOutcome};
 
+use crate::config::Format;
 use crate::dest::DestError;
 use crate::table::WireError;
+
+/// The formats `read` and the writer's restore read an artifact in, the
+/// first it lists: protobuf (the fastest to load), then JSONL, then Parquet
+/// (an archive of Parquet alone still rebuilds).
+pub const READ_PREFERENCE: [Format; 3] = [Format::Protobuf, Format::Jsonl, Format::Parquet];
 
 /// What the archive records about the source at an artifact: enough to resume
 /// the fan-out subscription where the artifact left off.
@@ -96,6 +102,12 @@ pub enum ArchiveError {
         /// The object key.
         key: String,
     },
+    /// A Parquet object could not be written: above all a row that does not
+    /// fit the table's Parquet schema (a value that does not convert to its
+    /// column's type, a column the source did not announce), naming the
+    /// table, the key and the column; the changes stay buffered.
+    #[error(transparent)]
+    Parquet(format::parquet::ParquetError),
     /// A row in the table could not be encoded.
     #[error("encoding {what}")]
     Encode {

@@ -34,6 +34,10 @@ pub enum Trigger {
     /// Changes since the last snapshot reached `snapshot.max_churn_fraction`
     /// of the row count.
     MaxChurnFraction,
+    /// The Parquet schema changed (other columns announced, a new column in
+    /// the rows, or Parquet added to the config): the Parquet files of one
+    /// epoch share one schema.
+    SchemaChange,
 }
 
 impl Trigger {
@@ -48,6 +52,7 @@ impl Trigger {
             Trigger::MaxDiffFraction => "max_diff_fraction",
             Trigger::MaxChurnRecords => "max_churn_records",
             Trigger::MaxChurnFraction => "max_churn_fraction",
+            Trigger::SchemaChange => "schema_change",
         }
     }
 }

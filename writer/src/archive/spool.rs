@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 #[cfg(target_os = "linux")]
 mod direct;
+mod parquet;
 mod writeback;
 
 #[cfg(target_os = "linux")]
@@ -271,13 +272,21 @@ impl Spool {
         Ok(run.path().to_owned())
     }
 
-    /// Encodes every row of `table` in each format, in parallel chunks.
+    /// Encodes every row of `table` in each record format, in parallel
+    /// chunks (Parquet is spooled by [`parquet_snapshot`](Self::parquet_snapshot);
+    /// it is skipped here).
     pub fn snapshot(
         &self,
         table: &Table,
         formats: &[Format],
         id: &str,
     ) -> Result<Vec<SpoolFile>, ArchiveError> {
+        let formats: Vec<Format> = formats
+            .iter()
+            .copied()
+            .filter(|f| *f != Format::Parquet)
+            .collect();
+        let formats = formats.as_slice();
         // Snapshot rows have no defined order: take the fastest to read,
         // memory order, sorting each chunk's range of addresses as it is
         // encoded.
@@ -338,7 +347,8 @@ impl Spool {
         writers.into_iter().map(SpoolWriter::finish).collect()
     }
 
-    /// Encodes a diff's entries in each format.
+    /// Encodes a diff's entries in each record format (Parquet is spooled
+    /// by [`parquet_diff`](Self::parquet_diff); it is skipped here).
     pub fn diff(
         &self,
         entries: &[DiffEntry<'_>],
@@ -347,7 +357,7 @@ impl Spool {
     ) -> Result<Vec<SpoolFile>, ArchiveError> {
         let dir = self.dir()?;
         let mut files = Vec::with_capacity(formats.len());
-        for format in formats {
+        for format in formats.iter().filter(|f| **f != Format::Parquet) {
             let mut writer = SpoolWriter::create(&dir, id, *format, None)?;
             let mut buffer = Vec::with_capacity(WRITE_CHUNK + 4096);
             let mut encoder = RecordEncoder::new(*format);

@@ -103,6 +103,9 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 fn check_config(file: &std::path::Path) -> ExitCode {
     match crate::config::load_file(file) {
         Ok(config) => {
+            for warning in config.tables.iter().flat_map(|t| t.format_warnings()) {
+                eprintln!("warning: {warning}");
+            }
             let tables: Vec<String> = config.tables.iter().map(|t| t.qualified_name()).collect();
             println!(
                 "{}: ok ({} table(s): {})",

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod go_reader;
+pub mod parquet;
 pub mod timed;
 
 use std::collections::BTreeMap;

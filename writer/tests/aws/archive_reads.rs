@@ -1,5 +1,6 @@
-//! Reading an archive on S3 (moto) through the `snapshot-writer` binary:
-//! `read --at-time` at, between and before artifacts.
+//! Reading an archive on S3 (moto): `read --at-time` at, between and before
+//! artifacts, through the `snapshot-writer` binary; and the README's DuckDB
+//! query over a Parquet archive through `httpfs`, equal to `read`.
 
 use std::sync::Arc;
 
@@ -8,7 +9,8 @@ use snapshot_writer::config::Format;
 use snapshot_writer::dest::Destination;
 use snapshot_writer::dest::s3::S3Options;
 
-use crate::archive_support::timed;
+use crate::archive_support::{parquet, timed};
+use crate::support::duckdb;
 use crate::support::moto::{ACCESS_KEY, Moto, REGION};
 
 /// Runs the binary with `args`, with only the test identity in its
@@ -69,4 +71,36 @@ async fn read_at_time_answers_at_between_and_before_artifacts_on_s3() {
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_duckdb_query_over_s3_is_the_table_read_prints() {
+    let moto = Moto::start().await;
+    let dest: Arc<dyn Destination> = Arc::new(
+        moto.destination("lake", "laredo/", S3Options::default())
+            .await,
+    );
+    let table = parquet::write_scenario(&[dest], &parquet::settings(&[Format::Parquet])).await;
+
+    let args = ["read", "s3://lake/laredo/items/"];
+    let (ok, printed, stderr) =
+        read_cli(&moto, args.iter().map(|a| (*a).to_owned()).collect()).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(printed.lines().count(), table.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("read.jsonl");
+    std::fs::write(&output, &printed).unwrap();
+    let env = [
+        ("S3_ENDPOINT", format!("127.0.0.1:{}", moto.port())),
+        ("S3_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+    ];
+    let head = tokio::task::spawn_blocking(move || {
+        duckdb::check_head_query("s3://lake/laredo/items/", &output, &env)
+    })
+    .await
+    .unwrap();
+    assert_eq!(head.rows, table.len());
+    assert_eq!((head.missing, head.extra), (0, 0), "{head:?}");
+    assert_eq!(head.types["balance"], "DECIMAL(12,2)");
 }

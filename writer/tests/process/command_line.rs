@@ -32,8 +32,8 @@ const BAD: [(&str, &str); 6] = [
         r#"destinations[0].credentials: a destination names a credential profile that is not defined: "nope" (defined: s3w)"#,
     ),
     (
-        "source: {server: a, schema: s, table: t}\ndestinations: [{type: local, path: /a}]\nformats: {snapshot: [parquet]}\n",
-        "formats.snapshot[0]: unknown variant `parquet`",
+        "source: {server: a, schema: s, table: t}\ndestinations: [{type: local, path: /a}]\nformats: {snapshot: [avro]}\n",
+        "formats.snapshot[0]: unknown variant `avro`",
     ),
 ];
 
@@ -79,6 +79,32 @@ fn check_config_accepts_a_valid_file_and_names_its_tables() {
     let output = run(&["check-config".as_ref(), file.as_os_str()]);
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("public.users"));
+}
+
+#[test]
+fn check_config_warns_of_a_kind_written_in_no_format_go_consumers_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("parquet.yaml");
+    let yaml = format!("{VALID}formats: {{snapshot: [parquet], diff: [parquet, protobuf]}}\n");
+    std::fs::write(&file, yaml).unwrap();
+    let output = run(&["check-config".as_ref(), file.as_os_str()]);
+    assert!(
+        output.status.success(),
+        "a warning, not an error: {output:?}"
+    );
+    let lines = stderr_lines(&output);
+    assert_eq!(
+        lines.len(),
+        1,
+        "snapshots only: diffs have protobuf {lines:#?}"
+    );
+    assert!(
+        lines[0].starts_with("warning: table public.users: snapshots are written only as parquet")
+            && lines[0].contains("laredo's Go consumers")
+            && lines[0].contains("add jsonl or protobuf"),
+        "{}",
+        lines[0]
+    );
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! Test support shared by the writer's integration tests that need real AWS
 //! services on loopback: a moto server per test ([`moto`]), a TCP proxy that
 //! takes a server away and brings it back with its state ([`outage`]), an
-//! HTTP client that records what the SDK sends ([`recording`]), and the
-//! whole writer service fed by the fan-out simulator ([`service`]).
+//! HTTP client that records what the SDK sends ([`recording`]), the whole
+//! writer service fed by the fan-out simulator ([`service`]), and DuckDB
+//! as a consumer of Parquet archives ([`duckdb`]).
 //!
 //! Include it with `#[path = "../support/mod.rs"] mod support;`.
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod duckdb;
 pub mod moto;
 pub mod outage;
 pub mod recording;

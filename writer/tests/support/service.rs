@@ -8,10 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fanout_sim::{Sim, SimConfig, SimServer};
+use fanout_sim::{Sim, SimConfig, SimServer, rows};
+use laredo_proto::replication::v1::ColumnDefinition;
 use snapshot_writer::archive::verify::verify;
-use snapshot_writer::archive::{ArchiveReader, Manifest};
-use snapshot_writer::config::{self, Format, WriterConfig};
+use snapshot_writer::archive::{ArchiveReader, Manifest, ManifestColumn, READ_PREFERENCE};
+use snapshot_writer::config::{self, WriterConfig};
 use snapshot_writer::dest::Destination;
 use snapshot_writer::metrics::Metrics;
 use snapshot_writer::service::Service;
@@ -202,11 +203,7 @@ pub async fn verified_head(
     let report = verify(&reader).await.unwrap();
     assert!(report.ok(), "verify {name}: {report}");
     let table = reader
-        .rebuild(
-            None,
-            &KeySpec::default(),
-            &[Format::Protobuf, Format::Jsonl],
-        )
+        .rebuild(None, &KeySpec::default(), &READ_PREFERENCE)
         .await
         .unwrap();
     assert_eq!(table.position, reader.manifest().head_position);
@@ -228,4 +225,48 @@ pub fn assert_same_rows(
     source: &BTreeMap<String, prost_types::Struct>,
 ) {
     super::assert_same_table(rebuilt, source, "the rebuilt table differs from the source");
+}
+
+/// The manifest stored under `dir`, a local destination's path.
+pub fn stored_manifest(dir: &std::path::Path) -> Manifest {
+    let bytes = std::fs::read(dir.join(KEY_PREFIX).join("manifest.json")).unwrap();
+    Manifest::parse(&bytes).unwrap()
+}
+
+/// The manifest form of handshake columns.
+pub fn recorded(columns: &[ColumnDefinition]) -> Vec<ManifestColumn> {
+    columns
+        .iter()
+        .map(ManifestColumn::from_definition)
+        .collect()
+}
+
+/// A schema change: `sim` announces its columns plus `tier` (text), and
+/// the client reconnects and sees them in its handshake. Generates
+/// changes until the manifest under `dir` records them (within `limit`);
+/// returns the columns announced.
+pub async fn announce_tier_column(
+    sim: &Sim,
+    dir: &std::path::Path,
+    limit: Duration,
+) -> Vec<ColumnDefinition> {
+    let mut changed = rows::columns();
+    changed.push(ColumnDefinition {
+        ordinal_position: 9,
+        column_name: "tier".into(),
+        data_type: "text".into(),
+        ..ColumnDefinition::default()
+    });
+    sim.announce_columns(changed.clone());
+    sim.drop_streams();
+    let deadline = tokio::time::Instant::now() + limit;
+    while stored_manifest(dir).columns != recorded(&changed) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the changed schema never reached the manifest"
+        );
+        sim.generate(5);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    changed
 }

@@ -92,11 +92,11 @@ fn bad_list_entries_are_named_at_their_own_positions() {
     let problems = problems_of(
         "source: {server: 'a:1', schema: s, table: t}\n\
          destinations: [{type: local, path: /a}]\n\
-         formats: {snapshot: [parquet, jsonl, avro], diff: [orc]}\n",
+         formats: {snapshot: [csv, jsonl, avro], diff: [orc]}\n",
     );
     assert_eq!(problems.len(), 3, "{problems:?}");
     for (problem, path) in problems.iter().zip([
-        "formats.snapshot[0]: unknown variant `parquet`",
+        "formats.snapshot[0]: unknown variant `csv`",
         "formats.snapshot[2]: unknown variant `avro`",
         "formats.diff[0]: unknown variant `orc`",
     ]) {

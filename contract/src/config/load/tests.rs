@@ -139,12 +139,48 @@ destinations: [{type: s3, bucket: b, credentials: nope}]
 
 #[test]
 fn unknown_format_is_named() {
-    let error = error_of(&format!(
-        "{MINIMAL_INLINE}formats: {{snapshot: [parquet]}}\n"
-    ));
+    let error = error_of(&format!("{MINIMAL_INLINE}formats: {{snapshot: [avro]}}\n"));
     assert!(
-        error.starts_with("formats.snapshot[0]: unknown variant `parquet`"),
+        error.starts_with("formats.snapshot[0]: unknown variant `avro`"),
         "{error}"
+    );
+}
+
+#[test]
+fn parquet_is_a_format_and_its_diffs_need_its_snapshots() {
+    let yaml =
+        format!("{MINIMAL_INLINE}formats: {{snapshot: [parquet, jsonl], diff: [parquet]}}\n");
+    let config = parse_str(&yaml).unwrap();
+    assert_eq!(
+        config.tables[0].formats.snapshot,
+        [Format::Parquet, Format::Jsonl]
+    );
+    let error = error_of(&format!(
+        "{MINIMAL_INLINE}formats: {{snapshot: [jsonl], diff: [parquet]}}\n"
+    ));
+    assert_eq!(
+        error,
+        "formats.diff: parquet diffs need parquet snapshots: add parquet to formats.snapshot"
+    );
+}
+
+#[test]
+fn a_kind_in_no_go_readable_format_is_warned_of_not_refused() {
+    let yaml =
+        format!("{MINIMAL_INLINE}formats: {{snapshot: [parquet], diff: [parquet, protobuf]}}\n");
+    let config = parse_str(&yaml).unwrap();
+    let warnings = config.tables[0].format_warnings();
+    assert_eq!(warnings.len(), 1, "diffs have protobuf: {warnings:?}");
+    assert!(
+        warnings[0].contains("snapshots are written only as parquet")
+            && warnings[0].contains("add jsonl or protobuf"),
+        "{warnings:?}"
+    );
+    let yaml = format!("{MINIMAL_INLINE}formats: {{snapshot: [jsonl, parquet]}}\n");
+    assert!(
+        parse_str(&yaml).unwrap().tables[0]
+            .format_warnings()
+            .is_empty()
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::path::ConfigPath;
 use super::{ConfigError, TableCheck, location};
 use crate::config::{
-    CredentialProfile, DestinationConfig, TableConfig, WriterConfig, server_origin,
+    CredentialProfile, DestinationConfig, Format, TableConfig, WriterConfig, server_origin,
 };
 use crate::rules::{
     BACKOFF_ORDER, DESTINATION_PROFILE_UNDEFINED, FILTER_ONE_KIND, MIN_OVER_MAX,
@@ -244,6 +244,16 @@ fn check_table(scope: &Scope, table: &TableConfig, base: &ConfigPath, problems: 
         if seen.len() != formats.len() {
             problems.add(path, "a format is listed twice");
         }
+    }
+    // A Parquet diff is written with the schema of its epoch's Parquet
+    // snapshot; without one, no reader could read the diffs alone.
+    if table.formats.diff.contains(&Format::Parquet)
+        && !table.formats.snapshot.contains(&Format::Parquet)
+    {
+        problems.add(
+            at("formats").key("diff"),
+            "parquet diffs need parquet snapshots: add parquet to formats.snapshot",
+        );
     }
     for (d, destination) in table.destinations.iter().enumerate() {
         let path = at("destinations").index(d);

@@ -62,7 +62,9 @@ impl DiffEntry<'static> {
 
 /// Encodes the records of artifacts in one format. It remembers what makes
 /// the next row of the same table cheaper (the JSONL column layout), so use
-/// one encoder per stream of rows of one table.
+/// one encoder per stream of rows of one table. Parquet objects are not
+/// streams of records: they are written whole ([`parquet::write_snapshot`],
+/// [`parquet::write_diff`]), and an encoder of it appends nothing.
 #[derive(Debug, Clone)]
 pub struct RecordEncoder {
     format: Format,
@@ -86,6 +88,7 @@ impl RecordEncoder {
                 protobuf::encode_snapshot_row(out, row);
                 Ok(())
             }
+            Format::Parquet => Ok(()),
         }
     }
 
@@ -101,6 +104,7 @@ impl RecordEncoder {
                 protobuf::encode_diff_entry(out, entry);
                 Ok(())
             }
+            Format::Parquet => Ok(()),
         }
     }
 }
@@ -155,7 +159,9 @@ pub struct DiffRecord {
 }
 
 /// Calls `row` with the record number (1-based line or message number) and
-/// the row (a slice of `object`) of every record of a snapshot object.
+/// the row (a slice of `object`) of every record of a snapshot object. A
+/// Parquet object has no rows as slices of it: decode it with
+/// [`parquet::snapshot_rows`] (into the `protobuf` form) first.
 pub fn snapshot_rows<'a>(
     format: Format,
     object: &'a [u8],
@@ -164,10 +170,13 @@ pub fn snapshot_rows<'a>(
     match format {
         Format::Jsonl => jsonl::snapshot_rows(object, row),
         Format::Protobuf => protobuf::snapshot_rows(object, row),
+        Format::Parquet => Err(decode_whole()),
     }
 }
 
-/// Calls `change` for every record of a diff object, in file order.
+/// Calls `change` for every record of a diff object, in file order. A
+/// Parquet diff is keyed by the key columns: read it with
+/// [`parquet::diff_records`].
 pub fn decode_diff(
     format: Format,
     object: &Bytes,
@@ -176,5 +185,14 @@ pub fn decode_diff(
     match format {
         Format::Jsonl => jsonl::decode_diff(object, change),
         Format::Protobuf => protobuf::decode_diff(object, change),
+        Format::Parquet => Err(decode_whole()),
     }
+}
+
+/// The error of reading a Parquet object record by record.
+pub(crate) fn decode_whole() -> FormatError {
+    FormatError::at(
+        0,
+        "a parquet object is decoded whole (format::parquet), not record by record",
+    )
 }

@@ -306,11 +306,19 @@ impl ObjectLoad {
                     check_crc32c(crc32c::crc32c(&body), expected)
                         .map_err(|message| FormatError::at(0, message))?;
                 }
-                let mut records = Vec::new();
-                format::decode_diff(format, &body, |record| {
-                    records.push(record);
-                    Ok(())
-                })?;
+                // A Parquet diff's rows are decoded into a buffer of
+                // `Struct`s of their own, which the table then holds.
+                let (body, records) = match format {
+                    Format::Parquet => format::parquet::diff_records(&body, &key)?,
+                    _ => {
+                        let mut records = Vec::new();
+                        format::decode_diff(format, &body, |record| {
+                            records.push(record);
+                            Ok(())
+                        })?;
+                        (body, records)
+                    }
+                };
                 Ok(Loaded::Diff {
                     format,
                     key: diff_key,

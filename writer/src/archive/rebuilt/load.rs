@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::rows::{DuplicateKey, Keyed, RebuiltRows, RowKind, Slot};
-use crate::archive::format::{self, FormatError, json_scan, jsonl, protobuf};
+use crate::archive::format::{self, FormatError, json_scan, jsonl, parquet, protobuf};
 use crate::archive::manifest::check_crc32c;
 use crate::config::Format;
 use crate::table::KeySpec;
@@ -27,19 +27,26 @@ const BYTES_PER_SHARD: usize = 1 << 20;
 /// column: the checksum vouches for the rest of the line, as our writer
 /// wrote it. Without one (Go writers record none), every line is scanned
 /// whole, so a malformed line is still an error.
+///
+/// A Parquet object is checked against its checksum, then decoded into the
+/// `protobuf` form (every row an encoded `Struct`, [`parquet::snapshot_rows`])
+/// and loaded as that.
 pub(in crate::archive) fn load_snapshot(
     format: Format,
     body: &Bytes,
     key: &KeySpec,
     expected_crc: Option<u32>,
 ) -> Result<RebuiltRows, FormatError> {
-    load_in_parts(
-        format,
-        body,
-        key,
-        expected_crc,
-        crate::blocking::worker_threads(),
-    )
+    let workers = crate::blocking::worker_threads();
+    if format == Format::Parquet {
+        if let Some(expected) = expected_crc {
+            check_crc32c(crc32c::crc32c(body), expected)
+                .map_err(|message| FormatError::at(0, message))?;
+        }
+        let rows = parquet::snapshot_rows(body, workers)?;
+        return load_in_parts(Format::Protobuf, &rows, key, None, workers);
+    }
+    load_in_parts(format, body, key, expected_crc, workers)
 }
 
 /// [`load_snapshot`] on `workers` threads.
@@ -194,6 +201,8 @@ fn split(format: Format, object: &Bytes, count: usize) -> Result<Vec<Part>, Form
                 start: PartStart::Records(before),
             })
             .collect(),
+        // `load_snapshot` decodes a Parquet object into protobuf first.
+        Format::Parquet => return Err(format::decode_whole()),
     })
 }
 
@@ -235,7 +244,7 @@ impl Job<'_> {
         format::snapshot_rows(self.format, &part.body, |record, row| {
             let start = keys.len();
             let written = match self.format {
-                Format::Protobuf => write_struct_key(self.key, row, &mut keys),
+                Format::Protobuf | Format::Parquet => write_struct_key(self.key, row, &mut keys),
                 Format::Jsonl => json_scan::write_json_key(row, self.key, self.checked, &mut keys),
             };
             let bad = |message| FormatError::at(record, message);

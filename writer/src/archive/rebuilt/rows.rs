@@ -28,7 +28,8 @@ impl RowKind {
     pub(super) fn of(format: Format) -> Self {
         match format {
             Format::Jsonl => RowKind::Json,
-            Format::Protobuf => RowKind::Struct,
+            // Parquet rows are decoded into `Struct`s.
+            Format::Protobuf | Format::Parquet => RowKind::Struct,
         }
     }
 }

@@ -10,7 +10,9 @@ use jiff::Timestamp;
 
 use super::{ArchiveWriter, Committed};
 use crate::archive::changes::ChangeBuffer;
-use crate::archive::manifest::{self, Artifact, ArtifactKind, FormatRef, timestamp};
+use crate::archive::manifest::{
+    self, Artifact, ArtifactKind, FormatRef, ManifestColumn, timestamp,
+};
 use crate::archive::policy::Trigger;
 use crate::archive::spool::SpoolFile;
 use crate::archive::{ArchiveError, SourceMark, position, retention};
@@ -32,6 +34,8 @@ pub(super) struct Draft {
     pub(super) trigger: Option<Trigger>,
     /// When encoding started.
     pub(super) started: Instant,
+    /// The columns a Parquet snapshot was written with, for the manifest.
+    pub(super) columns: Option<Vec<ManifestColumn>>,
 }
 
 impl ArchiveWriter {
@@ -39,14 +43,14 @@ impl ArchiveWriter {
     pub(super) async fn commit(
         &mut self,
         mut draft: Draft,
-        files: Vec<SpoolFile>,
+        mut files: Vec<SpoolFile>,
         buffer: &mut ChangeBuffer,
         mark: &SourceMark,
     ) -> Result<Committed, ArchiveError> {
         if draft.kind == ArtifactKind::Diff {
             draft.position = position::next_position(draft.from.as_deref(), &mark.position);
         }
-        self.upload(&mut draft, &files).await?;
+        self.upload(&mut draft, &mut files, buffer).await?;
         let now = timestamp(Timestamp::now());
         let first_dest = Arc::clone(&self.store.destinations()[0]);
         let formats = files
@@ -93,7 +97,9 @@ impl ArchiveWriter {
         candidate.writer = Some(self.identity.clone());
         candidate.source = Some(mark.clone());
         candidate.key_fields.clone_from(&self.settings.key_fields);
-        if !self.settings.columns.is_empty() {
+        if let Some(columns) = draft.columns.take() {
+            candidate.columns = columns;
+        } else if !self.settings.columns.is_empty() {
             candidate.columns.clone_from(&self.settings.columns);
         }
         let dropped = candidate.prune(self.settings.keep_epochs);

@@ -27,6 +27,7 @@
 
 mod artifact;
 mod cleanup;
+mod parquet;
 mod restore;
 mod settings;
 mod tick;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::{ArchiveWriter, Restored};
 use crate::archive::reader::ArchiveReader;
 use crate::archive::{ArchiveError, SourceMark};
-use crate::config::Format;
 use crate::table::{KeySpec, Table};
 
 impl ArchiveWriter {
@@ -23,7 +22,7 @@ impl ArchiveWriter {
         let reader = ArchiveReader::new(dest, &self.settings.key_prefix, manifest.clone());
         let key = KeySpec::new(self.settings.key_fields.clone());
         let rebuilt = reader
-            .rebuild(None, &key, &[Format::Protobuf, Format::Jsonl])
+            .rebuild(None, &key, &crate::archive::READ_PREFERENCE)
             .await?;
         let mut table = Table::new(key);
         table.reserve(rebuilt.rows.len());

@@ -14,6 +14,7 @@ use crate::archive::manifest::ArtifactKind;
 use crate::archive::policy::{self, Decision, PolicyInputs, Trigger};
 use crate::archive::spool::SpoolFile;
 use crate::archive::{ArchiveError, SourceMark, position};
+use crate::config::Format;
 use crate::table::Table;
 use crate::telemetry::internal_events::{BufferChanged, SnapshotStarted};
 
@@ -45,10 +46,13 @@ impl ArchiveWriter {
                 .await?;
             return Ok(TickOutcome::Snapshot(committed));
         }
+        if let Some(committed) = self.snapshot_for_schema(table, buffer, mark).await? {
+            return Ok(TickOutcome::Snapshot(committed));
+        }
         let diff = if buffer.is_net_empty() {
             None
         } else {
-            Some(self.encode_diff(buffer)?)
+            Some(self.encode_diff(buffer, mark)?)
         };
         let last_snapshot_bytes = self
             .store
@@ -99,7 +103,7 @@ impl ArchiveWriter {
         self.store.sync().await?;
         let started = Instant::now();
         let base = self.store.target();
-        let draft = Draft {
+        let mut draft = Draft {
             id: new_id(),
             kind: ArtifactKind::Snapshot,
             epoch: base.epoch + 1,
@@ -111,6 +115,7 @@ impl ArchiveWriter {
             records: table.len() as u64,
             trigger: Some(trigger),
             started,
+            columns: None,
         };
         self.metrics.emit(SnapshotStarted {
             artifact: &draft.id,
@@ -119,16 +124,21 @@ impl ArchiveWriter {
             rows: draft.records,
         });
         let formats = &self.settings.snapshot_formats;
-        let files = crate::blocking::run(|| self.spool.snapshot(table, formats, &draft.id))
+        let mut files = crate::blocking::run(|| self.spool.snapshot(table, formats, &draft.id))
             .map_err(|message| ArchiveError::Panicked {
-                what: format!("encoding snapshot {}", draft.id),
-                message,
-            })??;
+            what: format!("encoding snapshot {}", draft.id),
+            message,
+        })??;
+        files.extend(self.parquet_snapshot(table, &mut draft)?);
+        sort_as_configured(&mut files, formats);
         self.commit(draft, files, buffer, mark).await
     }
 
     /// Writes the buffered net changes as a diff in the current epoch.
     /// `Ok(None)` when they net to nothing (the window is then cleared).
+    /// A Parquet diff is written with the epoch's schema even where
+    /// [`tick`](Self::tick) would start a new epoch first
+    /// (`writer/parquet.rs`): a row that does not fit it is an error.
     pub async fn write_diff(
         &mut self,
         buffer: &mut ChangeBuffer,
@@ -139,22 +149,46 @@ impl ArchiveWriter {
             buffer.clear_window();
             return Ok(None);
         }
-        let (draft, files) = self.encode_diff(buffer)?;
+        let (draft, files) = self.encode_diff(buffer, mark)?;
         self.commit(draft, files, buffer, mark).await.map(Some)
     }
 
-    fn encode_diff(&self, buffer: &ChangeBuffer) -> Result<(Draft, Vec<SpoolFile>), ArchiveError> {
+    /// A snapshot in a new epoch, where the Parquet schema calls for one.
+    async fn snapshot_for_schema(
+        &mut self,
+        table: &Table,
+        buffer: &mut ChangeBuffer,
+        mark: &SourceMark,
+    ) -> Result<Option<Committed>, ArchiveError> {
+        let Some(reason) = self.parquet_needs_new_epoch(buffer) else {
+            return Ok(None);
+        };
+        tracing::info!(reason, "the Parquet schema changed: a new epoch starts");
+        self.write_snapshot(table, buffer, mark, Trigger::SchemaChange)
+            .await
+            .map(Some)
+    }
+
+    fn encode_diff(
+        &self,
+        buffer: &ChangeBuffer,
+        mark: &SourceMark,
+    ) -> Result<(Draft, Vec<SpoolFile>), ArchiveError> {
         let started = Instant::now();
         let base = self.store.target();
         let head = base.head().ok_or(ArchiveError::NoBase)?;
         let id = new_id();
+        let from = head.to_position.clone();
+        // Known before the objects are encoded: a Parquet diff holds it.
+        let position = position::next_position(Some(&from), &mark.position);
         // Ordering the net changes and encoding them costs CPU in proportion
         // to the diff: not on an async worker.
         let (records, files) = crate::blocking::run(|| {
             let entries = buffer.net_changes();
-            let files = self
-                .spool
-                .diff(&entries, &self.settings.diff_formats, &id)?;
+            let formats = &self.settings.diff_formats;
+            let mut files = self.spool.diff(&entries, formats, &id)?;
+            files.extend(self.parquet_diff(&entries, &position, &id)?);
+            sort_as_configured(&mut files, formats);
             Ok::<_, ArchiveError>((entries.len() as u64, files))
         })
         .map_err(|message| ArchiveError::Panicked {
@@ -165,11 +199,12 @@ impl ArchiveWriter {
             id,
             kind: ArtifactKind::Diff,
             epoch: base.epoch,
-            from: Some(head.to_position.clone()),
-            position: String::new(),
+            from: Some(from),
+            position,
             records,
             trigger: None,
             started,
+            columns: None,
         };
         Ok((draft, files))
     }
@@ -182,4 +217,10 @@ impl ArchiveWriter {
             .find(|file| Some(file.format) == format)
             .map_or(0, |file| file.size)
     }
+}
+
+/// Orders spool files as their formats are configured (the first is the
+/// one the re-base policy measures and `/status` reports).
+fn sort_as_configured(files: &mut [SpoolFile], formats: &[Format]) {
+    files.sort_by_key(|file| formats.iter().position(|f| *f == file.format));
 }

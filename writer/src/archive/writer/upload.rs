@@ -4,6 +4,7 @@
 use super::artifact::Draft;
 use super::{ArchiveWriter, new_id};
 use crate::archive::ArchiveError;
+use crate::archive::changes::ChangeBuffer;
 use crate::archive::position;
 use crate::archive::retention;
 use crate::archive::spool::SpoolFile;
@@ -20,7 +21,8 @@ impl ArchiveWriter {
     pub(super) async fn upload(
         &self,
         draft: &mut Draft,
-        files: &[SpoolFile],
+        files: &mut [SpoolFile],
+        buffer: &ChangeBuffer,
     ) -> Result<(), ArchiveError> {
         for _ in 0..MAX_POSITION_BUMPS {
             let keys: Vec<String> = files
@@ -39,7 +41,7 @@ impl ArchiveWriter {
                 self.store
                     .destinations()
                     .iter()
-                    .map(|dest| self.upload_to(dest.as_ref(), &keys, files)),
+                    .map(|dest| self.upload_to(dest.as_ref(), &keys, &*files)),
             )
             .await;
             let mut collision = None;
@@ -57,6 +59,7 @@ impl ArchiveWriter {
                 "another object already exists under this key (an orphan of a failed attempt, or another writer); moving the artifact to the next position"
             );
             draft.position = bumped;
+            self.reencode_parquet_diff(draft, files, buffer)?;
         }
         Err(ArchiveError::PositionsTaken {
             artifact: draft.id.clone(),

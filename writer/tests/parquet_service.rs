@@ -1,0 +1,124 @@
+//! The `parquet` format in the writer service, fed by the fan-out simulator
+//! over a real socket: a schema change the source announces starts a new
+//! epoch whose Parquet files share the new schema (the manifest's `columns`
+//! name it), and DuckDB reads every object of both epochs.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use snapshot_writer::dest::LocalDestination;
+use support::duckdb;
+use support::service::{
+    KEY_PREFIX, Writer, announce_tier_column, assert_same_rows, config_with_formats,
+    local_destination, recorded, sim, sim_rows, stored_manifest, verified_head,
+};
+
+/// How long any one step may take.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The column types DuckDB reads each Parquet file of `archive` with,
+/// grouped by epoch: `{epoch: {file: {column: type}}}`, without the diff
+/// columns (`_op`, `_position`, `_lsn`).
+type EpochTypes = BTreeMap<u64, BTreeMap<String, BTreeMap<String, String>>>;
+
+fn types_by_epoch(archive: &Path) -> EpochTypes {
+    let mut epochs = EpochTypes::new();
+    for (file, mut columns) in duckdb::file_types(archive) {
+        let epoch = file
+            .strip_prefix("epoch=")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{file} is under no epoch"));
+        columns.retain(|name, _| !name.starts_with('_'));
+        epochs.entry(epoch).or_default().insert(file, columns);
+    }
+    epochs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_the_source_announces_starts_an_epoch_whose_parquet_files_share_it() {
+    let (sim, server) = sim(300).await;
+    let archive = tempfile::tempdir().unwrap();
+    let config = config_with_formats(
+        server.local_addr(),
+        &local_destination(archive.path()),
+        "{snapshot: [parquet], diff: [parquet]}",
+    );
+    let writer = Writer::start_local(&config, "parquet-schema-test");
+    writer.wait_for(LIMIT, "ready", |s| s.ready).await;
+    sim.generate(30);
+    writer
+        .wait_for(LIMIT, "a diff", |s| s.last_diff.is_some())
+        .await;
+    let epoch = stored_manifest(archive.path()).epoch;
+
+    // The server announces one more column; the client reconnects and sees
+    // it in its handshake: the next artifact is a snapshot in a new epoch.
+    let changed = announce_tier_column(&sim, archive.path(), LIMIT).await;
+    let manifest = stored_manifest(archive.path());
+    assert_eq!(manifest.epoch, epoch + 1, "a new epoch, not a diff");
+    let snapshot = manifest.last_snapshot().unwrap();
+    assert_eq!(snapshot.epoch, epoch + 1);
+    assert!(snapshot.formats.contains_key("parquet"));
+
+    // Diffs of the new epoch are written with its schema.
+    sim.generate(30);
+    writer
+        .wait_for(LIMIT, "a diff in the new epoch", |s| {
+            s.last_diff.as_ref().is_some_and(|d| d.epoch == epoch + 1)
+        })
+        .await;
+    writer.drain_and_stop(&sim).await;
+
+    let (manifest, rebuilt) = verified_head(Arc::new(LocalDestination::new(archive.path()))).await;
+    assert_eq!(manifest.columns, recorded(&changed));
+    // A row Parquet stores has every column of its epoch's schema: the
+    // source's rows, which lack the new column, read back with it null.
+    let mut source = sim_rows(&sim);
+    for row in source.values_mut() {
+        row.fields
+            .entry("tier".to_owned())
+            .or_insert(prost_types::Value {
+                kind: Some(prost_types::value::Kind::NullValue(0)),
+            });
+    }
+    assert_same_rows(&rebuilt, &source);
+
+    // DuckDB reads every object; the files of one epoch share one schema,
+    // the first epoch's without `tier`, the second's with it.
+    let epochs = types_by_epoch(&archive.path().join(KEY_PREFIX.trim_end_matches('/')));
+    let schemas: BTreeMap<u64, BTreeMap<String, String>> = epochs
+        .iter()
+        .map(|(epoch, files)| {
+            let mut schemas = files.values();
+            let first = schemas.next().unwrap().clone();
+            for (file, columns) in files {
+                assert_eq!(columns, &first, "{file} differs from its epoch's schema");
+            }
+            (*epoch, first)
+        })
+        .collect();
+    assert!(
+        epochs[&epoch].len() >= 2 && epochs[&(epoch + 1)].len() >= 2,
+        "{epochs:#?}"
+    );
+    assert_eq!(schemas[&epoch].get("tier"), None);
+    assert_eq!(schemas[&(epoch + 1)]["tier"], "VARCHAR");
+    for (column, kind) in [
+        ("id", "BIGINT"),
+        ("balance", "DECIMAL(12,2)"),
+        ("visits", "INTEGER"),
+        ("active", "BOOLEAN"),
+        ("updated_at", "TIMESTAMP WITH TIME ZONE"),
+    ] {
+        assert_eq!(schemas[&(epoch + 1)][column], kind, "{column}");
+    }
+    server.stop().await;
+}
