@@ -1,4 +1,4 @@
-//! A snapshot or diff object, in JSONL or protobuf, through the reader's
+//! A snapshot or diff object, in JSONL, protobuf or Parquet, through the reader's
 //! real path: an archive whose manifest lists the fuzzed bytes as one
 //! object (its size recorded, its CRC-32C recorded or not) on a destination
 //! held in memory, rebuilt by `ArchiveReader::rebuild` (fetch, size, CRC,
@@ -6,11 +6,11 @@
 //! (`RebuiltTable::write_jsonl`), and checked by `verify`, which decodes
 //! every row whole.
 //!
-//! The first input byte chooses the shape: bit 0 the format (JSONL or
-//! protobuf), bit 1 whether the object is the snapshot or a diff after an
-//! empty snapshot, bit 2 whether the CRC-32C is recorded, bit 3 whether the
-//! rows are keyed by `id` or by `(id, k)`; bits 4-7 are the snapshot's
-//! `row_count`.
+//! The first input byte chooses the shape: bit 7 set makes the object
+//! Parquet, else bit 0 chooses JSONL or protobuf; bit 1 whether the object
+//! is the snapshot or a diff after an empty snapshot, bit 2 whether the
+//! CRC-32C is recorded, bit 3 whether the rows are keyed by `id` or by
+//! `(id, k)`; bits 4-6 are the snapshot's `row_count`.
 #![no_main]
 
 use std::collections::{BTreeMap, HashMap};
@@ -139,14 +139,42 @@ fn crc32c_of(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// A Parquet snapshot of no rows with the columns `id` (bigint) and `k`
+/// (text), as the writer writes one.
+fn empty_parquet() -> &'static [u8] {
+    use snapshot_writer::archive::format::parquet::{Naming, ParquetSchema, write_snapshot};
+    use snapshot_writer::archive::manifest::ManifestColumn;
+    static EMPTY: OnceLock<Vec<u8>> = OnceLock::new();
+    EMPTY.get_or_init(|| {
+        let columns: Vec<ManifestColumn> = [("id", "bigint"), ("k", "text")]
+            .into_iter()
+            .zip(1..)
+            .map(|((name, data_type), ordinal)| ManifestColumn {
+                name: name.to_owned(),
+                data_type: data_type.to_owned(),
+                ordinal_position: ordinal,
+                ..ManifestColumn::default()
+            })
+            .collect();
+        let key = ["id".to_owned(), "k".to_owned()];
+        let schema = ParquetSchema::new(&columns, &key).expect("a schema of two columns");
+        let key = KeySpec::new(key.to_vec());
+        let naming = Naming {
+            table: "public.t",
+            key: &key,
+        };
+        write_snapshot(Vec::new(), &[], &schema, naming, 1).expect("an empty snapshot")
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&shape, object)) = data.split_first() else {
         return;
     };
-    let format = if shape & 1 == 0 {
-        Format::Jsonl
-    } else {
-        Format::Protobuf
+    let format = match (shape & 0x80, shape & 1) {
+        (0x80, _) => Format::Parquet,
+        (_, 0) => Format::Jsonl,
+        _ => Format::Protobuf,
     };
     let diff = shape & 2 != 0;
     let crc = shape & 4 != 0;
@@ -155,7 +183,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         vec!["id".to_owned(), "k".to_owned()]
     };
-    let row_count = u64::from(shape >> 4);
+    let row_count = u64::from((shape >> 4) & 0x7);
 
     let mut manifest = Manifest::new("public.t");
     manifest.epoch = 1;
@@ -168,9 +196,15 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     if diff {
-        let snapshot = artifact(ArtifactKind::Snapshot, format, b"", crc, 0);
+        // The empty snapshot before the diff: no bytes, or for Parquet an
+        // empty file of the columns `id` and `k`.
+        let empty: &[u8] = match format {
+            Format::Parquet => empty_parquet(),
+            _ => b"",
+        };
+        let snapshot = artifact(ArtifactKind::Snapshot, format, empty, crc, 0);
         let change = artifact(ArtifactKind::Diff, format, object, crc, 0);
-        put(&snapshot, b"");
+        put(&snapshot, empty);
         put(&change, object);
         manifest.artifacts = vec![snapshot, change];
     } else {
