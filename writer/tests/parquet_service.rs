@@ -1,7 +1,10 @@
 //! The `parquet` format in the writer service, fed by the fan-out simulator
 //! over a real socket: a schema change the source announces starts a new
 //! epoch whose Parquet files share the new schema (the manifest's `columns`
-//! name it), and DuckDB reads every object of both epochs.
+//! name it), and DuckDB reads every object of both epochs; a source that
+//! sends PostgreSQL text (`fanout-sim --postgres-like`) gives typed
+//! columns, and a value that does not convert holds the artifact back with
+//! an error naming table, key and column, losing nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,11 +16,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fanout_sim::{Row, ScriptChange, SimConfig, rows};
+use laredo_wire::{ValueRef, encode_struct};
 use snapshot_writer::dest::LocalDestination;
 use support::duckdb;
 use support::service::{
     KEY_PREFIX, Writer, announce_tier_column, assert_same_rows, config_with_formats,
-    local_destination, recorded, sim, sim_rows, stored_manifest, verified_head,
+    local_destination, recorded, sim, sim_rows, sim_with, stored_manifest, verified_head,
 };
 
 /// How long any one step may take.
@@ -119,6 +124,110 @@ async fn a_schema_change_the_source_announces_starts_an_epoch_whose_parquet_file
         ("updated_at", "TIMESTAMP WITH TIME ZONE"),
     ] {
         assert_eq!(schemas[&(epoch + 1)][column], kind, "{column}");
+    }
+    server.stop().await;
+}
+
+/// A row of the simulator's table (`fanout_sim::rows::COLUMNS`) with `visits`
+/// set to `visits`.
+fn sim_row(id: i64, visits: ValueRef<'_>) -> Row {
+    let name = format!("customer {id}");
+    let email = format!("customer.{id}@example.com");
+    Row::from_encoded(
+        encode_struct(&[
+            ("id", ValueRef::Number(id as f64)),
+            ("name", ValueRef::String(&name)),
+            ("email", ValueRef::String(&email)),
+            ("region", ValueRef::String(rows::region_of(id))),
+            ("balance", ValueRef::Number(12.5)),
+            ("visits", visits),
+            ("active", ValueRef::Bool(true)),
+            ("updated_at", ValueRef::String("2026-12-07T10:00:00Z")),
+        ])
+        .into(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_text_becomes_typed_columns_and_a_value_that_does_not_convert_is_held_with_its_reason()
+ {
+    let (sim, server) = sim_with(
+        SimConfig {
+            rows: 300,
+            ..SimConfig::default()
+        }
+        .postgres_like(),
+    )
+    .await;
+    let archive = tempfile::tempdir().unwrap();
+    let config = config_with_formats(
+        server.local_addr(),
+        &local_destination(archive.path()),
+        "{snapshot: [parquet], diff: [parquet]}",
+    );
+    let writer = Writer::start_local(&config, "parquet-text-test");
+    writer.wait_for(LIMIT, "ready", |s| s.ready).await;
+    // Live changes arrive as text ("42", "t", "70339.54").
+    sim.generate(50);
+    writer
+        .wait_for(LIMIT, "a diff", |s| s.last_diff.is_some())
+        .await;
+
+    // A value that is no integer, in the integer column `visits`: the diff
+    // is not written, the error names the table, the key and the column,
+    // and the change stays buffered.
+    sim.apply([ScriptChange::insert(sim_row(
+        10_001,
+        ValueRef::String("lots"),
+    ))])
+    .unwrap();
+    let held = writer
+        .wait_for(LIMIT, "the conversion error", |s| s.last_error.is_some())
+        .await;
+    let error = held.last_error.as_ref().unwrap();
+    for part in ["public.items", "\"10001\"", "\"visits\"", "\"lots\""] {
+        assert!(
+            error.message.contains(part),
+            "{part} in {:?}",
+            error.message
+        );
+    }
+    assert!(held.buffer_depth >= 1, "{held:#?}");
+    let head = held.head_position.clone();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = writer.status();
+    assert_eq!(still.head_position, head, "nothing committed past the row");
+    assert!(
+        still.last_error.is_some() && still.buffer_depth >= 1,
+        "{still:#?}"
+    );
+
+    // The source fixes the row: the held changes are written, none lost.
+    sim.apply([ScriptChange::update(sim_row(10_001, ValueRef::Number(7.0)))])
+        .unwrap();
+    sim.generate(20);
+    writer
+        .wait_for(LIMIT, "the diff after the fix", |s| {
+            s.last_error.is_none() && s.head_position != head
+        })
+        .await;
+    writer.drain_and_stop(&sim).await;
+    let (_, rebuilt) = verified_head(Arc::new(LocalDestination::new(archive.path()))).await;
+    assert_same_rows(&rebuilt, &sim_rows(&sim));
+
+    // DuckDB reads typed columns in every object, not text.
+    for (file, columns) in
+        duckdb::file_types(&archive.path().join(KEY_PREFIX.trim_end_matches('/')))
+    {
+        for (column, kind) in [
+            ("id", "BIGINT"),
+            ("balance", "DECIMAL(12,2)"),
+            ("visits", "INTEGER"),
+            ("active", "BOOLEAN"),
+            ("updated_at", "TIMESTAMP WITH TIME ZONE"),
+        ] {
+            assert_eq!(columns[column], kind, "{column} in {file}");
+        }
     }
     server.stop().await;
 }

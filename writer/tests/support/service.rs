@@ -29,10 +29,18 @@ pub const KEY_PREFIX: &str = "items/";
 
 /// A simulator with `rows` baseline rows and short heartbeats on a free port.
 pub async fn sim(rows: usize) -> (Sim, SimServer) {
-    let sim = Sim::new(SimConfig {
+    sim_with(SimConfig {
         rows,
-        heartbeat_interval: Duration::from_millis(200),
         ..SimConfig::default()
+    })
+    .await
+}
+
+/// A simulator of `config` (with short heartbeats) on a free port.
+pub async fn sim_with(config: SimConfig) -> (Sim, SimServer) {
+    let sim = Sim::new(SimConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        ..config
     });
     let server = sim.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     (sim, server)
