@@ -30,7 +30,6 @@ mod config;
 mod fault;
 mod filter;
 mod http;
-pub mod lsn;
 mod row;
 pub mod rows;
 mod script;

@@ -7,8 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use laredo_proto::prost_types::Timestamp;
 use laredo_proto::replication::v1::SyncMode;
 use laredo_wire::Action;
+use laredo_wire::lsn::{self, Lsn};
 
-use crate::{Filter, PositionMode, Row, lsn};
+use crate::{Filter, PositionMode, Row};
 
 /// One journal entry.
 #[derive(Debug, Clone)]
@@ -106,7 +107,7 @@ impl Store {
             self.lsn += 64 + row.as_bytes().len() as u64;
             self.record(Action::Insert, None, Some(row), false);
         }
-        self.baseline_position = lsn::format(self.lsn);
+        self.baseline_position = Lsn(self.lsn).format();
         for record in self.journal.iter_mut().skip(start) {
             record.position.clone_from(&self.baseline_position);
         }
@@ -164,7 +165,7 @@ impl Store {
         self.sequence += 1;
         let position = match self.positions {
             _ if !live => String::new(),
-            PositionMode::Advancing => lsn::format(self.lsn),
+            PositionMode::Advancing => Lsn(self.lsn).format(),
             PositionMode::Stuck => self.baseline_position.clone(),
             PositionMode::Empty => String::new(),
         };
@@ -223,7 +224,7 @@ impl Store {
             current,
             oldest,
         };
-        if lsn::parse(position).is_some()
+        if Lsn::parse(position).is_some()
             && let Some(resume) = self.resume_for_position(position)
         {
             return delta(resume);

@@ -4,8 +4,9 @@
 //! `google.protobuf.Struct`s, read zero-copy ([`StructEntries`],
 //! [`ValueRef`]) and written ([`write_struct_entry`], [`encode_scalar`]);
 //! the one protobuf varint reader ([`read_varint`]); Go's `%v` of row values
-//! ([`push_go_value`]), which laredo's row keys and filters are made of; and
-//! the journal's action strings ([`Action`]).
+//! ([`push_go_value`]), which laredo's row keys and filters are made of;
+//! PostgreSQL LSNs as laredo formats and orders positions ([`lsn`]); and the
+//! journal's action strings ([`Action`]).
 //!
 //! The messages themselves are `laredo-proto`'s (prost); this crate is the
 //! hand-written part, kept apart so the writer's hot paths and the
@@ -19,6 +20,7 @@ mod fields;
 pub mod frame;
 mod go;
 mod json;
+pub mod lsn;
 mod structs;
 mod varint;
 
