@@ -122,6 +122,15 @@ pub struct TableStatus {
     /// When the last snapshot was committed.
     #[serde(default)]
     pub last_snapshot_at: Option<String>,
+    /// When the manifest was last committed, by any artifact (RFC 3339;
+    /// absent before the first). How fresh the archive's head is.
+    #[serde(default)]
+    pub last_commit_at: Option<String>,
+    /// How far the source is ahead of the committed head; absent when the
+    /// head holds every change received and the server reports nothing
+    /// newer.
+    #[serde(default)]
+    pub behind: Option<BehindStatus>,
     /// The last committed snapshot.
     #[serde(default)]
     pub last_snapshot: Option<ArtifactStatus>,
@@ -166,6 +175,28 @@ pub struct ArtifactStatus {
     /// Size of the first format's object.
     #[serde(default)]
     pub bytes: u64,
+}
+
+/// How far the source is ahead of the committed head, in what the source
+/// reports: journal sequences, its position, and the time of its changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BehindStatus {
+    /// Journal sequences the server has past the head's: its newest
+    /// (handshake, heartbeats, changes) minus the one the manifest records.
+    /// It counts every change of the table, also those a filter leaves
+    /// out. Absent when either is unknown.
+    pub sequences: Option<u64>,
+    /// Source position of the newest change received and not committed
+    /// yet (absent when the source stamps no positions).
+    pub position: Option<String>,
+    /// When the oldest change not committed yet was made at the source
+    /// (its journal timestamp; when it has none, when the writer received
+    /// it), RFC 3339. Absent when nothing is buffered.
+    pub since: Option<String>,
+    /// Seconds from `since` to when this status was made: how old the
+    /// newest data missing from the archive's head can be.
+    pub seconds: Option<u64>,
 }
 
 /// The manifest head as last committed.
@@ -227,6 +258,8 @@ impl TableStatus {
             buffer_depth: 0,
             churn_records: 0,
             last_snapshot_at: None,
+            last_commit_at: None,
+            behind: None,
             last_snapshot: None,
             last_diff: None,
             diffs_since_snapshot: 0,
@@ -296,11 +329,21 @@ mod tests {
         assert_eq!(read[0].buffer_depth, 0);
         assert_eq!(read[0].last_snapshot.as_ref().unwrap().records, 0);
         assert_eq!(read[0].source, SourceStatus::default());
+        assert_eq!((&read[0].last_commit_at, &read[0].behind), (&None, &None));
     }
 
     #[test]
     fn a_starting_table_round_trips() {
-        let status = TableStatus::starting("public.orders", "laredo:4002");
+        let mut status = TableStatus::starting("public.orders", "laredo:4002");
+        let json = serde_json::to_string(&status).unwrap();
+        assert_eq!(serde_json::from_str::<TableStatus>(&json).unwrap(), status);
+        status.last_commit_at = Some("2026-01-02T03:04:05Z".into());
+        status.behind = Some(BehindStatus {
+            sequences: Some(12),
+            position: Some("0/16B3750".into()),
+            since: Some("2026-01-02T03:04:06Z".into()),
+            seconds: Some(40),
+        });
         let json = serde_json::to_string(&status).unwrap();
         assert_eq!(serde_json::from_str::<TableStatus>(&json).unwrap(), status);
     }

@@ -10,11 +10,12 @@ use crate::telemetry::internal_events::InternalEvent;
 
 /// The metric families every writer exports (all labelled by `table`; the
 /// README's "HTTP API" lists them); dashboards and tests check against this list.
-pub const DESIGNED_METRICS: [&str; 10] = [
+pub const DESIGNED_METRICS: [&str; 11] = [
     "snapshotter_epoch",
     "snapshotter_buffer_depth",
     "snapshotter_churn_records",
     "snapshotter_snapshot_age_seconds",
+    "snapshotter_head_behind_seconds",
     "snapshotter_diffs_since_snapshot",
     "snapshotter_artifacts_written_total",
     "snapshotter_diff_bytes",
@@ -32,6 +33,7 @@ pub struct Metrics {
     churn_records: IntGaugeVec,
     snapshot_age_seconds: IntGaugeVec,
     last_commit_timestamp_seconds: IntGaugeVec,
+    head_behind_seconds: IntGaugeVec,
     diffs_since_snapshot: IntGaugeVec,
     diff_bytes: IntGaugeVec,
     rows: IntGaugeVec,
@@ -108,6 +110,11 @@ impl Metrics {
                 r,
                 "snapshotter_last_commit_timestamp_seconds",
                 "Unix time of the newest manifest commit (restored from the manifest at start; 0 before the first).",
+            ),
+            head_behind_seconds: gauge(
+                r,
+                "snapshotter_head_behind_seconds",
+                "Seconds since the oldest change the committed head lacks was made at the source (0 when the head holds every change received).",
             ),
             diffs_since_snapshot: gauge(
                 r,
@@ -203,6 +210,7 @@ impl Metrics {
             churn_records: self.churn_records.with_label_values(&t),
             snapshot_age_seconds: self.snapshot_age_seconds.with_label_values(&t),
             last_commit_timestamp_seconds: self.last_commit_timestamp_seconds.with_label_values(&t),
+            head_behind_seconds: self.head_behind_seconds.with_label_values(&t),
             diffs_since_snapshot: self.diffs_since_snapshot.with_label_values(&t),
             diff_bytes: self.diff_bytes.with_label_values(&t),
             rows: self.rows.with_label_values(&t),
@@ -255,6 +263,7 @@ pub struct TableMetrics {
     pub churn_records: IntGauge,
     pub snapshot_age_seconds: IntGauge,
     pub last_commit_timestamp_seconds: IntGauge,
+    pub head_behind_seconds: IntGauge,
     pub diffs_since_snapshot: IntGauge,
     pub diff_bytes: IntGauge,
     pub rows: IntGauge,

@@ -5,6 +5,7 @@
 //! shows it in `/status`; a bug that panics inside a table task restarts that
 //! table from its archive, never the process or the other tables.
 
+mod freshness;
 pub mod handle;
 mod progress;
 mod table_task;

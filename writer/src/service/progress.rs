@@ -7,7 +7,8 @@ use jiff::Timestamp;
 
 use crate::archive::{ArchiveSettings, Artifact, ArtifactKind, Manifest};
 use crate::status::{
-    ArtifactStatus, ErrorScope, ErrorStatus, ManifestStatus, SourceStatus, TableState, TableStatus,
+    ArtifactStatus, BehindStatus, ErrorScope, ErrorStatus, ManifestStatus, SourceStatus,
+    TableState, TableStatus,
 };
 
 /// The task's own state, beyond what the archive, buffer and source hold.
@@ -99,6 +100,8 @@ pub struct Snapshot<'a> {
     pub rows: u64,
     /// The subscription.
     pub source: SourceStatus,
+    /// How far the source is ahead of the committed head.
+    pub behind: Option<BehindStatus>,
 }
 
 impl Progress {
@@ -123,6 +126,10 @@ impl Progress {
             buffer_depth: at.buffer_depth,
             churn_records: at.churn,
             last_snapshot_at: last_snapshot.map(|a| a.created_at.clone()),
+            last_commit_at: manifest
+                .filter(|m| !m.artifacts.is_empty())
+                .map(|m| m.updated_at.clone()),
+            behind: at.behind.clone(),
             last_snapshot: last_snapshot.and_then(artifact_status),
             last_diff: last_of(ArtifactKind::Diff).and_then(artifact_status),
             diffs_since_snapshot: manifest.map_or(0, |m| m.diffs_since_snapshot() as u64),

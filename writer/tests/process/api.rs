@@ -102,6 +102,11 @@ async fn status_moves_as_changes_flow_and_a_forced_snapshot_starts_a_new_epoch()
     assert_eq!(manifest.head_position, later.head_position);
     assert!(manifest.artifacts >= 3);
     assert!(manifest.uri.ends_with("manifest.json"), "{}", manifest.uri);
+    assert_eq!(
+        later.last_commit_at.as_deref(),
+        Some(manifest.updated_at.as_str()),
+        "the head is as fresh as the last manifest commit"
+    );
 
     let (code, body) = writer.post(&format!("/snapshot?table={name}")).await;
     assert_eq!(code, 200, "{body}");

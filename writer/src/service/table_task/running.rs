@@ -15,6 +15,7 @@ use crate::archive::{
 };
 use crate::dest::Destination;
 use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
+use crate::service::freshness::Freshness;
 use crate::service::handle::{SnapshotFailure, TableCommand};
 use crate::service::progress::{Progress, Snapshot};
 use crate::service::wiring;
@@ -34,6 +35,7 @@ pub(super) struct Running<'a> {
     publisher: EventPublisher,
     progress: Progress,
     manifest_uri: String,
+    freshness: Freshness,
     /// A snapshot that must be written once the table is synced: the initial
     /// base, or a new base after the source replaced the table.
     pending: Option<Trigger>,
@@ -105,6 +107,7 @@ impl<'a> Running<'a> {
             publisher,
             progress,
             manifest_uri,
+            freshness: Freshness::default(),
             pending,
             retry: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)),
             retry_at: None,
@@ -161,6 +164,7 @@ impl<'a> Running<'a> {
     }
 
     async fn on_batch(&mut self, batch: crate::source::Batch) {
+        self.freshness.observe(&batch, Timestamp::now());
         let mut replaced = false;
         let mut synced = false;
         let buffer = &mut self.buffer;
@@ -389,12 +393,19 @@ impl<'a> Running<'a> {
             },
         };
         let manifest = self.archive.manifest();
+        let now = Timestamp::now();
         if let Some(last) = manifest.last_snapshot()
             && let Ok(at) = last.created_at.parse::<Timestamp>()
         {
-            let age = Timestamp::now().duration_since(at).as_secs().max(0);
+            let age = now.duration_since(at).as_secs().max(0);
             self.ctx.metrics.snapshot_age_seconds.set(age);
         }
+        let received = &self.replica.cursor().position;
+        let behind = self
+            .freshness
+            .of_head(manifest, received, self.buffer.depth(), now);
+        let lag = Freshness::seconds(behind.as_ref());
+        self.ctx.metrics.head_behind_seconds.set(lag);
         let at = Snapshot {
             archive: Some((manifest, self.archive.settings())),
             manifest_uri: self.manifest_uri.clone(),
@@ -402,6 +413,7 @@ impl<'a> Running<'a> {
             churn: self.buffer.churn(),
             rows: self.replica.table().len() as u64,
             source,
+            behind,
         };
         publish(self.ctx, &self.progress, &at);
     }
