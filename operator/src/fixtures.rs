@@ -80,6 +80,7 @@ fn table(name: &str, destination: DestinationSpec) -> SnapshotTable {
             key_prefix: None,
             key_fields: None,
             diff: None,
+            stale_after: None,
             snapshot: None,
             retention: None,
             destinations: vec![destination],

@@ -17,6 +17,7 @@ mod cluster {
     pub mod daytwo;
     pub mod kit;
     pub mod lifecycle;
+    pub mod local;
     pub mod story;
 }
 
@@ -44,5 +45,14 @@ async fn spec_changes_invalid_specs_and_deletion() {
 async fn suspend_flushes_and_stops_the_writer_and_resume_continues_its_epoch() {
     if let Some(client) = cluster("cluster suspend").await {
         cluster::daytwo::suspend_and_resume(client).await;
+    }
+}
+
+/// A writer that stops committing while changes are buffered: `Stale=True`
+/// within `staleAfter`, `False` after the next commit.
+#[tokio::test]
+async fn a_head_that_stops_moving_turns_stale_and_the_next_commit_clears_it() {
+    if let Some(client) = cluster("cluster stale").await {
+        cluster::daytwo::stale_and_fresh(client).await;
     }
 }

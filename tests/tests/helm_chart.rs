@@ -285,6 +285,8 @@ fn the_dashboard_covers_the_writer_and_operator_metrics() {
         "snapshot_operator_reconciles_total",
         "snapshot_operator_reconcile_errors_total",
         "snapshot_operator_reconcile_duration_seconds_bucket",
+        "snapshot_operator_table_stale",
+        "snapshot_operator_table_suspended",
     ]) {
         assert!(
             expressions
@@ -304,4 +306,13 @@ fn the_dashboard_covers_the_writer_and_operator_metrics() {
             "{expression}"
         );
     }
+    // The alert states: pending and firing, each alert by table.
+    let alerts = expressions
+        .iter()
+        .find(|e| e.contains("ALERTS{"))
+        .expect("a panel of the alerts");
+    assert!(
+        alerts.contains("by (alertname, alertstate, table)") && !alerts.contains("alertstate="),
+        "{alerts}"
+    );
 }

@@ -70,6 +70,9 @@ pub async fn run(
     }
     server_version::discover(&client, &metrics).await;
     let (store, writer) = reflector::store();
+    if let Err(error) = metrics.track_tables(store.clone()) {
+        warn!(%error, "per-table metrics are not exported");
+    }
     let (related, related_triggers) = futures::channel::mpsc::unbounded();
     let applied = Arc::new(AppliedChildren::default());
     let recorder = Recorder::new(

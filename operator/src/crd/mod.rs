@@ -33,7 +33,8 @@ pub use schema::{
 pub use source::{FilterSpec, ReconnectSpec, SourceProtocol, SourceSpec};
 pub use status::{
     ArtifactRef, BoundIdentity, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY,
-    HandledRebase, STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTableStatus,
+    CONDITION_STALE, HandledRebase, STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTableStatus,
+    SourceBehind,
 };
 pub use writer::{StorageSpec, WriterSpec};
 
@@ -62,6 +63,10 @@ pub const MAX_NAME_LENGTH: usize = 45;
     printcolumn(name = "Head", type_ = "string", json_path = ".status.headPosition", description = "Source position of the newest committed artifact"),
     printcolumn(name = "Last Snapshot", type_ = "date", json_path = ".status.lastSnapshot.at", description = "When the newest base snapshot was committed"),
     printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend", description = "Whether the writer is scaled to zero (spec.suspend)"),
+    printcolumn(name = "Stale", type_ = "string", json_path = ".status.conditions[?(@.type==\"Stale\")].status", priority = 1, description = "Whether nothing was committed for longer than spec.staleAfter while changes wait"),
+    printcolumn(name = "Rows", type_ = "integer", json_path = ".status.rows", priority = 1, description = "Rows in the writer's table"),
+    printcolumn(name = "Buffered", type_ = "integer", json_path = ".status.bufferedChanges", priority = 1, description = "Changes the writer holds that no committed artifact has yet"),
+    printcolumn(name = "Last Commit", type_ = "date", json_path = ".status.lastCommitAt", priority = 1, description = "When the writer last committed the manifest"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("size(self.metadata.name) <= 45").message(rules::NAME_TOO_LONG)
 )]
@@ -91,6 +96,14 @@ pub struct SnapshotTableSpec {
     /// How often buffered changes are written as a diff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<DiffSpec>,
+
+    /// How long the archive's head may go without a commit while changes
+    /// wait (buffered in the writer, or unknown because the source is
+    /// disconnected) before the `Stale` condition turns true; a Go
+    /// duration (default three diff intervals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = schema::DURATION_PATTERN), length(max = 64))]
+    pub stale_after: Option<String>,
 
     /// When to write a new base snapshot (a new epoch). Omitted thresholds are
     /// off.

@@ -14,6 +14,10 @@ pub const CONDITION_CONFLICT: &str = "Conflict";
 /// the writer reports failures.
 pub const CONDITION_DEGRADED: &str = "Degraded";
 
+/// Condition type: nothing was committed for longer than `spec.staleAfter`
+/// while changes wait (buffered, or the source disconnected).
+pub const CONDITION_STALE: &str = "Stale";
+
 /// `status.state` while `spec.suspend` is true and a writer pod is still
 /// there, flushing its final diff.
 pub const STATE_SUSPENDING: &str = "suspending";
@@ -56,6 +60,24 @@ pub struct SnapshotTableStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_diff: Option<ArtifactRef>,
 
+    /// When the writer last committed the manifest (any artifact, RFC 3339):
+    /// how fresh the archive's head is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_commit_at: Option<String>,
+
+    /// Changes the writer holds that no committed artifact has yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffered_changes: Option<i64>,
+
+    /// Rows in the writer's in-memory table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<i64>,
+
+    /// How far the source is ahead of the committed head, as far as the
+    /// source reports it; absent when the head holds every change received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behind: Option<SourceBehind>,
+
     /// The last re-base request the operator passed to the writer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_rebase: Option<HandledRebase>,
@@ -70,8 +92,8 @@ pub struct SnapshotTableStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<BoundIdentity>,
 
-    /// `Ready`, `Conflict` and `Degraded`; `lastTransitionTime` moves only
-    /// when a condition's status changes.
+    /// `Ready`, `Conflict`, `Degraded` and `Stale`; `lastTransitionTime`
+    /// moves only when a condition's status changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
@@ -119,6 +141,25 @@ pub struct ArtifactRef {
     /// Size in bytes of the artifact's first format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<i64>,
+}
+
+/// How far the source is ahead of the committed head, from the writer's
+/// `/status` (`behind`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceBehind {
+    /// Journal sequences the server has past the head's (they include
+    /// changes a filter leaves out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequences: Option<i64>,
+    /// Source position of the newest change received and not committed
+    /// (absent when the source stamps none; see [`ArtifactRef::position`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub position: String,
+    /// When the oldest change not committed yet was made at the source
+    /// (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 /// A re-base request (annotation `rebase` or `laredo.io/rebase`) the writer

@@ -51,21 +51,26 @@ fn the_crd_has_names_columns_and_a_status_subresource() {
     let version = &crd.spec.versions[0];
     assert_eq!(version.name, "v1alpha1");
     assert!(version.subresources.as_ref().unwrap().status.is_some());
-    let columns: Vec<&str> = version
+    let columns: Vec<(&str, i32)> = version
         .additional_printer_columns
         .iter()
         .flatten()
-        .map(|c| c.name.as_str())
+        .map(|c| (c.name.as_str(), c.priority.unwrap_or(0)))
         .collect();
+    // `kubectl get -o wide` adds the priority-1 columns.
     assert_eq!(
         columns,
         [
-            "Ready",
-            "Epoch",
-            "Head",
-            "Last Snapshot",
-            "Suspended",
-            "Age"
+            ("Ready", 0),
+            ("Epoch", 0),
+            ("Head", 0),
+            ("Last Snapshot", 0),
+            ("Suspended", 0),
+            ("Stale", 1),
+            ("Rows", 1),
+            ("Buffered", 1),
+            ("Last Commit", 1),
+            ("Age", 0)
         ]
     );
     assert!(

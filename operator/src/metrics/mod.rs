@@ -1,5 +1,8 @@
-//! The operator's Prometheus metrics: reconciles, errors by reason, and
-//! reconcile durations.
+//! The operator's Prometheus metrics: reconciles, errors by reason,
+//! reconcile durations, and per SnapshotTable ([`tables`]) readiness,
+//! staleness, suspension and last commit.
+
+mod tables;
 
 use std::time::Duration;
 
@@ -71,6 +74,16 @@ impl Metrics {
             applies,
             server,
         })
+    }
+
+    /// Exports the per-table gauges of every SnapshotTable in `store`, read
+    /// at each scrape. Once per registry: a second call is refused.
+    pub fn track_tables(
+        &self,
+        store: kube::runtime::reflector::Store<crate::crd::SnapshotTable>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry
+            .register(Box::new(tables::TableGauges::new(store)?))
     }
 
     /// Records the API server's version.

@@ -10,6 +10,7 @@ pub mod applied;
 pub mod apply;
 pub mod build;
 pub mod claims;
+pub mod freshness;
 pub mod rebase;
 pub mod status;
 pub mod suspend;
@@ -299,6 +300,9 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
         report: report.as_ref(),
     };
     let next = status::desired(table, &observation, handled.clone(), &now);
+    if let Some((kind, reason, note)) = freshness::flip(table.status.as_ref(), &next) {
+        ctx.publish(table, kind, reason, note).await;
+    }
     status::patch(&api, table, &next).await?;
     // The record first, then the annotation: the removal wakes the next
     // reconcile, and the object it reads must already hold the record (a
@@ -308,11 +312,14 @@ async fn reconcile_table(table: &SnapshotTable, ctx: &Context) -> Result<Action,
     }
     rebase?;
     let streak = ctx.unreachable_streak(&ObjectRef::from_obj(table), report.is_ok());
-    Ok(Action::requeue(next_refresh(
+    let refresh = next_refresh(
         ctx.settings.requeue_interval,
         ready && handled.is_none(),
         streak,
-    )))
+    );
+    let stale_after = freshness::stale_after(&table.spec);
+    let look = freshness::next_look(refresh, report.as_ref().ok(), stale_after, now.0);
+    Ok(Action::requeue(look))
 }
 
 /// When to look at the writer again: the regular interval once it is ready

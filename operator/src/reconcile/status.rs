@@ -11,12 +11,14 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::crd::{
-    ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, HandledRebase,
-    STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTable, SnapshotTableStatus,
+    ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, CONDITION_STALE,
+    HandledRebase, STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTable, SnapshotTableStatus,
+    SourceBehind,
 };
 use snapshot_contract::status::{ArtifactStatus, TableState, TableStatus};
 
 use crate::reconcile::claims::Blocker;
+use crate::reconcile::freshness;
 use crate::reconcile::validate::{InvalidSpec, bound_identity};
 use crate::writer_client::WriterCallError;
 use crate::{Error, MANAGER};
@@ -109,7 +111,12 @@ pub fn desired(
             next.bound = Some(bound_identity(&table.spec));
             match report {
                 Some(report) => reflect(report, &mut next),
-                None => carry_writer_fields(&current, &mut next),
+                None => {
+                    carry_writer_fields(&current, &mut next);
+                    // No writer holds anything any more.
+                    next.buffered_changes = None;
+                    next.behind = None;
+                }
             }
             next.writer_url = current.writer_url.clone();
             next.ready = Some(false);
@@ -153,6 +160,8 @@ pub fn desired(
             }
         }
     };
+    let (stale, stale_reason, stale_message) =
+        freshness::condition(observation, &current, &table.spec, now.0);
     next.conditions = conditions
         .into_iter()
         .map(|(type_, status, reason, message)| {
@@ -166,6 +175,15 @@ pub fn desired(
                 now,
             )
         })
+        .chain(std::iter::once(condition(
+            current.condition(CONDITION_STALE),
+            CONDITION_STALE,
+            stale,
+            &stale_reason,
+            stale_message,
+            generation,
+            now,
+        )))
         .collect();
     next
 }
@@ -273,6 +291,14 @@ fn reflect(report: &TableStatus, next: &mut SnapshotTableStatus) {
     next.head_position = Some(report.head_position.clone()).filter(|p| !p.is_empty());
     next.last_snapshot = report.last_snapshot.as_ref().map(artifact);
     next.last_diff = report.last_diff.as_ref().map(artifact);
+    next.last_commit_at = report.last_commit_at.clone().filter(|at| !at.is_empty());
+    next.buffered_changes = Some(saturating_i64(report.buffer_depth));
+    next.rows = Some(saturating_i64(report.row_count));
+    next.behind = report.behind.as_ref().map(|behind| SourceBehind {
+        sequences: behind.sequences.map(saturating_i64),
+        position: behind.position.clone().unwrap_or_default(),
+        since: behind.since.clone().filter(|at| !at.is_empty()),
+    });
 }
 
 fn carry_writer_fields(current: &SnapshotTableStatus, next: &mut SnapshotTableStatus) {
@@ -282,6 +308,10 @@ fn carry_writer_fields(current: &SnapshotTableStatus, next: &mut SnapshotTableSt
     next.head_position = current.head_position.clone();
     next.last_snapshot = current.last_snapshot.clone();
     next.last_diff = current.last_diff.clone();
+    next.last_commit_at = current.last_commit_at.clone();
+    next.buffered_changes = current.buffered_changes;
+    next.rows = current.rows;
+    next.behind = current.behind.clone();
     next.writer_url = next
         .writer_url
         .take()
@@ -512,7 +542,14 @@ mod tests {
         fresh.head_position.clear();
         let mut fenced = writer_report("public.orders", true, 3);
         fenced.state = TableState::Fenced;
-        let ready = writer_report("public.orders", true, 1);
+        let mut ready = writer_report("public.orders", true, 1);
+        ready.last_commit_at = Some("2026-01-02T03:04:05Z".into());
+        ready.behind = Some(snapshot_contract::status::BehindStatus {
+            sequences: Some(3),
+            position: Some(String::new()),
+            since: Some(String::new()),
+            seconds: Some(1),
+        });
         let unavailable = unavailable();
         let observations = [
             Observation::Invalid(&invalid),
@@ -533,6 +570,14 @@ mod tests {
                 url: "u",
                 report: Err(&unavailable),
             },
+            Observation::Suspended {
+                pods_left: 0,
+                report: None,
+            },
+            Observation::Suspended {
+                pods_left: 1,
+                report: Some(&ready),
+            },
         ];
         let rebase = HandledRebase {
             value: String::new(),
@@ -548,7 +593,7 @@ mod tests {
         };
         for observation in &observations {
             let status = desired(&table, observation, Some(rebase.clone()), &at(1));
-            assert_eq!(status.conditions.len(), 3, "{observation:?}");
+            assert_eq!(status.conditions.len(), 4, "{observation:?}");
             let mut found = Vec::new();
             empty_strings(
                 &serde_json::to_value(&status).unwrap(),

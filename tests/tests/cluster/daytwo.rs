@@ -1,27 +1,22 @@
-//! Day two of a table: suspend and resume it. The test plays the kubelet:
-//! it runs the writer as a local process from the config the operator
-//! rendered while the StatefulSet asks for a pod, and sends it SIGTERM (as
-//! the kubelet does) once the StatefulSet asks for none.
+//! Day two of a table: suspend and resume it, and see its head go stale
+//! and fresh again. The test plays the kubelet: it runs the writer as a
+//! local process from the config the operator rendered while the
+//! StatefulSet asks for a pod, and sends it SIGTERM (as the kubelet does)
+//! once the StatefulSet asks for none.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::Value;
-use snapshot_contract::names;
-use snapshot_contract::status::TableStatus;
 use snapshot_operator::crd::{DiffSpec, SnapshotTable, SnapshotTableStatus};
-use tokio::process::{Child, Command};
 
-use super::kit::{
-    MANAGER, Operator, TIMEOUT, TestNamespace, free_port, impersonating, kubectl, spawn, wait_for,
-    writer_binaries,
-};
-use super::story::{example, install_chart, local_config};
+use super::kit::{MANAGER, Operator, TestNamespace, free_port, impersonating, kubectl, wait_for};
+use super::local::{Sim, Writer, writer_config};
+use super::story::{example, install_chart};
 
 /// Suspend: the writer's final diff is committed, the StatefulSet has no
 /// replica, the status says `suspended`; resume: the writer continues the
@@ -166,85 +161,110 @@ pub async fn suspend_and_resume(client: Client) {
     drop(namespace);
 }
 
-/// `fanout-sim` streaming changes to `public.orders`, killed on drop.
-pub struct Sim {
-    /// Where it listens on 127.0.0.1.
-    pub port: u16,
-    _process: Child,
-}
+/// A writer whose destination fails while changes stream in: `Stale=True`
+/// within `staleAfter` of its last commit, with a Warning Event; the
+/// destination back, the next commit clears it (`Fresh`). `kubectl get -o
+/// wide` and `kubectl describe` show the freshness fields.
+pub async fn stale_and_fresh(client: Client) {
+    let namespace = TestNamespace::create(&client, "stale").await;
+    let ns = namespace.name.as_str();
+    let sim = Sim::start().await;
+    let writer_port = free_port();
+    let operator = Operator::start(
+        client.clone(),
+        ns,
+        &format!("http://127.0.0.1:{writer_port}"),
+    );
+    let tables: Api<SnapshotTable> = Api::namespaced(client.clone(), ns);
+    let stale_after = Duration::from_secs(4);
+    let mut table = example(ns, "orders", sim.port);
+    table.spec.diff = Some(DiffSpec {
+        interval: Some("1s".into()),
+    });
+    table.spec.stale_after = Some("4s".into());
+    apply(&tables, &table).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = writer_config(&client, ns, "orders", writer_port, dir.path()).await;
+    let _writer = Writer::start(&config, writer_port);
+    wait_for_status(
+        "Ready, committing diffs, not stale",
+        &tables,
+        "orders",
+        |s| {
+            let fresh = s
+                .condition("Stale")
+                .is_some_and(|c| c.status == "False" && c.reason == "Fresh");
+            (s.is_true("Ready") && fresh && s.last_diff.is_some()).then_some(())
+        },
+    )
+    .await;
 
-impl Sim {
-    /// Starts it (200 rows, 20 changes a second) and waits until it listens.
-    pub async fn start() -> Self {
-        let (_, sim) = writer_binaries();
-        let port = free_port();
-        let process = spawn(Command::new(&sim).args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--schema",
-            "public",
-            "--table",
-            "orders",
-            "--rows",
-            "200",
-            "--rate",
-            "20",
-        ]));
-        wait_for("fanout-sim to listen", || async move {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .ok()
-                .map(|_| ())
-        })
-        .await;
-        Self {
-            port,
-            _process: process,
-        }
+    // The destination fails: its directory becomes a file. Changes keep
+    // coming and stay buffered; nothing commits.
+    let archive = dir.path().join("archive");
+    let away = dir.path().join("archive.away");
+    std::fs::rename(&archive, &away).unwrap();
+    std::fs::write(&archive, b"not a directory").unwrap();
+    let stale = wait_for_status("Stale=True", &tables, "orders", |s| {
+        s.is_true("Stale").then_some(())
+    })
+    .await;
+    let condition = stale.condition("Stale").unwrap();
+    assert_eq!(condition.reason, "ChangesNotCommitted", "{condition:?}");
+    let last_commit: k8s_openapi::jiff::Timestamp =
+        stale.last_commit_at.as_deref().unwrap().parse().unwrap();
+    let late = condition.last_transition_time.0.duration_since(last_commit);
+    // Within the threshold: one refresh (2 s) and a second's margin past it.
+    assert!(
+        late.as_secs_f64() < (stale_after + Duration::from_secs(4)).as_secs_f64(),
+        "Stale turned true {late:?} after the last commit ({stale_after:?} threshold)"
+    );
+    assert!(stale.buffered_changes.is_some_and(|b| b > 0), "{stale:?}");
+    let wide = kubectl(&["get", "st", "orders", "-n", ns, "-o", "wide"])
+        .await
+        .unwrap();
+    for column in ["STALE", "ROWS", "BUFFERED", "LAST COMMIT"] {
+        assert!(wide.contains(column), "no {column} in\n{wide}");
     }
-}
-
-/// A writer process, as the kubelet would run the StatefulSet's pod.
-pub struct Writer {
-    process: Child,
-    status_url: String,
-}
-
-impl Writer {
-    /// Starts `snapshot-writer --config config`, its API on `port`.
-    pub fn start(config: &Path, port: u16) -> Self {
-        let (writer, _) = writer_binaries();
-        Self {
-            process: spawn(Command::new(&writer).arg("--config").arg(config)),
-            status_url: format!("http://127.0.0.1:{port}{}", names::STATUS_PATH),
-        }
+    let described = kubectl(&["describe", "st", "orders", "-n", ns])
+        .await
+        .unwrap();
+    for field in [
+        "Last Snapshot:",
+        "Last Diff:",
+        "Bytes:",
+        "Records:",
+        "Last Commit At:",
+    ] {
+        assert!(described.contains(field), "no {field} in\n{described}");
     }
 
-    /// Its one table's `/status` entry, once it answers.
-    pub async fn status(&self) -> Option<TableStatus> {
-        let tables: Vec<TableStatus> = reqwest::get(&self.status_url)
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        tables.into_iter().next()
+    // The destination is back: the next commit clears it.
+    std::fs::remove_file(&archive).unwrap();
+    std::fs::rename(&away, &archive).unwrap();
+    let fresh = wait_for_status(
+        "Stale=False after the next commit",
+        &tables,
+        "orders",
+        |s| {
+            let cleared = s
+                .condition("Stale")
+                .is_some_and(|c| c.status == "False" && c.reason == "Fresh");
+            let committed = s.last_commit_at.as_deref() != stale.last_commit_at.as_deref();
+            (cleared && committed).then_some(())
+        },
+    )
+    .await;
+    assert!(fresh.last_commit_at > stale.last_commit_at, "{fresh:?}");
+    let events = events(&client, ns).await;
+    for reason in ["Stale", "Fresh"] {
+        assert!(
+            events.iter().any(|r| r == reason),
+            "no {reason} Event in {events:?}"
+        );
     }
-
-    /// SIGTERM, as the kubelet sends when the pod goes; waits for the exit.
-    pub async fn terminate(&mut self) {
-        let pid = self.process.id().expect("the writer is running");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let exit = tokio::time::timeout(TIMEOUT, self.process.wait())
-            .await
-            .expect("the writer exits after SIGTERM")
-            .unwrap();
-        assert!(exit.success(), "the writer's exit after SIGTERM: {exit}");
-    }
+    operator.stop().await;
+    drop(namespace);
 }
 
 /// Server-side applies `table` as the test's field manager.
@@ -254,28 +274,6 @@ pub async fn apply(tables: &Api<SnapshotTable>, table: &SnapshotTable) {
         .patch(&name, &PatchParams::apply(MANAGER), &Patch::Apply(table))
         .await
         .expect("applying the SnapshotTable");
-}
-
-/// The config the operator rendered for `name`, moved to this machine
-/// (API on `port`, archive under `dir`), written to a file in `dir`.
-pub async fn writer_config(
-    client: &Client,
-    ns: &str,
-    name: &str,
-    port: u16,
-    dir: &Path,
-) -> PathBuf {
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let child = format!("{name}-writer");
-    let config_map = wait_for("the writer's ConfigMap", || {
-        let (api, child) = (config_maps.clone(), child.clone());
-        async move { api.get_opt(&child).await.ok().flatten() }
-    })
-    .await;
-    let rendered = &config_map.data.as_ref().unwrap()[names::CONFIG_FILE_NAME];
-    let path = dir.join(names::CONFIG_FILE_NAME);
-    std::fs::write(&path, local_config(rendered, port, &dir.join("archive"))).unwrap();
-    path
 }
 
 /// Waits until `name`'s status passes `check`; returns it.

@@ -11,23 +11,19 @@
 //! The writer and the fan-out simulator run as local processes, the writer
 //! from the config the operator rendered into the ConfigMap.
 
-use std::path::Path;
-
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client, ResourceExt};
-use snapshot_contract::config::DestinationConfig;
 use snapshot_contract::names;
 use snapshot_operator::crd::{SnapshotTable, StorageSpec, WriterSpec};
-use tokio::process::Command;
 
 use super::kit::{
-    MANAGER, Operator, TestNamespace, free_port, helm, impersonating, kubectl, spawn, wait_for,
-    writer_binaries,
+    MANAGER, Operator, TestNamespace, free_port, helm, impersonating, kubectl, wait_for,
 };
+use super::local::{Sim, Writer, writer_config};
 use e2e_tests::repository;
 
 pub async fn story(client: Client) {
@@ -35,28 +31,9 @@ pub async fn story(client: Client) {
     let ns = namespace.name.as_str();
     let release = install_chart(&client, ns).await;
 
-    let (writer_bin, sim_bin) = writer_binaries();
-    let sim_port = free_port();
+    let sim = Sim::start().await;
+    let sim_port = sim.port;
     let writer_port = free_port();
-    let _sim = spawn(Command::new(&sim_bin).args([
-        "--listen",
-        &format!("127.0.0.1:{sim_port}"),
-        "--schema",
-        "public",
-        "--table",
-        "orders",
-        "--rows",
-        "200",
-        "--rate",
-        "20",
-    ]));
-    wait_for("fanout-sim to listen", || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", sim_port))
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
 
     // The operator, in this process, with the chart's permissions, pointing
     // every SnapshotTable at the local writer.
@@ -104,7 +81,7 @@ pub async fn story(client: Client) {
     })
     .await;
     assert_eq!(account.owner_references()[0].uid, uid);
-    let config_map = wait_for("the ConfigMap", || {
+    wait_for("the ConfigMap", || {
         let api = config_maps.clone();
         async move { api.get_opt("orders-writer").await.ok().flatten() }
     })
@@ -112,14 +89,8 @@ pub async fn story(client: Client) {
 
     // The writer, as a local process, from the config the operator rendered.
     let archive = tempfile::tempdir().unwrap();
-    let config_path = archive.path().join(names::CONFIG_FILE_NAME);
-    let rendered = config_map.data.as_ref().unwrap()[names::CONFIG_FILE_NAME].clone();
-    std::fs::write(
-        &config_path,
-        local_config(&rendered, writer_port, &archive.path().join("archive")),
-    )
-    .unwrap();
-    let _writer = spawn(Command::new(&writer_bin).arg("--config").arg(&config_path));
+    let config = writer_config(&client, ns, "orders", writer_port, archive.path()).await;
+    let _writer = Writer::start(&config, writer_port);
 
     // What a user waits on.
     kubectl(&[
@@ -336,16 +307,4 @@ pub fn example(namespace: &str, name: &str, sim_port: u16) -> SnapshotTable {
         ..WriterSpec::default()
     });
     table
-}
-
-/// The rendered config, moved from the pod's world (the writer's port,
-/// `/data`) to this machine's.
-pub fn local_config(rendered: &str, port: u16, archive: &Path) -> String {
-    let mut config = snapshot_contract::parse_str(rendered).unwrap();
-    config.http.port = port;
-    config.http.bind = [127, 0, 0, 1].into();
-    config.tables[0].destinations[0] = DestinationConfig::Local {
-        path: archive.to_owned(),
-    };
-    serde_yaml::to_string(&config).unwrap()
 }

@@ -101,6 +101,7 @@ pub(super) fn pod_hash(stateful_set: &Value) -> String {
 }
 
 mod conflict;
+mod freshness;
 mod rebase;
 mod suspend;
 mod workload;

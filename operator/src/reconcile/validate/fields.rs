@@ -6,8 +6,8 @@ use crate::crd::SnapshotTableSpec;
 
 /// What the CRD's schema cannot type and the writer's config does not
 /// forbid: filter values are scalars (the schema lets any value through),
-/// and a `keyPrefix`, when given, is not empty (omitting it means
-/// `<table>/`).
+/// `staleAfter` is a duration longer than 0, and a `keyPrefix`, when given,
+/// is not empty (omitting it means `<table>/`).
 pub(super) fn check_spec_only(spec: &SnapshotTableSpec, errors: &mut Errors) {
     for (i, filter) in spec.source.filters.iter().flatten().enumerate() {
         let path = format!("spec.source.filters[{i}]");
@@ -30,6 +30,9 @@ pub(super) fn check_spec_only(spec: &SnapshotTableSpec, errors: &mut Errors) {
                 );
             }
         }
+    }
+    if let Some(problem) = crate::reconcile::freshness::check(spec) {
+        errors.push("spec.staleAfter", problem);
     }
     if spec.key_prefix.as_deref().is_some_and(str::is_empty) {
         errors.push(
