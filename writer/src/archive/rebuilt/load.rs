@@ -28,9 +28,8 @@ const BYTES_PER_SHARD: usize = 1 << 20;
 /// wrote it. Without one (Go writers record none), every line is scanned
 /// whole, so a malformed line is still an error.
 ///
-/// A Parquet object is checked against its checksum, then decoded into the
-/// `protobuf` form (every row an encoded `Struct`, [`parquet::snapshot_rows`])
-/// and loaded as that.
+/// A Parquet object is checked against its checksum first, then decoded
+/// ([`load_parquet`]).
 pub(in crate::archive) fn load_snapshot(
     format: Format,
     body: &Bytes,
@@ -43,10 +42,75 @@ pub(in crate::archive) fn load_snapshot(
             check_crc32c(crc32c::crc32c(body), expected)
                 .map_err(|message| FormatError::at(0, message))?;
         }
-        let rows = parquet::snapshot_rows(body, workers)?;
-        return load_in_parts(Format::Protobuf, &rows, key, None, workers);
+        return load_parquet(body, key, workers);
     }
     load_in_parts(format, body, key, expected_crc, workers)
+}
+
+/// Loads a Parquet snapshot: each of `workers` threads decodes a share of
+/// its row groups into encoded `Struct`s and keys each row as it is
+/// decoded ([`parquet::snapshot_parts`]), then groups its rows by shard;
+/// each part is held as an object of its own.
+fn load_parquet(body: &Bytes, key: &KeySpec, workers: usize) -> Result<RebuiltRows, FormatError> {
+    let write_key = |row: &[u8], out: &mut String| write_struct_key(key, row, out);
+    let decoded = parquet::snapshot_parts(body, workers, &write_key)?;
+    let size: usize = decoded.iter().map(|part| part.rows.len()).sum();
+    let mut rows = RebuiltRows::with_shards((size / BYTES_PER_SHARD).clamp(workers, 4096));
+    let held: Vec<usize> = decoded
+        .iter()
+        .map(|part| rows.hold(part.rows.clone(), RowKind::Struct))
+        .collect();
+    let shared = &rows;
+    let grouped: Vec<Result<Vec<Vec<Keyed>>, FormatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = decoded
+            .iter()
+            .zip(&held)
+            .map(|(part, &object)| scope.spawn(move || group_by_shard(shared, part, object)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(FormatError::at(0, "key worker panicked")))
+            })
+            .collect()
+    });
+    let grouped = grouped.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let by_part: Vec<(usize, Vec<Vec<Keyed>>)> = decoded
+        .iter()
+        .zip(grouped)
+        .map(|(part, by_shard)| (rows.push_key_text(&part.keys).0, by_shard))
+        .collect();
+    rows.fill(&by_part, workers).map_err(|duplicate| {
+        FormatError::at(
+            0,
+            format!("key {:?} appears twice in the snapshot", duplicate.key),
+        )
+    })?;
+    Ok(rows)
+}
+
+/// The rows of a decoded Parquet part (held as `object`), by shard.
+fn group_by_shard(
+    rows: &RebuiltRows,
+    part: &parquet::SnapshotPart,
+    object: usize,
+) -> Result<Vec<Vec<Keyed>>, FormatError> {
+    let mut by_shard: Vec<Vec<Keyed>> = (0..rows.shard_count()).map(|_| Vec::new()).collect();
+    let (mut row_start, mut key_start) = (0, 0);
+    for (index, (&row_end, &key_end)) in part.row_ends.iter().zip(&part.key_ends).enumerate() {
+        let hash = rows.hash(&part.keys[key_start..key_end]);
+        let slot = Slot::new(
+            object,
+            (row_start, row_end - row_start),
+            (key_start, key_end - key_start),
+        )
+        .map_err(|message| FormatError::at(part.rows_before + index + 1, message))?;
+        by_shard[rows.shard_of(hash)].push(Keyed { hash, slot });
+        (row_start, key_start) = (row_end, key_end);
+    }
+    Ok(by_shard)
 }
 
 /// [`load_snapshot`] on `workers` threads.

@@ -39,12 +39,12 @@ impl Spool {
         id: &str,
     ) -> Result<SpoolFile, ArchiveError> {
         let workers = crate::blocking::worker_threads();
+        // Keys read range by range in memory order, on every core.
+        let ranges = table.rows_by_address(4096);
         let rows =
-            sort_by_key(table.rows_in_memory_order(), schema, workers).map_err(|source| {
-                ArchiveError::Encode {
-                    what: "snapshot row".to_owned(),
-                    source,
-                }
+            sort_by_key(&ranges, schema, workers).map_err(|source| ArchiveError::Encode {
+                what: "snapshot row".to_owned(),
+                source,
             })?;
         let writer = SpoolWriter::create(&self.dir()?, id, Format::Parquet, Some(self.snapshots))?;
         let Sink(writer) = write_snapshot(Sink(writer), &rows, schema, naming, workers)

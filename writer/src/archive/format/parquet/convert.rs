@@ -154,7 +154,7 @@ impl ScalarBuilder {
                 scale,
             ),
             Scalar::NumericText => Self::Text(StringBuilder::with_capacity(rows, rows * 8), true),
-            Scalar::Text => Self::Text(StringBuilder::with_capacity(rows, rows * 16), false),
+            Scalar::Text => Self::Text(StringBuilder::with_capacity(rows, rows * 32), false),
             Scalar::Bool => Self::Bool(BooleanBuilder::with_capacity(rows)),
             Scalar::Timestamp => {
                 Self::Timestamp(TimestampMicrosecondBuilder::with_capacity(rows), false)
@@ -165,7 +165,7 @@ impl ScalarBuilder {
             ),
             Scalar::Date => Self::Date(Date32Builder::with_capacity(rows)),
             Scalar::Uuid => Self::Uuid(FixedSizeBinaryBuilder::with_capacity(rows, 16)),
-            Scalar::Bytes => Self::Bytes(BinaryBuilder::with_capacity(rows, rows * 16)),
+            Scalar::Bytes => Self::Bytes(BinaryBuilder::with_capacity(rows, rows * 32)),
         }
     }
 

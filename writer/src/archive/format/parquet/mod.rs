@@ -25,8 +25,8 @@ pub mod text;
 pub mod types;
 pub mod write;
 
-pub use read::{diff_records, snapshot_rows};
-pub use rows::{RowError, sort_by_key};
+pub use read::{KeyWriter, SnapshotPart, diff_records, snapshot_parts, snapshot_rows};
+pub use rows::{RowError, RowRanges, sort_by_key};
 pub use types::{ColumnType, ParquetSchema, Scalar, SchemaError};
 pub use write::{Naming, ROW_GROUP_ROWS, write_diff, write_snapshot};
 

@@ -37,7 +37,17 @@ pub struct RowBatch<'s> {
     columns: Vec<ColumnBuilder>,
     /// The value of each column in the row being added: a range of it.
     slots: Vec<Option<(usize, usize)>>,
+    /// The column of each entry of the row before, by position: rows of
+    /// one table mostly list their columns in one order, and a name
+    /// compared with the one expected costs less than a lookup.
+    layout: Vec<usize>,
     scratch: Vec<u8>,
+}
+
+/// Whether two short names are equal (a byte loop: a call to `memcmp`
+/// per value costs more than the comparison).
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 impl<'s> RowBatch<'s> {
@@ -51,6 +61,7 @@ impl<'s> RowBatch<'s> {
                 .map(|c| ColumnBuilder::new(c.ty, rows))
                 .collect(),
             slots: vec![None; schema.columns().len()],
+            layout: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -71,15 +82,25 @@ impl<'s> RowBatch<'s> {
     pub fn push(&mut self, row: &[u8], key_only: bool) -> Result<(), RowError> {
         self.slots.fill(None);
         let base = row.as_ptr().addr();
-        for entry in RawStructEntries::new(row) {
+        let columns = self.schema.columns();
+        for (position, entry) in RawStructEntries::new(row).enumerate() {
             let (name, value) = entry?;
-            let Some(index) = self.schema.index_of(name) else {
-                return Err(RowError::UnknownColumn(utf8(name)?.to_owned()));
+            let index = match self.layout.get(position) {
+                Some(&index) if same_name(columns[index].name.as_bytes(), name) => index,
+                _ => {
+                    let Some(index) = self.schema.index_of(name) else {
+                        return Err(RowError::UnknownColumn(utf8(name)?.to_owned()));
+                    };
+                    if position >= self.layout.len() {
+                        self.layout.resize(position + 1, index);
+                    }
+                    self.layout[position] = index;
+                    index
+                }
             };
             // Protobuf map semantics: a name given twice, the last wins.
             self.slots[index] = Some((value.as_ptr().addr() - base, value.len()));
         }
-        let columns = self.schema.columns();
         for (index, (builder, slot)) in self.columns.iter_mut().zip(&self.slots).enumerate() {
             match slot {
                 Some((start, len)) if !key_only || columns[index].key => {
@@ -162,33 +183,121 @@ fn key_values<'a>(row: &'a [u8], schema: &ParquetSchema) -> Result<Vec<ValueRef<
     Ok(values)
 }
 
-/// Sorts `rows` by their key columns (typed order, module docs) on
-/// `workers` threads. A row that does not decode is an error.
+/// The number of a row's only key column, as [`ordered_bits`]; `None`
+/// when it is not a number (or missing).
+fn numeric_key(row: &[u8], name: &[u8]) -> Result<Option<u64>, WireError> {
+    let mut key = None;
+    // Protobuf map semantics: a name given twice, the last wins.
+    for entry in RawStructEntries::new(row) {
+        let (entry_name, value) = entry?;
+        if entry_name == name {
+            key = Some(value);
+        }
+    }
+    Ok(match key.map(ValueRef::parse).transpose()? {
+        Some(ValueRef::Number(n)) => Some(ordered_bits(n)),
+        _ => None,
+    })
+}
+
+/// Rows given in `count` ranges, `fill(i, rows)` putting the rows of range
+/// `i` into `rows`: ranges of addresses, each read in the order it lies in
+/// memory (`table::memory_order`).
+pub trait RowRanges<'a>: Sync {
+    /// How many ranges.
+    fn count(&self) -> usize;
+    /// Puts the rows of range `index` into `rows`.
+    fn fill(&self, index: usize, rows: &mut Vec<&'a [u8]>);
+}
+
+impl<'a> RowRanges<'a> for crate::table::AddressRanges<'a> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn fill(&self, index: usize, rows: &mut Vec<&'a [u8]>) {
+        self.sorted_into(index, rows);
+    }
+}
+
+/// Rows in one range, as they are.
+impl<'a> RowRanges<'a> for [&'a [u8]] {
+    fn count(&self) -> usize {
+        1
+    }
+
+    fn fill(&self, _: usize, rows: &mut Vec<&'a [u8]>) {
+        rows.extend_from_slice(self);
+    }
+}
+
+/// `f` of every row of every range, on `workers` threads (ranges taken in
+/// turn), one run per worker.
+fn map_ranges<'a, T: Send>(
+    ranges: &(impl RowRanges<'a> + ?Sized),
+    workers: usize,
+    f: impl Fn(&'a [u8]) -> Result<T, WireError> + Sync,
+) -> Result<Vec<T>, WireError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let runs: Vec<Result<Vec<T>, WireError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.clamp(1, ranges.count().max(1)))
+            .map(|_| {
+                let (f, next) = (&f, &next);
+                scope.spawn(move || {
+                    let (mut out, mut rows) = (Vec::new(), Vec::new());
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if index >= ranges.count() {
+                            return Ok(out);
+                        }
+                        rows.clear();
+                        ranges.fill(index, &mut rows);
+                        for row in &rows {
+                            out.push(f(row)?);
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+    for run in runs {
+        out.extend(run);
+    }
+    Ok(out)
+}
+
+/// Every row of `ranges` sorted by its key columns (typed order, module
+/// docs), keys read and rows sorted on `workers` threads. A row that does
+/// not decode is an error.
 pub fn sort_by_key<'a>(
-    rows: Vec<&'a [u8]>,
+    ranges: &(impl RowRanges<'a> + ?Sized),
     schema: &ParquetSchema,
     workers: usize,
 ) -> Result<Vec<&'a [u8]>, WireError> {
-    let keyed = rows
-        .iter()
-        .map(|row| key_values(row, schema).map(|values| (values, *row)))
-        .collect::<Result<Vec<_>, _>>()?;
-    // One numeric key, the common case: sort integers, not values.
-    if keyed
-        .iter()
-        .all(|(values, _)| matches!(values.as_slice(), [ValueRef::Number(_)]))
-    {
-        let mut numbered: Vec<(u64, &'a [u8])> = keyed
-            .into_iter()
-            .map(|(values, row)| match values.as_slice() {
-                [ValueRef::Number(n)] => (ordered_bits(*n), row),
-                _ => (0, row),
-            })
-            .collect();
-        parallel_sort(&mut numbered, workers, |a, b| a.0.cmp(&b.0));
-        return Ok(numbered.into_iter().map(|(_, row)| row).collect());
+    // One numeric key column, the common case: sort integers, not values.
+    if let [column] = schema.key_columns() {
+        let name = schema.columns()[*column].name.as_bytes();
+        let numbered = map_ranges(ranges, workers, |row| {
+            numeric_key(row, name).map(|key| (key, row))
+        })?;
+        if numbered.iter().all(|(key, _)| key.is_some()) {
+            let mut numbered: Vec<(u64, &'a [u8])> = numbered
+                .into_iter()
+                .map(|(key, row)| (key.unwrap_or(0), row))
+                .collect();
+            parallel_sort(&mut numbered, workers, |a, b| a.0.cmp(&b.0));
+            return Ok(numbered.into_iter().map(|(_, row)| row).collect());
+        }
     }
-    let mut keyed = keyed;
+    let mut keyed = map_ranges(ranges, workers, |row| {
+        key_values(row, schema).map(|values| (values, row))
+    })?;
     parallel_sort(&mut keyed, workers, |a, b| {
         a.0.iter()
             .zip(&b.0)

@@ -270,7 +270,7 @@ fn snapshots_are_sorted_by_key_with_statistics_per_row_group() {
         })
         .collect();
     let refs: Vec<&[u8]> = rows.iter().map(Vec::as_slice).collect();
-    let sorted = sort_by_key(refs, &schema, 2).unwrap();
+    let sorted = sort_by_key(refs.as_slice(), &schema, 2).unwrap();
     let key = KeySpec::default();
     let naming = Naming {
         table: "public.t",
@@ -557,7 +557,7 @@ mod property {
                 .collect();
             // Reversed: the snapshot puts them back in key order.
             let refs: Vec<&[u8]> = encoded.iter().rev().map(Vec::as_slice).collect();
-            let sorted = sort_by_key(refs, &schema, 2).unwrap();
+            let sorted = sort_by_key(refs.as_slice(), &schema, 2).unwrap();
             let object = snapshot(&sorted, &schema).unwrap();
             let expected: Vec<String> = encoded.iter().map(|row| json(row)).collect();
             prop_assert_eq!(read_back(&object), expected.clone());

@@ -3,7 +3,11 @@
 //! rebuild keys and holds them as it holds protobuf rows. Any Parquet file
 //! of the types the writer writes is read; a file with other types, or
 //! that does not decode, is an error (never a panic: archives are outside
-//! input).
+//! input). Snapshots decode on every core (`snapshot.rs`), diffs here.
+
+mod snapshot;
+
+pub use snapshot::{KeyWriter, SnapshotPart, snapshot_parts, snapshot_rows};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -19,7 +23,7 @@ use parquet::arrow::arrow_reader::{
 
 use super::text;
 use super::types::{ColumnType, LSN_COLUMN, OP_COLUMN, POSITION_COLUMN, Scalar, TYPE_METADATA};
-use crate::archive::format::{DiffRecord, FormatError, StoredRow, protobuf};
+use crate::archive::format::{DiffRecord, FormatError, StoredRow};
 use crate::table::{Action, KeySpec};
 use laredo_wire::{ValueRef, write_bytes_field, write_struct_entry};
 
@@ -167,8 +171,7 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut S
         }
         Reading::Decimal(scale) => {
             let value = array.as_primitive::<Decimal128Type>().value(row);
-            text::format_decimal(text, value, scale);
-            ValueRef::Number(text.parse().unwrap_or(f64::NAN))
+            ValueRef::Number(decimal_value(value, scale, text))
         }
         Reading::Text { numeric } => {
             let value = array.as_string::<i32>().value(row);
@@ -211,6 +214,28 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut S
         }
     };
     encode_scalar_into(out, &value);
+}
+
+/// Powers of ten that are exact as `f64`.
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The `f64` nearest a decimal, as parsing its text gives: where the
+/// unscaled value and the power of ten are both exact as `f64`, their
+/// quotient is one correctly rounded division; else through the text.
+fn decimal_value(unscaled: i128, scale: i8, text: &mut String) -> f64 {
+    const EXACT: i128 = 1 << 53;
+    if let Some(power) = usize::try_from(scale)
+        .ok()
+        .and_then(|s| EXACT_POWERS_OF_TEN.get(s))
+        && (-EXACT..=EXACT).contains(&unscaled)
+    {
+        return unscaled as f64 / power;
+    }
+    text::format_decimal(text, unscaled, scale);
+    text.parse().unwrap_or(f64::NAN)
 }
 
 /// A float's value: a number, or PostgreSQL's text of NaN and infinities
@@ -306,54 +331,6 @@ fn each_batch(
         batch(&decoded.map_err(parquet_error)?)?;
     }
     Ok(())
-}
-
-/// Decodes a snapshot object into its rows in the `protobuf` snapshot
-/// format (varint-delimited `SnapshotRow`s), on `workers` threads (a share
-/// of the row groups each).
-pub fn snapshot_rows(object: &Bytes, workers: usize) -> Result<Bytes, FormatError> {
-    let metadata = metadata(object)?;
-    let groups = metadata.metadata().num_row_groups();
-    let workers = workers.clamp(1, groups.max(1));
-    let shares: Vec<Vec<usize>> = (0..workers)
-        .map(|w| (groups * w / workers..groups * (w + 1) / workers).collect())
-        .collect();
-    let parts: Vec<Result<Vec<u8>, FormatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|share| {
-                let metadata = &metadata;
-                scope.spawn(move || {
-                    let mut out = Vec::new();
-                    let (mut row, mut value, mut text) = (Vec::new(), Vec::new(), String::new());
-                    each_batch(object, metadata, share, |batch| {
-                        let columns = columns(batch, 0).map_err(|m| FormatError::at(0, m))?;
-                        for index in 0..batch.num_rows() {
-                            row.clear();
-                            encode_row(&columns, index, &mut row, &mut value, &mut text);
-                            protobuf::encode_snapshot_row(&mut out, &row);
-                        }
-                        Ok(())
-                    })?;
-                    Ok(out)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(FormatError::at(0, "a Parquet decoding worker panicked"))
-                })
-            })
-            .collect()
-    });
-    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let mut rows = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for part in parts {
-        rows.extend_from_slice(&part);
-    }
-    Ok(Bytes::from(rows))
 }
 
 /// Decodes a diff object: its records in file order, keyed by `key` (the

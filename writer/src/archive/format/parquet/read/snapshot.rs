@@ -1,0 +1,134 @@
+//! Decoding a snapshot object on every core: each worker decodes a share
+//! of the row groups into encoded `Struct`s and keys each row as it goes.
+
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+
+use super::{columns, each_batch, encode_row, metadata};
+use crate::archive::format::{FormatError, protobuf};
+
+/// A worker's share of a snapshot's rows, decoded ([`snapshot_parts`]).
+#[derive(Debug)]
+pub struct SnapshotPart {
+    /// The rows as encoded `Struct`s, one after another.
+    pub rows: Bytes,
+    /// Where each row ends in `rows` (it starts where the one before ends).
+    pub row_ends: Vec<usize>,
+    /// The rows' keys, one after another.
+    pub keys: String,
+    /// Where each row's key ends in `keys`.
+    pub key_ends: Vec<usize>,
+    /// The file's rows before this part's first (to number a bad one).
+    pub rows_before: usize,
+}
+
+/// Writes a row's key (from its encoded `Struct`) to a string, or says why
+/// it cannot.
+pub type KeyWriter<'a> = &'a (dyn Fn(&[u8], &mut String) -> Result<(), String> + Sync);
+
+/// Decodes a snapshot object on `workers` threads, a share of the row
+/// groups each, into its rows as encoded `Struct`s, each keyed by
+/// `write_key` as it is decoded: the parts in file order.
+pub fn snapshot_parts(
+    object: &Bytes,
+    workers: usize,
+    write_key: KeyWriter<'_>,
+) -> Result<Vec<SnapshotPart>, FormatError> {
+    let metadata = metadata(object)?;
+    let row_groups = metadata.metadata().row_groups();
+    let groups = row_groups.len();
+    let workers = workers.clamp(1, groups.max(1));
+    let shares: Vec<(usize, Vec<usize>)> = (0..workers)
+        .map(|w| {
+            let share: Vec<usize> = (groups * w / workers..groups * (w + 1) / workers).collect();
+            let before = row_groups[..share.first().copied().unwrap_or(groups)]
+                .iter()
+                .map(|g| usize::try_from(g.num_rows()).unwrap_or(0))
+                .sum();
+            (before, share)
+        })
+        .collect();
+    let parts: Vec<Result<SnapshotPart, FormatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|(rows_before, share)| {
+                let metadata = &metadata;
+                scope.spawn(move || decode_share(object, metadata, share, rows_before, write_key))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(FormatError::at(0, "a Parquet decoding worker panicked"))
+                })
+            })
+            .collect()
+    });
+    parts.into_iter().collect()
+}
+
+/// Decodes the row groups `share` of a snapshot ([`snapshot_parts`]).
+fn decode_share(
+    object: &Bytes,
+    metadata: &ArrowReaderMetadata,
+    share: Vec<usize>,
+    rows_before: usize,
+    write_key: KeyWriter<'_>,
+) -> Result<SnapshotPart, FormatError> {
+    // Capacity hints from the metadata, bounded by the object's size: an
+    // archive is outside input, and its row counts may lie.
+    let rows_in_share = share
+        .iter()
+        .map(|&g| usize::try_from(metadata.metadata().row_group(g).num_rows()).unwrap_or(0))
+        .fold(0usize, usize::saturating_add)
+        .min(object.len());
+    let mut rows = Vec::new();
+    let mut row_ends = Vec::with_capacity(rows_in_share);
+    let mut keys = String::with_capacity(rows_in_share * 8);
+    let mut key_ends = Vec::with_capacity(rows_in_share);
+    let (mut value, mut text) = (Vec::new(), String::new());
+    each_batch(object, metadata, share, |batch| {
+        let columns = columns(batch, 0).map_err(|m| FormatError::at(0, m))?;
+        for index in 0..batch.num_rows() {
+            let start = rows.len();
+            encode_row(&columns, index, &mut rows, &mut value, &mut text);
+            if start == 0 {
+                // Room for the share's rows if they are like the first.
+                let room = rows.len().saturating_mul(rows_in_share).saturating_mul(9) / 8;
+                rows.reserve(room.min(object.len().saturating_mul(64)));
+            }
+            row_ends.push(rows.len());
+            write_key(&rows[start..], &mut keys)
+                .map_err(|message| FormatError::at(rows_before + row_ends.len(), message))?;
+            key_ends.push(keys.len());
+        }
+        Ok(())
+    })?;
+    Ok(SnapshotPart {
+        rows: Bytes::from(rows),
+        row_ends,
+        keys,
+        key_ends,
+        rows_before,
+    })
+}
+
+/// Decodes a snapshot object into its rows in the `protobuf` snapshot
+/// format (varint-delimited `SnapshotRow`s), on `workers` threads.
+pub fn snapshot_rows(object: &Bytes, workers: usize) -> Result<Bytes, FormatError> {
+    let parts = snapshot_parts(object, workers, &|_, _| Ok(()))?;
+    let size = parts
+        .iter()
+        .map(|p| p.rows.len() + p.row_ends.len() * 3)
+        .sum();
+    let mut out = Vec::with_capacity(size);
+    for part in &parts {
+        let mut start = 0;
+        for &end in &part.row_ends {
+            protobuf::encode_snapshot_row(&mut out, &part.rows[start..end]);
+            start = end;
+        }
+    }
+    Ok(Bytes::from(out))
+}
