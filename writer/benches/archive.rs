@@ -5,8 +5,14 @@
 //!
 //! `cargo bench -p snapshot-writer --bench archive`. Medians of 3 runs. For
 //! profiling, env `ARCHIVE_BENCH_ROWS` overrides the row count,
-//! `ARCHIVE_BENCH_RUNS` the runs, and `ARCHIVE_BENCH_FORMAT=jsonl|protobuf`
-//! picks one format.
+//! `ARCHIVE_BENCH_RUNS` the runs, and
+//! `ARCHIVE_BENCH_FORMAT=jsonl|protobuf|parquet` picks one format.
+//!
+//! With JSONL and Parquet both run, the Parquet snapshot is compared with
+//! the JSONL one (wall time, size), and DuckDB (`.ci/tools/duckdb.sh`, found
+//! as the tests find it; skipped with a note when missing) times `SELECT
+//! count(*)` and a key-range count over each snapshot object, `read_parquet`
+//! against `read_json`, in the same run.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -23,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use laredo_wire::encode_struct;
 use snapshot_writer::archive::format::RecordEncoder;
+use snapshot_writer::archive::manifest::ManifestColumn;
 use snapshot_writer::archive::{
     ArchiveReader, ArchiveSettings, ArchiveWriter, ChangeBuffer, SourceMark, Trigger,
 };
@@ -39,7 +46,7 @@ fn runs() -> usize {
 
 fn formats() -> Vec<Format> {
     let only = std::env::var("ARCHIVE_BENCH_FORMAT").unwrap_or_default();
-    [Format::Jsonl, Format::Protobuf]
+    [Format::Jsonl, Format::Protobuf, Format::Parquet]
         .into_iter()
         .filter(|format| only.is_empty() || only == format.id())
         .collect()
@@ -92,10 +99,35 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// The bench table's columns as a source announces them (the Parquet
+/// schema).
+const COLUMNS: [(&str, &str); 8] = [
+    ("id", "bigint"),
+    ("email", "text"),
+    ("name", "text"),
+    ("country", "text"),
+    ("balance", "double precision"),
+    ("active", "boolean"),
+    ("created_at", "timestamp with time zone"),
+    ("note", "text"),
+];
+
 fn settings(format: Format) -> ArchiveSettings {
+    let columns = COLUMNS
+        .iter()
+        .zip(1..)
+        .map(|((name, data_type), ordinal)| ManifestColumn {
+            name: (*name).to_owned(),
+            data_type: (*data_type).to_owned(),
+            primary_key: *name == "id",
+            ordinal_position: ordinal,
+            ..ManifestColumn::default()
+        })
+        .collect();
     ArchiveSettings {
         snapshot_formats: vec![format],
         diff_formats: vec![format],
+        columns,
         ..ArchiveSettings::new("bench.rows", "rows/")
     }
 }
@@ -124,7 +156,17 @@ fn plain_write(path: &std::path::Path, bytes: &[u8]) -> Duration {
     started.elapsed()
 }
 
-async fn bench_snapshot(table: &Table, format: Format) {
+/// A snapshot's median wall time and its size, kept to compare formats
+/// and to query the objects with DuckDB.
+struct Snapshot {
+    format: Format,
+    time: Duration,
+    size: u64,
+    /// A copy of the object, for DuckDB.
+    copy: std::path::PathBuf,
+}
+
+async fn bench_snapshot(table: &Table, format: Format, keep: &std::path::Path) -> Snapshot {
     let mut ours = Vec::new();
     let mut plain = Vec::new();
     let mut cpu = Vec::new();
@@ -153,6 +195,11 @@ async fn bench_snapshot(table: &Table, format: Format) {
             format.extension()
         );
         let bytes = std::fs::read(dir.path().join(key)).unwrap();
+        std::fs::write(
+            keep.join(format!("snapshot.{}", format.extension())),
+            &bytes,
+        )
+        .unwrap();
         let cpu_before = support::process_cpu();
         plain.push(plain_write(&dir.path().join("plain"), &bytes));
         plain_cpu.extend(support::process_cpu_since(cpu_before));
@@ -175,6 +222,90 @@ async fn bench_snapshot(table: &Table, format: Format) {
         plain.as_secs_f64(),
         ours.as_secs_f64() / plain.as_secs_f64()
     );
+    Snapshot {
+        format,
+        time: ours,
+        size,
+        copy: keep.join(format!("snapshot.{}", format.extension())),
+    }
+}
+
+/// The Parquet snapshot against the JSONL one of the same run.
+fn compare_to_jsonl(snapshots: &[Snapshot]) {
+    let find = |format| snapshots.iter().find(|s| s.format == format);
+    let (Some(jsonl), Some(parquet)) = (find(Format::Jsonl), find(Format::Parquet)) else {
+        return;
+    };
+    println!(
+        "parquet vs jsonl snapshot: wall time {:.3} s vs {:.3} s ({:.2}x, goal <= 1), size {:.1} MB vs {:.1} MB ({:.1} %, goal <= 30 %)",
+        parquet.time.as_secs_f64(),
+        jsonl.time.as_secs_f64(),
+        parquet.time.as_secs_f64() / jsonl.time.as_secs_f64(),
+        parquet.size as f64 / 1e6,
+        jsonl.size as f64 / 1e6,
+        parquet.size as f64 * 100.0 / jsonl.size as f64,
+    );
+}
+
+/// DuckDB's `count(*)` and key-range count over the Parquet and the JSONL
+/// snapshot objects (best of 3 each, in one DuckDB process).
+fn duckdb_queries(snapshots: &[Snapshot], rows: u32) {
+    let find = |format| snapshots.iter().find(|s| s.format == format);
+    let (Some(jsonl), Some(parquet)) = (find(Format::Jsonl), find(Format::Parquet)) else {
+        return;
+    };
+    let Some(python) = duckdb_python() else {
+        println!("duckdb: not installed (bash .ci/tools/duckdb.sh); queries skipped");
+        return;
+    };
+    let (low, high) = (rows / 2, rows / 2 + rows / 100);
+    let script = format!(
+        r#"
+import sys, time, duckdb
+c = duckdb.connect()
+def best(sql):
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = c.execute(sql).fetchall()
+        times.append(time.perf_counter() - started)
+    return min(times), result[0][0]
+for name, source in [("parquet", "read_parquet('{parquet}')"), ("jsonl", "read_json('{jsonl}', format = 'newline_delimited')")]:
+    count, n = best(f"SELECT count(*) FROM {{source}}")
+    ranged, m = best(f"SELECT count(*) FROM {{source}} WHERE id BETWEEN {low} AND {high}")
+    print(f"duckdb {{name:<8}} count(*) {{count:.3f}} s ({{n}} rows); id BETWEEN {low} AND {high}: {{ranged:.3f}} s ({{m}} rows)")
+print("duckdb", duckdb.__version__)
+"#,
+        parquet = parquet.copy.display(),
+        jsonl = jsonl.copy.display(),
+    );
+    match std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            print!("{}", String::from_utf8_lossy(&output.stdout));
+        }
+        Ok(output) => println!(
+            "duckdb: failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(error) => println!("duckdb: cannot run: {error}"),
+    }
+}
+
+/// DuckDB's Python, as the tests find it.
+fn duckdb_python() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("DUCKDB_PYTHON") {
+        return Some(path.into());
+    }
+    let tools = std::env::var_os("LAREDO_TOOLS_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/laredo-tools"))
+        })?;
+    Some(tools.join("duckdb/bin/python")).filter(|p| p.is_file())
 }
 
 async fn bench_rebuild(table: &Table, rows: u32, format: Format) {
@@ -261,7 +392,8 @@ fn main() {
             started.elapsed().as_secs_f64() * 1e3
         );
         let mut out = Vec::with_capacity(256 << 20);
-        for format in formats() {
+        // Parquet is not encoded record by record.
+        for format in formats().into_iter().filter(|f| *f != Format::Parquet) {
             // Best of 3 into a buffer already paged in.
             let mut time = f64::MAX;
             for _ in 0..runs() {
@@ -286,11 +418,15 @@ fn main() {
     runtime.block_on(async {
         // `ARCHIVE_BENCH_ONLY=snapshot|rebuild` runs one half (e.g. to profile it).
         let only = std::env::var("ARCHIVE_BENCH_ONLY").unwrap_or_default();
+        let kept = tempfile::tempdir().unwrap();
+        let mut snapshots = Vec::new();
         for format in formats() {
             if only != "rebuild" {
-                bench_snapshot(&table, format).await;
+                snapshots.push(bench_snapshot(&table, format, kept.path()).await);
             }
         }
+        compare_to_jsonl(&snapshots);
+        duckdb_queries(&snapshots, rows);
         for format in formats() {
             if only != "snapshot" {
                 bench_rebuild(&table, rows, format).await;
