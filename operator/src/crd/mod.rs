@@ -211,16 +211,18 @@ pub struct RetentionSpec {
 pub struct FormatsSpec {
     /// Snapshot formats (default `[jsonl]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2))]
+    #[schemars(length(min = 1, max = 3))]
     pub snapshot: Option<Vec<Format>>,
     /// Diff formats (default `[jsonl]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2))]
+    #[schemars(length(min = 1, max = 3))]
     pub diff: Option<Vec<Format>>,
 }
 
 /// An artifact format: `jsonl` (one JSON object per line, what laredo's Go
-/// consumers read by default) or `protobuf` (length-delimited records).
+/// consumers read by default), `protobuf` (length-delimited records) or
+/// `parquet` (typed columns for DuckDB, Athena and Spark, which laredo's Go
+/// consumers do not read).
 #[derive(
     Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
 )]
@@ -230,6 +232,8 @@ pub enum Format {
     Jsonl,
     /// Varint length-delimited protobuf records (`.pb`).
     Protobuf,
+    /// Apache Parquet (`.parquet`); `parquet` diffs need `parquet` snapshots.
+    Parquet,
 }
 
 impl From<Format> for snapshot_contract::config::Format {
@@ -237,6 +241,7 @@ impl From<Format> for snapshot_contract::config::Format {
         match format {
             Format::Jsonl => Self::Jsonl,
             Format::Protobuf => Self::Protobuf,
+            Format::Parquet => Self::Parquet,
         }
     }
 }

@@ -292,3 +292,31 @@ fn filters_need_one_scalar_predicate() {
         ]
     );
 }
+
+#[test]
+fn parquet_is_a_format_and_its_diffs_need_its_snapshots_at_the_spec_path() {
+    use crate::crd::{Format, FormatsSpec};
+    use snapshot_contract::config::Format as Written;
+    let mut table = local_table("orders");
+    table.spec.formats = Some(FormatsSpec {
+        snapshot: Some(vec![Format::Jsonl, Format::Parquet]),
+        diff: Some(vec![Format::Parquet]),
+    });
+    let validated = validate(&table).unwrap();
+    let formats = &validated.config.tables[0].formats;
+    assert_eq!(formats.snapshot, [Written::Jsonl, Written::Parquet]);
+    assert_eq!(formats.diff, [Written::Parquet]);
+
+    table.spec.formats = Some(FormatsSpec {
+        snapshot: Some(vec![Format::Jsonl]),
+        diff: Some(vec![Format::Parquet]),
+    });
+    let error = validate(&table).unwrap_err();
+    assert_eq!(paths(&error), ["spec.formats.diff"]);
+    assert!(
+        error
+            .to_string()
+            .contains("parquet diffs need parquet snapshots"),
+        "{error}"
+    );
+}
