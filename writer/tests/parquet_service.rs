@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fanout_sim::{Row, ScriptChange, SimConfig, rows};
+use fanout_sim::{Row, ScriptChange, Sim, SimConfig, SimServer, rows};
 use laredo_wire::{ValueRef, encode_struct};
 use snapshot_writer::dest::LocalDestination;
 use support::duckdb;
@@ -47,21 +47,33 @@ fn types_by_epoch(archive: &Path) -> EpochTypes {
     epochs
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_schema_change_the_source_announces_starts_an_epoch_whose_parquet_files_share_it() {
-    let (sim, server) = sim(300).await;
+/// A writer of Parquet snapshots and diffs into a new directory, fed by
+/// `sim`, ready and past its first diff of `changes` generated changes.
+async fn parquet_writer(
+    sim: &Sim,
+    server: &SimServer,
+    identity: &str,
+    changes: usize,
+) -> (tempfile::TempDir, Writer) {
     let archive = tempfile::tempdir().unwrap();
     let config = config_with_formats(
         server.local_addr(),
         &local_destination(archive.path()),
         "{snapshot: [parquet], diff: [parquet]}",
     );
-    let writer = Writer::start_local(&config, "parquet-schema-test");
+    let writer = Writer::start_local(&config, identity);
     writer.wait_for(LIMIT, "ready", |s| s.ready).await;
-    sim.generate(30);
+    sim.generate(changes);
     writer
         .wait_for(LIMIT, "a diff", |s| s.last_diff.is_some())
         .await;
+    (archive, writer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_the_source_announces_starts_an_epoch_whose_parquet_files_share_it() {
+    let (sim, server) = sim(300).await;
+    let (archive, writer) = parquet_writer(&sim, &server, "parquet-schema-test", 30).await;
     let epoch = stored_manifest(archive.path()).epoch;
 
     // The server announces one more column; the client reconnects and sees
@@ -159,19 +171,8 @@ async fn postgres_text_becomes_typed_columns_and_a_value_that_does_not_convert_i
         .postgres_like(),
     )
     .await;
-    let archive = tempfile::tempdir().unwrap();
-    let config = config_with_formats(
-        server.local_addr(),
-        &local_destination(archive.path()),
-        "{snapshot: [parquet], diff: [parquet]}",
-    );
-    let writer = Writer::start_local(&config, "parquet-text-test");
-    writer.wait_for(LIMIT, "ready", |s| s.ready).await;
     // Live changes arrive as text ("42", "t", "70339.54").
-    sim.generate(50);
-    writer
-        .wait_for(LIMIT, "a diff", |s| s.last_diff.is_some())
-        .await;
+    let (archive, writer) = parquet_writer(&sim, &server, "parquet-text-test", 50).await;
 
     // A value that is no integer, in the integer column `visits`: the diff
     // is not written, the error names the table, the key and the column,

@@ -61,22 +61,9 @@ fn load_parquet(body: &Bytes, key: &KeySpec, workers: usize) -> Result<RebuiltRo
         .map(|part| rows.hold(part.rows.clone(), RowKind::Struct))
         .collect();
     let shared = &rows;
-    let grouped: Vec<Result<Vec<Vec<Keyed>>, FormatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = decoded
-            .iter()
-            .zip(&held)
-            .map(|(part, &object)| scope.spawn(move || group_by_shard(shared, part, object)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(FormatError::at(0, "key worker panicked")))
-            })
-            .collect()
-    });
-    let grouped = grouped.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let grouped = on_threads(decoded.iter().zip(&held), |(part, &object)| {
+        group_by_shard(shared, part, object)
+    })?;
     let by_part: Vec<(usize, Vec<Vec<Keyed>>)> = decoded
         .iter()
         .zip(grouped)
@@ -89,6 +76,26 @@ fn load_parquet(body: &Bytes, key: &KeySpec, workers: usize) -> Result<RebuiltRo
         )
     })?;
     Ok(rows)
+}
+
+/// `work` of each item, each on a thread of its own; the results in order,
+/// or the first error.
+fn on_threads<I: Send, T: Send>(
+    items: impl Iterator<Item = I>,
+    work: impl Fn(I) -> Result<T, FormatError> + Sync,
+) -> Result<Vec<T>, FormatError> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items.map(|item| scope.spawn(move || work(item))).collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(FormatError::at(0, "key worker panicked")))
+            })
+            .collect()
+    })
 }
 
 /// The rows of a decoded Parquet part (held as `object`), by shard.
@@ -140,24 +147,7 @@ pub(super) fn load_in_parts(
         key,
         checked: expected_crc.is_some(),
     };
-    let keyed: Vec<Result<KeyedPart, FormatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|part| scope.spawn(|| job.key_part(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(FormatError::at(0, "key worker panicked")))
-            })
-            .collect()
-    });
-    let keyed = keyed
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(damage)?;
+    let keyed = on_threads(parts.iter(), |part| job.key_part(part)).map_err(damage)?;
     if let Some(expected) = expected_crc {
         let actual = keyed.iter().fold(0, |crc, part| {
             crc32c::crc32c_combine(crc, part.crc, part.len)
