@@ -170,6 +170,12 @@ pub enum ValueRef<'a> {
 impl<'a> ValueRef<'a> {
     /// Decodes an encoded `Value`. The last kind field on the wire wins, as for
     /// any protobuf oneof.
+    ///
+    /// Inlined, with any other framing out of line: returned through memory
+    /// from a call, the value cost a caller converting every value of a row
+    /// (the Parquet encoder) a store-forwarding stall per value, ~30% of
+    /// its time.
+    #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Self, WireError> {
         // The one-field encodings every encoder writes for scalars.
         if let Some(text) = short_string(buf) {
@@ -185,6 +191,12 @@ impl<'a> ValueRef<'a> {
             [0x08, null] if *null < 0x80 => return Ok(ValueRef::Null),
             _ => {}
         }
+        Self::parse_framed(buf)
+    }
+
+    /// [`parse`](Self::parse) for any framing.
+    #[inline(never)]
+    fn parse_framed(buf: &'a [u8]) -> Result<Self, WireError> {
         let mut value = ValueRef::Null;
         for field in Fields::new(buf) {
             value = match field? {
