@@ -287,6 +287,10 @@ impl Spool {
             .filter(|f| *f != Format::Parquet)
             .collect();
         let formats = formats.as_slice();
+        if formats.is_empty() {
+            // Only Parquet: reading the rows here would be work for nothing.
+            return Ok(Vec::new());
+        }
         // Snapshot rows have no defined order: take the fastest to read,
         // memory order, sorting each chunk's range of addresses as it is
         // encoded.
