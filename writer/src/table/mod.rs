@@ -23,7 +23,7 @@ pub use key::{KeySpec, RowKey};
 pub use laredo_wire::{Action, ValueRef, WireError};
 pub use normalize::ColumnTypes;
 pub(crate) use prefix::Prefix16;
-pub use row::Row;
+pub use row::{KeyedRows, Row};
 
 pub use memory_order::AddressRanges;
 use scan::{Depth, Layout};
@@ -182,6 +182,15 @@ impl Table {
         let rows = self.rows.iter().map(Row::raw).collect();
         let ranges = self.rows.len().div_ceil(rows_per_range.max(1));
         AddressRanges::split(rows, ranges, crate::blocking::worker_threads())
+    }
+
+    /// Every row with its formatted key, in no particular order, gathered
+    /// without reading any row (only the table's slots are read).
+    pub fn keyed_rows(&self) -> KeyedRows<'_> {
+        KeyedRows {
+            raw: self.rows.iter().map(Row::raw).collect(),
+            key: &self.key,
+        }
     }
 
     /// Every row's encoded bytes, in the order the rows lie in memory.

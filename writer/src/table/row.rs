@@ -94,9 +94,51 @@ impl Row {
 
     /// The encoded row within [`raw`](Self::raw) bytes.
     pub(super) fn encoded_in(raw: &[u8]) -> &[u8] {
-        let mut pos = 0;
-        let len = read_varint(raw, &mut pos).unwrap_or(0) as usize;
-        raw.get(pos.saturating_add(len)..).unwrap_or_default()
+        key_and_row(raw).1
+    }
+}
+
+/// The key and the encoded row of [`Row::raw`] bytes.
+#[inline]
+fn key_and_row(raw: &[u8]) -> (&[u8], &[u8]) {
+    let mut pos = 0;
+    // The prefix is ours: it always reads; the fallback is never taken.
+    let len = read_varint(raw, &mut pos).unwrap_or(0) as usize;
+    let start = pos.min(raw.len());
+    let end = pos.saturating_add(len).min(raw.len());
+    (&raw[start..end], &raw[end..])
+}
+
+/// A table's rows, each with the key the table holds it under; the rows
+/// are read only when asked for (a snapshot reads them on every core).
+#[derive(Debug)]
+pub struct KeyedRows<'a> {
+    /// Each row's [`Row::raw`] bytes.
+    pub(super) raw: Vec<&'a [u8]>,
+    /// The columns the keys are made of.
+    pub(super) key: &'a super::KeySpec,
+}
+
+impl<'a> KeyedRows<'a> {
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The columns the keys are made of.
+    pub fn key_spec(&self) -> &'a super::KeySpec {
+        self.key
+    }
+
+    /// Row `index`: its formatted key (as [`Row::key`]) and its encoded
+    /// `Struct`; `None` past the end.
+    pub fn get(&self, index: usize) -> Option<(&'a [u8], &'a [u8])> {
+        self.raw.get(index).map(|raw| key_and_row(raw))
     }
 }
 

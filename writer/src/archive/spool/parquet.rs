@@ -8,9 +8,7 @@ use std::io;
 use super::{Spool, SpoolFile, SpoolWriter};
 use crate::archive::ArchiveError;
 use crate::archive::format::DiffEntry;
-use crate::archive::format::parquet::{
-    Naming, ParquetSchema, sort_by_key, write_diff, write_snapshot,
-};
+use crate::archive::format::parquet::{Naming, ParquetSchema, write_diff, write_snapshot};
 use crate::config::Format;
 use crate::table::Table;
 
@@ -39,13 +37,7 @@ impl Spool {
         id: &str,
     ) -> Result<SpoolFile, ArchiveError> {
         let workers = crate::blocking::worker_threads();
-        // Keys read range by range in memory order, on every core.
-        let ranges = table.rows_by_address(4096);
-        let rows =
-            sort_by_key(&ranges, schema, workers).map_err(|source| ArchiveError::Encode {
-                what: "snapshot row".to_owned(),
-                source,
-            })?;
+        let rows = table.keyed_rows();
         let writer = SpoolWriter::create(&self.dir()?, id, Format::Parquet, Some(self.snapshots))?;
         let Sink(writer) = write_snapshot(Sink(writer), &rows, schema, naming, workers)
             .map_err(ArchiveError::Parquet)?;

@@ -65,7 +65,7 @@ fn expected_name(scalar: Scalar) -> String {
 }
 
 /// An integer from a JSON number (exact, in range) or decimal text.
-fn integer(value: &ValueRef<'_>, min: i64, max: i64) -> Option<i64> {
+pub(super) fn integer(value: &ValueRef<'_>, min: i64, max: i64) -> Option<i64> {
     let n = match value {
         // 2^63 as f64 is out of range; every f64 below it converts exactly.
         ValueRef::Number(f)
@@ -82,7 +82,7 @@ fn integer(value: &ValueRef<'_>, min: i64, max: i64) -> Option<i64> {
 
 /// A float from a JSON number or PostgreSQL's float text (`NaN`,
 /// `Infinity`, `-Infinity`, `1.5e3`).
-fn float(value: &ValueRef<'_>) -> Option<f64> {
+pub(super) fn float(value: &ValueRef<'_>) -> Option<f64> {
     match value {
         ValueRef::Number(f) => Some(*f),
         ValueRef::String(s) => match *s {

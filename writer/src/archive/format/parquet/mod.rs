@@ -19,14 +19,16 @@
 //!   values in the text forms of [`text`].
 
 pub mod convert;
+pub mod order;
 pub mod read;
 pub mod rows;
 pub mod text;
 pub mod types;
 pub mod write;
 
+pub use order::SnapshotRows;
 pub use read::{KeyWriter, SnapshotPart, diff_records, snapshot_parts, snapshot_rows};
-pub use rows::{RowError, RowRanges, sort_by_key};
+pub use rows::RowError;
 pub use types::{ColumnType, ParquetSchema, Scalar, SchemaError};
 pub use write::{Naming, ROW_GROUP_ROWS, write_diff, write_snapshot};
 

@@ -18,6 +18,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
+use super::order::{KeyOrder, SnapshotRows, SortScratch};
 use super::rows::{RowBatch, RowError};
 use super::types::ParquetSchema;
 use super::{ParquetError, TABLE_METADATA};
@@ -29,6 +30,23 @@ use crate::table::{Action, KeySpec};
 /// of 100,000 to 1,000,000 rows; its statistics let a key-range query skip
 /// the groups outside the range.
 pub const ROW_GROUP_ROWS: usize = 122_880;
+
+/// The fewest rows of a row group cut to spread the work evenly: the low
+/// end of DuckDB's guidance.
+const ROW_GROUP_MIN_ROWS: usize = 100_000;
+
+/// How many row groups a snapshot of `rows` rows is cut into: groups of
+/// `group_rows`, or more of them to make whole rounds of `workers` (so the
+/// last round leaves no core idle) while each keeps
+/// [`ROW_GROUP_MIN_ROWS`].
+pub(super) fn group_count(rows: usize, group_rows: usize, workers: usize) -> usize {
+    let groups = rows.div_ceil(group_rows.max(1)).max(1);
+    let rounded = groups.next_multiple_of(workers.max(1));
+    match rows / rounded >= ROW_GROUP_MIN_ROWS {
+        true => rounded,
+        false => groups,
+    }
+}
 
 /// The zstd level: the fastest, which already compresses the typed columns
 /// well (the snapshot's wall time is the goal, not the last percent).
@@ -140,12 +158,13 @@ fn encode_row_group(
     Ok(chunks)
 }
 
-/// Writes `rows` (encoded `Struct`s, already in key order) as a snapshot
-/// of `schema` to `out`, encoding row groups on `workers` threads; returns
-/// `out` once the file is complete.
-pub fn write_snapshot<W: Write + Send>(
+/// Writes `rows` (encoded `Struct`s) as a snapshot of
+/// `schema` to `out`, in key order: keys read, row groups sorted and
+/// encoded on `workers` threads ([`KeyOrder`]); returns `out` once the file
+/// is complete.
+pub fn write_snapshot<'a, W: Write + Send>(
     out: W,
-    rows: &[&[u8]],
+    rows: &(impl SnapshotRows<'a> + ?Sized),
     schema: &ParquetSchema,
     naming: Naming<'_>,
     workers: usize,
@@ -153,15 +172,23 @@ pub fn write_snapshot<W: Write + Send>(
     write_snapshot_in_groups(out, rows, schema, naming, workers, ROW_GROUP_ROWS)
 }
 
-/// [`write_snapshot`] in row groups of `group_rows` (tests use small ones).
-pub(super) fn write_snapshot_in_groups<W: Write + Send>(
+/// [`write_snapshot`] in row groups of about `group_rows` (tests use small
+/// ones).
+pub(super) fn write_snapshot_in_groups<'a, W: Write + Send>(
     out: W,
-    rows: &[&[u8]],
+    rows: &(impl SnapshotRows<'a> + ?Sized),
     schema: &ParquetSchema,
     naming: Naming<'_>,
     workers: usize,
     group_rows: usize,
 ) -> Result<W, ParquetError> {
+    let groups = group_count(rows.len(), group_rows, workers);
+    let order =
+        KeyOrder::new(rows, schema, workers, groups).map_err(|error| ParquetError::Row {
+            table: naming.table.to_owned(),
+            key: "(undecodable)".to_owned(),
+            error: RowError::Wire(error),
+        })?;
     let arrow = schema.snapshot_schema();
     let sorting = schema
         .key_columns()
@@ -177,24 +204,26 @@ pub(super) fn write_snapshot_in_groups<W: Write + Send>(
         &arrow,
         properties(&arrow, naming.table, Some(sorting))?,
     )?;
-    let groups: Vec<&[&[u8]]> = rows.chunks(group_rows.max(1)).collect();
-    let workers = workers.clamp(1, groups.len().max(1));
+    let groups = order.len();
+    let workers = workers.clamp(1, groups.max(1));
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         // Each worker holds one group it encodes and one waiting to be
         // written: the memory held is a few row groups, whatever the table.
         let (sender, receiver) = mpsc::sync_channel(workers);
         for _ in 0..workers {
-            let (sender, groups, next, factory, arrow) =
-                (sender.clone(), &groups, &next, &factory, &arrow);
+            let (sender, order, next, factory, arrow) =
+                (sender.clone(), &order, &next, &factory, &arrow);
             scope.spawn(move || {
-                let mut batch = RowBatch::new(schema, group_rows);
+                let (mut scratch, mut sorted) = (SortScratch::default(), Vec::new());
+                let mut batch = RowBatch::new(schema, group_rows + group_rows / 8);
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(group) = groups.get(index) else {
+                    if index >= groups {
                         break;
-                    };
-                    let encoded = group
+                    }
+                    order.sorted_into(index, &mut scratch, &mut sorted);
+                    let encoded = sorted
                         .iter()
                         .try_for_each(|row| {
                             batch.push(row, false).map_err(|e| naming.row_error(row, e))
@@ -204,7 +233,9 @@ pub(super) fn write_snapshot_in_groups<W: Write + Send>(
                     if sender.send((index, encoded)).is_err() || failed {
                         break;
                     }
-                    batch = RowBatch::new(schema, group_rows);
+                    // Builders sized up front: grown by doubling, they
+                    // reallocate (and fault in) the text columns repeatedly.
+                    batch = RowBatch::new(schema, group_rows + group_rows / 8);
                 }
             });
         }
@@ -222,10 +253,9 @@ pub(super) fn write_snapshot_in_groups<W: Write + Send>(
                 expected += 1;
             }
         }
-        if expected != groups.len() {
+        if expected != groups {
             return Err(ParquetError::Internal(format!(
-                "{expected} of {} row groups were written",
-                groups.len()
+                "{expected} of {groups} row groups were written"
             )));
         }
         Ok::<(), ParquetError>(())
