@@ -4,9 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-/// The repository root.
+/// The repository root: from `CARGO_MANIFEST_DIR` as cargo and nextest set
+/// it when they run a test, else as it was at compile time. At run time
+/// because a target dir shared by two checkouts of the same tree (a CI
+/// cache) can hand one checkout the test binaries built in the other, with
+/// the other's path compiled in.
 pub fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("..")
 }
 
 /// A tool by name: `$NAME` (upper case, e.g. `$HELM`), else

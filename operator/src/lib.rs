@@ -22,6 +22,19 @@ pub mod server;
 pub mod telemetry;
 pub mod writer_client;
 
+/// The repository root, for tests reading its files: from
+/// `CARGO_MANIFEST_DIR` as cargo and nextest set it when they run a test,
+/// else as it was at compile time (`tests/lib.rs` `repository()` says why).
+#[cfg(test)]
+pub(crate) fn repository() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("..")
+}
+
 #[cfg(test)]
 mod fixtures;
 

@@ -14,9 +14,7 @@ fn schema() -> Value {
 }
 
 fn example(name: &str) -> Value {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../crds/examples")
-        .join(name);
+    let path = crate::repository().join("crds/examples").join(name);
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

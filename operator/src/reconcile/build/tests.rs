@@ -267,7 +267,7 @@ fn s3_only_tables_get_no_data_volume() {
 
 /// The example resources shipped in `crds/examples/`.
 pub(crate) fn examples() -> Vec<(PathBuf, SnapshotTable)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crds/examples");
+    let dir = crate::repository().join("crds/examples");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
