@@ -52,7 +52,8 @@ pub(in crate::archive) fn load_snapshot(
 /// decoded ([`parquet::snapshot_parts`]), then groups its rows by shard;
 /// each part is held as an object of its own.
 fn load_parquet(body: &Bytes, key: &KeySpec, workers: usize) -> Result<RebuiltRows, FormatError> {
-    let write_key = |row: &[u8], out: &mut String| write_struct_key(key, row, out);
+    let write_key =
+        |row: &parquet::DecodedRow<'_>, out: &mut String| write_decoded_key(key, row, out);
     let decoded = parquet::snapshot_parts(body, workers, &write_key)?;
     let size: usize = decoded.iter().map(|part| part.rows.len()).sum();
     let mut rows = RebuiltRows::with_shards((size / BYTES_PER_SHARD).clamp(workers, 4096));
@@ -208,6 +209,31 @@ fn write_struct_key(spec: &KeySpec, row: &[u8], out: &mut String) -> Result<(), 
         .into_iter()
         .zip(fields)
         .map(|(value, field)| value.ok_or_else(|| json_scan::missing_key_column(field)))
+        .collect::<Result<Vec<_>, _>>()?;
+    spec.write_values(&values, out).map_err(|e| e.to_string())
+}
+
+/// Appends the key of a row decoded from Parquet, from its key columns'
+/// values as decoded; a row without one of them is an error, as in
+/// [`write_struct_key`].
+fn write_decoded_key(
+    spec: &KeySpec,
+    row: &parquet::DecodedRow<'_>,
+    out: &mut String,
+) -> Result<(), String> {
+    let value = |field: &String| {
+        let encoded = row
+            .value(field)
+            .ok_or_else(|| json_scan::missing_key_column(field))?;
+        ValueRef::parse(encoded).map_err(|e| e.to_string())
+    };
+    if let [field] = spec.fields() {
+        return push_go_value(out, &value(field)?).map_err(|e| e.to_string());
+    }
+    let values = spec
+        .fields()
+        .iter()
+        .map(value)
         .collect::<Result<Vec<_>, _>>()?;
     spec.write_values(&values, out).map_err(|e| e.to_string())
 }

@@ -27,7 +27,7 @@ pub mod types;
 pub mod write;
 
 pub use order::SnapshotRows;
-pub use read::{KeyWriter, SnapshotPart, diff_records, snapshot_parts, snapshot_rows};
+pub use read::{DecodedRow, KeyWriter, SnapshotPart, diff_records, snapshot_parts, snapshot_rows};
 pub use rows::RowError;
 pub use types::{ColumnType, ParquetSchema, Scalar, SchemaError};
 pub use write::{Naming, ROW_GROUP_ROWS, write_diff, write_snapshot};

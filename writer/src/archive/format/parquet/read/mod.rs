@@ -7,7 +7,7 @@
 
 mod snapshot;
 
-pub use snapshot::{KeyWriter, SnapshotPart, snapshot_parts, snapshot_rows};
+pub use snapshot::{DecodedRow, KeyWriter, SnapshotPart, snapshot_parts, snapshot_rows};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -296,11 +296,13 @@ fn encode_row(
     out: &mut Vec<u8>,
     value: &mut Vec<u8>,
     text: &mut String,
+    mut written: impl FnMut((usize, usize)),
 ) {
     for column in columns {
         value.clear();
         encode_value(column, row, value, text);
         write_struct_entry(out, column.name, value);
+        written((out.len() - value.len(), out.len()));
     }
 }
 
