@@ -45,11 +45,6 @@ impl std::fmt::Debug for DecodedRow<'_> {
 }
 
 impl<'a> DecodedRow<'a> {
-    /// The row as an encoded `Struct`.
-    pub fn encoded(&self) -> &'a [u8] {
-        self.row
-    }
-
     /// The encoded value of column `name` (every column of the file is in
     /// every row, a null as a null value); `None` for a name the file lacks.
     pub fn value(&self, name: &str) -> Option<&'a [u8]> {
