@@ -105,8 +105,9 @@ pub fn write_bytes_field(out: &mut Vec<u8>, number: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The bytes as text, if they are UTF-8. Inlined: its result returned
-/// through memory cost every caller a store-forwarding stall.
+/// The bytes as text, if they are UTF-8. Inlined, as
+/// [`ValueRef::parse`](crate::ValueRef::parse) is: a result returned
+/// through memory is reloaded by the caller.
 #[inline]
 pub fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
     std::str::from_utf8(bytes).map_err(|_| WireError::Utf8)

@@ -172,9 +172,9 @@ impl<'a> ValueRef<'a> {
     /// any protobuf oneof.
     ///
     /// Inlined, with any other framing out of line: returned through memory
-    /// from a call, the value cost a caller converting every value of a row
-    /// (the Parquet encoder) a store-forwarding stall per value, ~30% of
-    /// its time.
+    /// from a call, the value was reloaded by a caller converting every
+    /// value of a row (the Parquet encoder), and that reload was the
+    /// hottest instruction of its row loop.
     #[inline]
     pub fn parse(buf: &'a [u8]) -> Result<Self, WireError> {
         // The one-field encodings every encoder writes for scalars.
