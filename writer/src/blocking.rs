@@ -28,19 +28,40 @@ pub fn worker_threads() -> usize {
 /// wants several jobs at once gives each a task of its own (a rebuild loads
 /// each object in one).
 pub fn run<T>(work: impl FnOnce() -> T) -> Result<T, String> {
-    let guarded = || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
-            panic
-                .downcast_ref::<&str>()
-                .map(|message| (*message).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_owned())
-        })
-    };
+    let guarded = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(message);
     match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(guarded),
         _ => guarded(),
     }
+}
+
+/// `work` of each item, each on a thread of its own (scoped, so the items
+/// and `work` may borrow): the results in the items' order. `Err` says how
+/// the first `work` to panic panicked.
+pub fn on_threads<I: Send, T: Send>(
+    items: impl IntoIterator<Item = I>,
+    work: impl Fn(I) -> T + Sync,
+) -> Result<Vec<T>, String> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(move || work(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().map_err(message))
+            .collect()
+    })
+}
+
+/// What a panic said.
+fn message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 #[cfg(test)]
@@ -69,6 +90,19 @@ mod tests {
             let panicked = super::run(|| -> usize { panic!("boom") });
             assert_eq!(panicked, Err("boom".to_owned()));
         });
+    }
+
+    /// Each item's work runs on a thread of its own, the results in order;
+    /// a panic is reported with its message.
+    #[test]
+    fn on_threads_keeps_the_order_and_reports_a_panic() {
+        let base = 10;
+        assert_eq!(
+            super::on_threads(0..4, |i| base + i),
+            Ok(vec![10, 11, 12, 13])
+        );
+        let panicked = super::on_threads([1, 2], |i| if i == 2 { panic!("two") } else { i });
+        assert_eq!(panicked, Err("two".to_owned()));
     }
 
     /// Work runs in the caller's span, so its log lines carry the caller's

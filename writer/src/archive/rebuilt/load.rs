@@ -79,24 +79,17 @@ fn load_parquet(body: &Bytes, key: &KeySpec, workers: usize) -> Result<RebuiltRo
     Ok(rows)
 }
 
-/// `work` of each item, each on a thread of its own; the results in order,
-/// or the first error.
+/// `work` of each item, each on a thread of its own
+/// ([`blocking::on_threads`](crate::blocking::on_threads)); the results in
+/// order, or the first error.
 fn on_threads<I: Send, T: Send>(
     items: impl Iterator<Item = I>,
     work: impl Fn(I) -> Result<T, FormatError> + Sync,
 ) -> Result<Vec<T>, FormatError> {
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = items.map(|item| scope.spawn(move || work(item))).collect();
-        handles
-            .into_iter()
-            .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| Err(FormatError::at(0, "key worker panicked")))
-            })
-            .collect()
-    })
+    crate::blocking::on_threads(items, work)
+        .map_err(|_| FormatError::at(0, "key worker panicked"))?
+        .into_iter()
+        .collect()
 }
 
 /// The rows of a decoded Parquet part (held as `object`), by shard.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use super::convert::{float, integer};
 use super::types::{ParquetSchema, Scalar};
 use crate::table::KeyedRows;
-use laredo_wire::{RawStructEntries, ValueRef, WireError};
+use laredo_wire::{RawStructEntries, ValueRef, WireError, find_field};
 
 /// Keys sampled per bucket to place the bucket boundaries: with 1,024, a
 /// bucket's size is within a few percent of the goal.
@@ -140,19 +140,6 @@ fn ordered_integer(value: i64) -> u64 {
     (value as u64) ^ 1 << 63
 }
 
-/// The value of the column `name` in `row` (protobuf map semantics: a name
-/// given twice, the last wins).
-fn value_of<'a>(row: &'a [u8], name: &[u8]) -> Result<Option<ValueRef<'a>>, WireError> {
-    let mut found = None;
-    for entry in RawStructEntries::new(row) {
-        let (entry_name, value) = entry?;
-        if entry_name == name {
-            found = Some(value);
-        }
-    }
-    found.map(ValueRef::parse).transpose()
-}
-
 /// The values of the key columns of `row` (`Null` for a missing one).
 fn key_values<'a>(row: &'a [u8], schema: &ParquetSchema) -> Result<ValuesKey<'a>, WireError> {
     let key = schema.key_columns();
@@ -181,7 +168,7 @@ fn map_rows<'a, T: Send>(
     let next = AtomicUsize::new(0);
     let count = rows.len();
     let tasks = count.div_ceil(ROWS_PER_TASK);
-    on_workers(workers.clamp(1, tasks.max(1)), |_| {
+    crate::blocking::on_threads(0..workers.clamp(1, tasks.max(1)), |_| {
         let mut out = Vec::with_capacity(count / workers.max(1) + ROWS_PER_TASK);
         loop {
             let task = next.fetch_add(1, AtomicOrdering::Relaxed);
@@ -194,22 +181,10 @@ fn map_rows<'a, T: Send>(
             }
         }
     })
+    // A worker's panic goes on in the caller (a snapshot reports it).
+    .unwrap_or_else(|message| panic!("{message}"))
     .into_iter()
     .collect()
-}
-
-/// `f(i)` for each of `workers` threads, their results in order.
-fn on_workers<T: Send>(workers: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = (0..workers)
-            .map(|worker| scope.spawn(move || f(worker)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 /// Rows with their keys, as one worker read them or as one bucket holds
@@ -239,16 +214,16 @@ impl<'a, K: Ord + Clone + Send + Sync> Buckets<'a, K> {
         let bounds: Vec<K> = (1..buckets)
             .map(|i| sample[i * sample.len() / buckets].clone())
             .collect();
-        let parts = on_workers(runs.len(), |worker| {
-            let run = &runs[worker];
+        let parts = crate::blocking::on_threads(runs, |run| {
             let mut split: Vec<Run<'a, K>> = (0..buckets)
                 .map(|_| Vec::with_capacity(run.len() / buckets + run.len() / buckets / 8 + 4))
                 .collect();
             for (key, row) in run {
-                split[bounds.partition_point(|bound| bound <= key)].push((key.clone(), row));
+                split[bounds.partition_point(|bound| *bound <= key)].push((key, row));
             }
             split
-        });
+        })
+        .unwrap_or_else(|message| panic!("{message}"));
         Self { parts, buckets }
     }
 
@@ -361,7 +336,6 @@ fn number_keys<'a>(
     // The formatted key holds the column's value when the key is that one
     // column: reading it touches the row's first cache line only.
     let formatted = rows.key_columns() == Some(std::slice::from_ref(&column.name));
-    let name = column.name.as_bytes();
     let keyed = map_rows(rows, workers, |key, row| {
         let from_key = key
             .filter(|_| formatted)
@@ -369,7 +343,7 @@ fn number_keys<'a>(
             .and_then(parse);
         let key = match from_key {
             Some(key) => Some(key),
-            None => value_of(row, name)?.as_ref().and_then(convert),
+            None => find_field(row, &column.name)?.as_ref().and_then(convert),
         };
         Ok(key.map(|key| (key, row)))
     })?;
@@ -450,7 +424,7 @@ mod tests {
         assert_eq!(order.len(), 8);
         let ids: Vec<i64> = in_order(&order)
             .iter()
-            .map(|row| match value_of(row, b"id").unwrap() {
+            .map(|row| match find_field(row, "id").unwrap() {
                 Some(ValueRef::String(t)) => t.parse().unwrap(),
                 other => panic!("{other:?}"),
             })
@@ -482,7 +456,7 @@ mod tests {
         let order = KeyOrder::new(&rows, &schema, 2, 3).unwrap();
         let ids: Vec<i64> = in_order(&order)
             .iter()
-            .map(|row| match value_of(row, b"id").unwrap() {
+            .map(|row| match find_field(row, "id").unwrap() {
                 Some(ValueRef::Number(n)) => n as i64,
                 Some(ValueRef::String(t)) => t.parse().unwrap(),
                 other => panic!("{other:?}"),

@@ -76,24 +76,12 @@ pub fn snapshot_parts(
             (before, share)
         })
         .collect();
-    let parts: Vec<Result<SnapshotPart, FormatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|(rows_before, share)| {
-                let metadata = &metadata;
-                scope.spawn(move || decode_share(object, metadata, share, rows_before, write_key))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(FormatError::at(0, "a Parquet decoding worker panicked"))
-                })
-            })
-            .collect()
-    });
-    parts.into_iter().collect()
+    crate::blocking::on_threads(shares, |(rows_before, share)| {
+        decode_share(object, &metadata, share, rows_before, write_key)
+    })
+    .map_err(|_| FormatError::at(0, "a Parquet decoding worker panicked"))?
+    .into_iter()
+    .collect()
 }
 
 /// Decodes the row groups `share` of a snapshot ([`snapshot_parts`]).
