@@ -126,16 +126,18 @@ mod tests {
         type_: &str,
         status: &str,
     ) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-            type_: type_.into(),
-            status: status.into(),
-            reason: "R".into(),
-            message: "m".into(),
-            observed_generation: None,
-            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                Timestamp::from_second(1).unwrap(),
-            ),
-        }
+        let at = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            Timestamp::from_second(1).unwrap(),
+        );
+        crate::reconcile::status::condition(
+            None,
+            type_,
+            status == "True",
+            "R",
+            "m".into(),
+            None,
+            &at,
+        )
     }
 
     #[test]

@@ -287,17 +287,15 @@ mod tests {
     fn a_flip_to_stale_warns_and_the_next_commit_says_fresh() {
         let with = |status: bool, reason: &str| {
             let mut s = SnapshotTableStatus::default();
-            s.conditions
-                .push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-                    type_: CONDITION_STALE.into(),
-                    status: if status { "True" } else { "False" }.into(),
-                    reason: reason.into(),
-                    message: "m".into(),
-                    observed_generation: None,
-                    last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(
-                        1,
-                    )),
-                });
+            s.conditions.push(crate::reconcile::status::condition(
+                None,
+                CONDITION_STALE,
+                status,
+                reason,
+                "m".into(),
+                None,
+                &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(1)),
+            ));
             s.last_commit_at = Some("2026-01-02T03:04:05Z".into());
             s
         };

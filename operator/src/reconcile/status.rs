@@ -164,6 +164,7 @@ pub fn desired(
         freshness::condition(observation, &current, &table.spec, now.0);
     next.conditions = conditions
         .into_iter()
+        .chain([(CONDITION_STALE, stale, stale_reason.as_str(), stale_message)])
         .map(|(type_, status, reason, message)| {
             condition(
                 current.condition(type_),
@@ -175,15 +176,6 @@ pub fn desired(
                 now,
             )
         })
-        .chain(std::iter::once(condition(
-            current.condition(CONDITION_STALE),
-            CONDITION_STALE,
-            stale,
-            &stale_reason,
-            stale_message,
-            generation,
-            now,
-        )))
         .collect();
     next
 }
@@ -336,7 +328,7 @@ fn saturating_i64(value: u64) -> i64 {
 
 /// A condition whose `lastTransitionTime` stays as it was unless the status
 /// changes.
-fn condition(
+pub(crate) fn condition(
     previous: Option<&Condition>,
     type_: &str,
     status: bool,

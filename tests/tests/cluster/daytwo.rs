@@ -150,13 +150,7 @@ pub async fn suspend_and_resume(client: Client) {
         "the diff after the resume chains onto the final one"
     );
 
-    let events = events(&client, ns).await;
-    for reason in ["Suspending", "Suspended", "Resumed"] {
-        assert!(
-            events.iter().any(|r| r == reason),
-            "no {reason} Event in {events:?}"
-        );
-    }
+    assert_events(&client, ns, &["Suspending", "Suspended", "Resumed"]).await;
     operator.stop().await;
     drop(namespace);
 }
@@ -190,12 +184,7 @@ pub async fn stale_and_fresh(client: Client) {
         "Ready, committing diffs, not stale",
         &tables,
         "orders",
-        |s| {
-            let fresh = s
-                .condition("Stale")
-                .is_some_and(|c| c.status == "False" && c.reason == "Fresh");
-            (s.is_true("Ready") && fresh && s.last_diff.is_some()).then_some(())
-        },
+        |s| (s.is_true("Ready") && is_fresh(s) && s.last_diff.is_some()).then_some(()),
     )
     .await;
 
@@ -247,24 +236,22 @@ pub async fn stale_and_fresh(client: Client) {
         &tables,
         "orders",
         |s| {
-            let cleared = s
-                .condition("Stale")
-                .is_some_and(|c| c.status == "False" && c.reason == "Fresh");
             let committed = s.last_commit_at.as_deref() != stale.last_commit_at.as_deref();
-            (cleared && committed).then_some(())
+            (is_fresh(s) && committed).then_some(())
         },
     )
     .await;
     assert!(fresh.last_commit_at > stale.last_commit_at, "{fresh:?}");
-    let events = events(&client, ns).await;
-    for reason in ["Stale", "Fresh"] {
-        assert!(
-            events.iter().any(|r| r == reason),
-            "no {reason} Event in {events:?}"
-        );
-    }
+    assert_events(&client, ns, &["Stale", "Fresh"]).await;
     operator.stop().await;
     drop(namespace);
+}
+
+/// Whether the status says `Stale=False` because the head moved (`Fresh`).
+fn is_fresh(status: &SnapshotTableStatus) -> bool {
+    status
+        .condition("Stale")
+        .is_some_and(|c| c.status == "False" && c.reason == "Fresh")
 }
 
 /// Server-side applies `table` as the test's field manager.
@@ -296,6 +283,17 @@ pub fn read_manifest(dir: &Path) -> Value {
     let path = dir.join("archive/orders/manifest.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
+}
+
+/// Asserts that `ns` has an Event of each of `reasons`.
+async fn assert_events(client: &Client, ns: &str, reasons: &[&str]) {
+    let events = events(client, ns).await;
+    for reason in reasons {
+        assert!(
+            events.iter().any(|r| r == reason),
+            "no {reason} Event in {events:?}"
+        );
+    }
 }
 
 /// The reasons of the Events in `ns`.
