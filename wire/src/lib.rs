@@ -31,6 +31,6 @@ pub use go::{is_integer_below, push_go_float, push_go_value};
 pub use json::json_value;
 pub use structs::{
     DebugStruct, RawStructEntries, StructEntries, ValueRef, check_value, encode_scalar,
-    encode_struct, find_field, list_items, short_string, write_struct_entry,
+    encode_struct, find_field, list_items, short_string, write_scalar, write_struct_entry,
 };
 pub use varint::{read_varint, varint_len, write_varint};

@@ -252,18 +252,24 @@ pub fn encode_struct(fields: &[(&str, ValueRef<'_>)]) -> Vec<u8> {
 /// Encodes a scalar `Value`.
 pub fn encode_scalar(value: &ValueRef<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
+    write_scalar(&mut out, value);
+    out
+}
+
+/// Appends an encoded `Value` to `out` (as [`encode_scalar`], without a
+/// buffer of its own, for callers encoding many).
+pub fn write_scalar(out: &mut Vec<u8>, value: &ValueRef<'_>) {
     match value {
         ValueRef::Null => out.extend_from_slice(&[1 << 3, 0]),
         ValueRef::Number(n) => {
             out.push((2 << 3) | FIXED64);
             out.extend_from_slice(&n.to_bits().to_le_bytes());
         }
-        ValueRef::String(s) => write_bytes_field(&mut out, 3, s.as_bytes()),
+        ValueRef::String(s) => write_bytes_field(out, 3, s.as_bytes()),
         ValueRef::Bool(b) => out.extend_from_slice(&[4 << 3, u8::from(*b)]),
-        ValueRef::Struct(bytes) => write_bytes_field(&mut out, 5, bytes),
-        ValueRef::List(bytes) => write_bytes_field(&mut out, 6, bytes),
+        ValueRef::Struct(bytes) => write_bytes_field(out, 5, bytes),
+        ValueRef::List(bytes) => write_bytes_field(out, 6, bytes),
     }
-    out
 }
 
 /// The value of column `name` in an encoded `Struct`, if present (last wins).

@@ -25,7 +25,7 @@ use super::text;
 use super::types::{ColumnType, LSN_COLUMN, OP_COLUMN, POSITION_COLUMN, Scalar, TYPE_METADATA};
 use crate::archive::format::{DiffRecord, FormatError, StoredRow};
 use crate::table::{Action, KeySpec};
-use laredo_wire::{ValueRef, write_bytes_field, write_struct_entry};
+use laredo_wire::{ValueRef, write_scalar, write_struct_entry};
 
 /// Rows decoded per batch.
 const BATCH_ROWS: usize = 8192;
@@ -117,22 +117,6 @@ fn scalar_reading(data_type: &DataType, numeric_text: bool) -> Option<Reading> {
     })
 }
 
-/// Appends an encoded scalar `Value` (as `wire::encode_scalar` encodes it,
-/// without a buffer of its own: this runs for every value read).
-fn encode_scalar_into(out: &mut Vec<u8>, value: &ValueRef<'_>) {
-    match value {
-        ValueRef::Null => out.extend_from_slice(&[1 << 3, 0]),
-        ValueRef::Number(n) => {
-            out.push(2 << 3 | 1);
-            out.extend_from_slice(&n.to_bits().to_le_bytes());
-        }
-        ValueRef::String(s) => write_bytes_field(out, 3, s.as_bytes()),
-        ValueRef::Bool(b) => out.extend_from_slice(&[4 << 3, u8::from(*b)]),
-        // Never produced here: every value read back is a scalar.
-        ValueRef::Struct(_) | ValueRef::List(_) => out.extend_from_slice(&[1 << 3, 0]),
-    }
-}
-
 /// A column of one batch, ready to read row by row.
 struct Column<'a> {
     name: &'a str,
@@ -145,7 +129,7 @@ struct Column<'a> {
 fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut String) {
     let array = column.array;
     if array.is_null(row) {
-        return encode_scalar_into(out, &ValueRef::Null);
+        return write_scalar(out, &ValueRef::Null);
     }
     text.clear();
     let value = match column.reading {
@@ -213,7 +197,7 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut S
             ValueRef::String(text)
         }
     };
-    encode_scalar_into(out, &value);
+    write_scalar(out, &value);
 }
 
 /// Powers of ten that are exact as `f64`.
