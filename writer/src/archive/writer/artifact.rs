@@ -15,7 +15,7 @@ use crate::archive::manifest::{
 };
 use crate::archive::policy::Trigger;
 use crate::archive::spool::SpoolFile;
-use crate::archive::{ArchiveError, SourceMark, position, retention};
+use crate::archive::{ArchiveError, SourceMark, retention};
 use crate::telemetry::internal_events::{ArtifactCommitted, BufferChanged};
 use crate::telemetry::with_causes;
 
@@ -47,9 +47,6 @@ impl ArchiveWriter {
         buffer: &mut ChangeBuffer,
         mark: &SourceMark,
     ) -> Result<Committed, ArchiveError> {
-        if draft.kind == ArtifactKind::Diff {
-            draft.position = position::next_position(draft.from.as_deref(), &mark.position);
-        }
         self.upload(&mut draft, &mut files, buffer).await?;
         let now = timestamp(Timestamp::now());
         let first_dest = Arc::clone(&self.store.destinations()[0]);

@@ -100,16 +100,20 @@ impl ArchiveWriter {
         if !self.settings.snapshot_formats.contains(&Format::Parquet) {
             return Ok(None);
         }
-        let columns = self.snapshot_columns(table);
-        let schema = self.schema(&columns)?;
         let key = KeySpec::new(self.settings.key_fields.clone());
         let naming = Naming {
             table: &self.settings.table,
             key: &key,
         };
-        let file = crate::blocking::run(|| {
-            self.spool
-                .parquet_snapshot(table, &schema, naming, &draft.id)
+        // The columns too are found on the blocking side: without announced
+        // ones, every row is read for its column names.
+        let (file, columns) = crate::blocking::run(|| {
+            let columns = self.snapshot_columns(table);
+            let schema = self.schema(&columns)?;
+            let file = self
+                .spool
+                .parquet_snapshot(table, &schema, naming, &draft.id)?;
+            Ok::<_, ArchiveError>((file, columns))
         })
         .map_err(|message| ArchiveError::Panicked {
             what: format!("encoding the Parquet snapshot {}", draft.id),

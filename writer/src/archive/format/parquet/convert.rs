@@ -427,43 +427,4 @@ impl ColumnBuilder {
             }
         }
     }
-
-    /// Rows appended so far.
-    pub fn len(&self) -> usize {
-        match self {
-            Self::Scalar(builder) => builder.len(),
-            Self::List { offsets, .. } => offsets.len() - 1,
-        }
-    }
-
-    /// Whether nothing was appended.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl ScalarBuilder {
-    /// Values appended so far.
-    pub fn len(&self) -> usize {
-        use arrow_array::builder::ArrayBuilder;
-        match self {
-            Self::Int16(b) => b.len(),
-            Self::Int32(b) => b.len(),
-            Self::Int64(b) => b.len(),
-            Self::Float32(b) => b.len(),
-            Self::Float64(b) => b.len(),
-            Self::Decimal(b, ..) => b.len(),
-            Self::Text(b, _) => b.len(),
-            Self::Bool(b) => b.len(),
-            Self::Timestamp(b, _) => b.len(),
-            Self::Date(b) => b.len(),
-            Self::Uuid(b) => b.len(),
-            Self::Bytes(b) => b.len(),
-        }
-    }
-
-    /// Whether nothing was appended.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

@@ -64,16 +64,6 @@ impl<'s> RowBatch<'s> {
         }
     }
 
-    /// Rows added so far.
-    pub fn len(&self) -> usize {
-        self.columns.first().map_or(0, ColumnBuilder::len)
-    }
-
-    /// Whether no row was added.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Adds an encoded `Struct` row; `key_only` keeps only the key columns
     /// (a diff's delete). After an error the batch is unusable: an artifact
     /// with a value that does not convert is not written at all.

@@ -313,7 +313,7 @@ impl ParquetSchema {
     }
 
     /// A schema of exactly these columns.
-    pub fn from_columns(
+    fn from_columns(
         columns: Vec<SchemaColumn>,
         key_fields: &[String],
     ) -> Result<Self, SchemaError> {

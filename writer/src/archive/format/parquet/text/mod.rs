@@ -8,8 +8,8 @@
 mod time;
 
 pub use time::{
-    DATE_INFINITY, DATE_MINUS_INFINITY, TIMESTAMP_INFINITY, TIMESTAMP_MINUS_INFINITY,
-    civil_from_days, days_from_civil, format_date, format_timestamp, parse_date, parse_timestamp,
+    TIMESTAMP_INFINITY, TIMESTAMP_MINUS_INFINITY, format_date, format_timestamp, parse_date,
+    parse_timestamp,
 };
 
 /// Parses a `uuid`: 32 hex digits, hyphenated 8-4-4-4-12 or not, optionally
