@@ -22,6 +22,7 @@ pub mod convert;
 pub mod order;
 pub mod read;
 pub mod rows;
+pub mod schema;
 pub mod text;
 pub mod types;
 pub mod write;
@@ -29,7 +30,8 @@ pub mod write;
 pub use order::SnapshotRows;
 pub use read::{DecodedRow, KeyWriter, SnapshotPart, diff_records, snapshot_parts, snapshot_rows};
 pub use rows::RowError;
-pub use types::{ColumnType, ParquetSchema, Scalar, SchemaError};
+pub use schema::{ParquetSchema, SchemaError};
+pub use types::{ColumnType, Scalar};
 pub use write::{Naming, ROW_GROUP_ROWS, write_diff, write_snapshot};
 
 /// File metadata key naming the table (`schema.table`).

@@ -3,7 +3,7 @@
 use arrow_array::ArrayRef;
 
 use super::convert::{ColumnBuilder, ConvertError};
-use super::types::ParquetSchema;
+use super::schema::ParquetSchema;
 use laredo_wire::{RawStructEntries, ValueRef, WireError, utf8};
 
 /// Why a row does not fit the schema.

@@ -20,7 +20,7 @@ use parquet::schema::types::ColumnPath;
 
 use super::order::{KeyOrder, SnapshotRows, SortScratch};
 use super::rows::{RowBatch, RowError};
-use super::types::ParquetSchema;
+use super::schema::ParquetSchema;
 use super::{ParquetError, TABLE_METADATA};
 use crate::archive::format::DiffEntry;
 use crate::archive::position::Lsn;

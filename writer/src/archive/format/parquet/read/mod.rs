@@ -21,8 +21,9 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 
+use super::schema::{LSN_COLUMN, OP_COLUMN, POSITION_COLUMN, TYPE_METADATA};
 use super::text;
-use super::types::{ColumnType, LSN_COLUMN, OP_COLUMN, POSITION_COLUMN, Scalar, TYPE_METADATA};
+use super::types::{ColumnType, Scalar};
 use crate::archive::format::{DiffRecord, FormatError, StoredRow};
 use crate::table::{Action, KeySpec};
 use laredo_wire::{ValueRef, write_scalar, write_struct_entry};
