@@ -6,16 +6,15 @@
 //! from what the operator intended. Conditions keep their
 //! `lastTransitionTime` unless their status flips.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 
 use crate::crd::{
-    ArtifactRef, CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, CONDITION_STALE,
-    HandledRebase, STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTable, SnapshotTableStatus,
-    SourceBehind,
+    CONDITION_CONFLICT, CONDITION_DEGRADED, CONDITION_READY, CONDITION_STALE, HandledRebase,
+    STATE_SUSPENDED, STATE_SUSPENDING, SnapshotTable, SnapshotTableStatus,
 };
-use snapshot_contract::status::{ArtifactStatus, TableState, TableStatus};
+use snapshot_contract::status::TableStatus;
 
 use crate::reconcile::claims::Blocker;
 use crate::reconcile::freshness;
@@ -23,10 +22,13 @@ use crate::reconcile::validate::{InvalidSpec, bound_identity};
 use crate::writer_client::WriterCallError;
 use crate::{Error, MANAGER};
 
-/// The `Conflict=False` message. Every condition carries a message: servers
-/// before 1.21 turn an empty string into `null` in a server-side apply and
-/// then reject the status as invalid.
-const NO_CONFLICT: &str = "no other SnapshotTable claims this resource's destinations";
+mod conditions;
+mod report;
+
+pub(crate) use conditions::condition;
+use conditions::{NO_CONFLICT, suspended_conditions, writer_conditions};
+pub use report::artifact;
+use report::{carry_writer_fields, reflect};
 
 /// What one reconcile found out.
 #[derive(Debug)]
@@ -180,178 +182,6 @@ pub fn desired(
     next
 }
 
-/// A suspended table's state and conditions: suspending while a pod is
-/// left, suspended once none is.
-fn suspended_conditions(
-    next: &mut SnapshotTableStatus,
-    pods_left: i32,
-) -> [(&'static str, bool, &'static str, String); 3] {
-    let head = match (next.epoch, next.head_position.as_deref()) {
-        (Some(epoch), Some(position)) => format!("epoch {epoch} at position {position}"),
-        (Some(epoch), None) => format!("epoch {epoch}"),
-        _ => "no committed artifact".into(),
-    };
-    let ready = if pods_left > 0 {
-        next.state = Some(STATE_SUSPENDING.into());
-        (
-            CONDITION_READY,
-            false,
-            "Suspending",
-            format!(
-                "spec.suspend is true: the writer flushes its final diff and commits before it stops (writer pods left: {pods_left})"
-            ),
-        )
-    } else {
-        next.state = Some(STATE_SUSPENDED.into());
-        (
-            CONDITION_READY,
-            false,
-            "Suspended",
-            format!(
-                "spec.suspend is true: no writer runs; the archive's head is {head}, and setting spec.suspend to false continues it"
-            ),
-        )
-    };
-    [
-        ready,
-        (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into()),
-        (
-            CONDITION_DEGRADED,
-            false,
-            "Suspended",
-            "no writer runs while the resource is suspended".into(),
-        ),
-    ]
-}
-
-fn writer_conditions(report: &TableStatus) -> [(&'static str, bool, &'static str, String); 3] {
-    let ready = if report.ready {
-        (
-            CONDITION_READY,
-            true,
-            "WriterReady",
-            format!("epoch {} durable on every destination", report.epoch),
-        )
-    } else {
-        (
-            CONDITION_READY,
-            false,
-            "WriterNotReady",
-            format!("the writer is {}", report.state),
-        )
-    };
-    let error = report
-        .last_error
-        .as_ref()
-        .map(|e| format!("{} error at {}: {}", e.scope, e.at, e.message));
-    let conflict = if report.state == TableState::Fenced {
-        let message = error
-            .clone()
-            .unwrap_or_else(|| "another writer committed the manifest".into());
-        (
-            CONDITION_CONFLICT,
-            true,
-            "Fenced",
-            format!("the writer stopped: another writer owns the archive ({message})"),
-        )
-    } else {
-        (CONDITION_CONFLICT, false, "NoConflict", NO_CONFLICT.into())
-    };
-    let degraded = match (report.state == TableState::Degraded, error) {
-        (true, error) => (
-            CONDITION_DEGRADED,
-            true,
-            "WriterDegraded",
-            error.unwrap_or_else(|| "the writer is degraded".into()),
-        ),
-        (false, Some(error)) => (CONDITION_DEGRADED, true, "WriterError", error),
-        (false, None) => (
-            CONDITION_DEGRADED,
-            false,
-            "AsExpected",
-            "the writer reports no error".into(),
-        ),
-    };
-    [ready, conflict, degraded]
-}
-
-fn reflect(report: &TableStatus, next: &mut SnapshotTableStatus) {
-    next.ready = Some(report.ready);
-    next.state = Some(report.state.to_string());
-    next.epoch = Some(saturating_i64(report.epoch));
-    // An empty position is left out (see `ArtifactRef::position`).
-    next.head_position = Some(report.head_position.clone()).filter(|p| !p.is_empty());
-    next.last_snapshot = report.last_snapshot.as_ref().map(artifact);
-    next.last_diff = report.last_diff.as_ref().map(artifact);
-    next.last_commit_at = report.last_commit_at.clone().filter(|at| !at.is_empty());
-    next.buffered_changes = Some(saturating_i64(report.buffer_depth));
-    next.rows = Some(saturating_i64(report.row_count));
-    next.behind = report.behind.as_ref().map(|behind| SourceBehind {
-        sequences: behind.sequences.map(saturating_i64),
-        position: behind.position.clone().unwrap_or_default(),
-        since: behind.since.clone().filter(|at| !at.is_empty()),
-    });
-}
-
-fn carry_writer_fields(current: &SnapshotTableStatus, next: &mut SnapshotTableStatus) {
-    next.ready = current.ready;
-    next.state = current.state.clone();
-    next.epoch = current.epoch;
-    next.head_position = current.head_position.clone();
-    next.last_snapshot = current.last_snapshot.clone();
-    next.last_diff = current.last_diff.clone();
-    next.last_commit_at = current.last_commit_at.clone();
-    next.buffered_changes = current.buffered_changes;
-    next.rows = current.rows;
-    next.behind = current.behind.clone();
-    next.writer_url = next
-        .writer_url
-        .take()
-        .or_else(|| current.writer_url.clone());
-}
-
-/// A committed artifact as the status records it.
-pub fn artifact(artifact: &ArtifactStatus) -> ArtifactRef {
-    ArtifactRef {
-        epoch: saturating_i64(artifact.epoch),
-        position: artifact.position.clone(),
-        at: artifact.at.clone(),
-        records: Some(saturating_i64(artifact.records)),
-        bytes: Some(saturating_i64(artifact.bytes)),
-    }
-}
-
-/// The CRD uses signed integers (the apiserver has no unsigned format).
-fn saturating_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// A condition whose `lastTransitionTime` stays as it was unless the status
-/// changes.
-pub(crate) fn condition(
-    previous: Option<&Condition>,
-    type_: &str,
-    status: bool,
-    reason: &str,
-    message: String,
-    generation: Option<i64>,
-    now: &Time,
-) -> Condition {
-    let status = if status { "True" } else { "False" };
-    let last_transition_time = match previous {
-        Some(previous) if previous.status == status => previous.last_transition_time.clone(),
-        _ => now.clone(),
-    };
-    Condition {
-        type_: type_.into(),
-        status: status.into(),
-        reason: reason.into(),
-        message,
-        observed_generation: generation,
-        last_transition_time,
-    }
-}
-
 /// Writes `status` unless it equals the current one.
 pub async fn patch(
     api: &Api<SnapshotTable>,
@@ -378,7 +208,10 @@ pub async fn patch(
 
 #[cfg(test)]
 mod tests {
+    use snapshot_contract::status::TableState;
+
     use super::*;
+    use crate::crd::ArtifactRef;
     use crate::fixtures::{local_table, writer_report};
 
     fn at(seconds: i64) -> Time {
