@@ -163,7 +163,8 @@ fn empty_parquet() -> &'static [u8] {
             table: "public.t",
             key: &key,
         };
-        write_snapshot(Vec::new(), &[], &schema, naming, 1).expect("an empty snapshot")
+        let no_rows: &[&[u8]] = &[];
+        write_snapshot(Vec::new(), no_rows, &schema, naming, 1).expect("an empty snapshot")
     })
 }
 
