@@ -4,7 +4,8 @@
 //!
 //! - Columns and their types come from the columns the source announces
 //!   ([`types`]: PostgreSQL types to Arrow types); values a source sends as
-//!   PostgreSQL text (`"42"`, `"t"`) are converted ([`convert`]), and a
+//!   PostgreSQL text (`"42"`, `"t"`) are converted ([`convert`]), a
+//!   column at a time ([`builder`]), and a
 //!   value that does not convert fails the artifact with an error naming
 //!   the table, the key and the column, never a wrong cell.
 //! - A snapshot holds the table's rows in key order, zstd-compressed, in
@@ -18,6 +19,7 @@
 //! - Read back ([`read`]), every row becomes an encoded `Struct` again, its
 //!   values in the text forms of [`text`].
 
+pub mod builder;
 pub mod convert;
 pub mod order;
 pub mod read;

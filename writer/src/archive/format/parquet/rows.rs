@@ -1,10 +1,12 @@
 //! Rows into column builders.
 
 use arrow_array::ArrayRef;
+use arrow_schema::ArrowError;
 
-use super::convert::{ColumnBuilder, ConvertError};
+use super::builder::ColumnBuilder;
+use super::convert::{AppendError, ConvertError};
 use super::schema::ParquetSchema;
-use laredo_wire::{RawStructEntries, ValueRef, WireError, utf8};
+use laredo_wire::{RawStructEntries, WireError, utf8};
 
 /// Why a row does not fit the schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +35,8 @@ pub enum RowError {
 pub struct RowBatch<'s> {
     schema: &'s ParquetSchema,
     columns: Vec<ColumnBuilder>,
-    /// The value of each column in the row being added: a range of it.
+    /// Where each column's value lies in each row being added (column by
+    /// column): a range of the row.
     slots: Vec<Option<(usize, usize)>>,
     /// The column of each entry of the row before, by position: rows of
     /// one table mostly list their columns in one order, and a name
@@ -41,6 +44,10 @@ pub struct RowBatch<'s> {
     layout: Vec<usize>,
     scratch: Vec<u8>,
 }
+
+/// Rows located before they are converted: few enough that their bytes
+/// stay in cache between the two passes.
+const CHUNK_ROWS: usize = 256;
 
 /// Whether two short names are equal (a byte loop: a call to `memcmp`
 /// per value costs more than the comparison).
@@ -58,7 +65,7 @@ impl<'s> RowBatch<'s> {
                 .iter()
                 .map(|c| ColumnBuilder::new(c.ty, rows))
                 .collect(),
-            slots: vec![None; schema.columns().len()],
+            slots: Vec::new(),
             layout: Vec::new(),
             scratch: Vec::new(),
         }
@@ -68,7 +75,67 @@ impl<'s> RowBatch<'s> {
     /// (a diff's delete). After an error the batch is unusable: an artifact
     /// with a value that does not convert is not written at all.
     pub fn push(&mut self, row: &[u8], key_only: bool) -> Result<(), RowError> {
-        self.slots.fill(None);
+        self.slots.clear();
+        self.slots.resize(self.columns.len(), None);
+        self.locate(row, 0, 1)?;
+        if key_only {
+            for (slot, column) in self.slots.iter_mut().zip(self.schema.columns()) {
+                if !column.key {
+                    *slot = None;
+                }
+            }
+        }
+        self.convert(&[row]).map_err(|(_, error)| error)
+    }
+
+    /// Adds encoded `Struct` rows, a chunk at a time: the values of a chunk
+    /// are located row by row, then converted column by column (the
+    /// chunk's rows stay in cache between the two passes). On an error, the
+    /// index of the row at fault; the batch is then unusable.
+    pub fn push_rows(&mut self, rows: &[&[u8]]) -> Result<(), (usize, RowError)> {
+        for (chunk_index, chunk) in rows.chunks(CHUNK_ROWS).enumerate() {
+            let first = chunk_index * CHUNK_ROWS;
+            self.slots.clear();
+            self.slots.resize(self.columns.len() * chunk.len(), None);
+            for (at, row) in chunk.iter().enumerate() {
+                self.locate(row, at, chunk.len())
+                    .map_err(|error| (first + at, error))?;
+            }
+            self.convert(chunk)
+                .map_err(|(at, error)| (first + at, error))?;
+        }
+        Ok(())
+    }
+
+    /// Converts the values [`locate`](Self::locate) found in `rows`, a
+    /// column at a time.
+    fn convert(&mut self, rows: &[&[u8]]) -> Result<(), (usize, RowError)> {
+        let columns = self.schema.columns();
+        let slots = self.slots.chunks_exact(rows.len());
+        for ((builder, slots), column) in self.columns.iter_mut().zip(slots).zip(columns) {
+            let values = rows
+                .iter()
+                .zip(slots)
+                .map(|(row, slot)| slot.map(|(start, len)| &row[start..start + len]));
+            builder
+                .append_all(values, &mut self.scratch)
+                .map_err(|(at, error)| {
+                    let error = match error {
+                        AppendError::Wire(error) => RowError::Wire(error),
+                        AppendError::Convert(source) => RowError::Value {
+                            column: column.name.clone(),
+                            source,
+                        },
+                    };
+                    (at, error)
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Finds where each column's value lies in `row`, the `at`th of a chunk
+    /// of `rows`: `slots` holds the chunk column by column.
+    fn locate(&mut self, row: &[u8], at: usize, rows: usize) -> Result<(), RowError> {
         let base = row.as_ptr().addr();
         let columns = self.schema.columns();
         for (position, entry) in RawStructEntries::new(row).enumerate() {
@@ -87,21 +154,7 @@ impl<'s> RowBatch<'s> {
                 }
             };
             // Protobuf map semantics: a name given twice, the last wins.
-            self.slots[index] = Some((value.as_ptr().addr() - base, value.len()));
-        }
-        for (index, (builder, slot)) in self.columns.iter_mut().zip(&self.slots).enumerate() {
-            match slot {
-                Some((start, len)) if !key_only || columns[index].key => {
-                    let value = ValueRef::parse(&row[*start..start + len])?;
-                    builder
-                        .append(&value, &mut self.scratch)
-                        .map_err(|source| RowError::Value {
-                            column: columns[index].name.clone(),
-                            source,
-                        })?;
-                }
-                _ => builder.append_null(),
-            }
+            self.slots[index * rows + at] = Some((value.as_ptr().addr() - base, value.len()));
         }
         Ok(())
     }
@@ -114,7 +167,7 @@ impl<'s> RowBatch<'s> {
     }
 
     /// The columns of the rows added; the batch starts again empty.
-    pub fn finish(&mut self) -> Vec<ArrayRef> {
+    pub fn finish(&mut self) -> Result<Vec<ArrayRef>, ArrowError> {
         self.columns.iter_mut().map(ColumnBuilder::finish).collect()
     }
 }

@@ -223,12 +223,10 @@ pub(super) fn write_snapshot_in_groups<'a, W: Write + Send>(
                         break;
                     }
                     order.sorted_into(index, &mut scratch, &mut sorted);
-                    let encoded = sorted
-                        .iter()
-                        .try_for_each(|row| {
-                            batch.push(row, false).map_err(|e| naming.row_error(row, e))
-                        })
-                        .and_then(|()| encode_row_group(factory, arrow, index, &batch.finish()));
+                    let encoded = batch
+                        .push_rows(&sorted)
+                        .map_err(|(at, e)| naming.row_error(sorted[at], e))
+                        .and_then(|()| encode_row_group(factory, arrow, index, &batch.finish()?));
                     let failed = encoded.is_err();
                     if sender.send((index, encoded)).is_err() || failed {
                         break;
@@ -302,7 +300,7 @@ pub fn write_diff<W: Write + Send>(
             Arc::new(StringArray::from(vec![position; group.len()])),
             Arc::new(Int64Array::from(vec![lsn; group.len()])),
         ];
-        columns.extend(batch.finish());
+        columns.extend(batch.finish()?);
         let chunks = encode_row_group(&factory, &arrow, index, &columns)?;
         let mut group = writer.next_row_group()?;
         for chunk in chunks {

@@ -74,13 +74,12 @@ fn date_prefix(bytes: &[u8]) -> Option<i64> {
 }
 
 /// Parses a `date` (`YYYY-MM-DD`, `infinity`, `-infinity`).
-pub fn parse_date(text: &str) -> Option<i32> {
-    match text {
-        "infinity" => return Some(DATE_INFINITY),
-        "-infinity" => return Some(DATE_MINUS_INFINITY),
+pub fn parse_date(bytes: &[u8]) -> Option<i32> {
+    match bytes {
+        b"infinity" => return Some(DATE_INFINITY),
+        b"-infinity" => return Some(DATE_MINUS_INFINITY),
         _ => {}
     }
-    let bytes = text.as_bytes();
     if bytes.len() != 10 {
         return None;
     }
@@ -131,13 +130,12 @@ fn push_padded(out: &mut String, mut value: u32, width: usize) {
 /// since the epoch in UTC; a time without an offset is taken as UTC. More
 /// than six fraction digits are refused unless the rest are zeros (a stored
 /// value never differs from the one sent).
-pub fn parse_timestamp(text: &str) -> Option<i64> {
-    match text {
-        "infinity" => return Some(TIMESTAMP_INFINITY),
-        "-infinity" => return Some(TIMESTAMP_MINUS_INFINITY),
+pub fn parse_timestamp(bytes: &[u8]) -> Option<i64> {
+    match bytes {
+        b"infinity" => return Some(TIMESTAMP_INFINITY),
+        b"-infinity" => return Some(TIMESTAMP_MINUS_INFINITY),
         _ => {}
     }
-    let bytes = text.as_bytes();
     let days = date_prefix(bytes)?;
     if !matches!(bytes.get(10), Some(b' ' | b'T' | b't')) || bytes.get(13) != Some(&b':') {
         return None;
