@@ -16,6 +16,7 @@ pub mod dest;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod pg_type;
 pub mod service;
 pub mod source;
 /// The `GET /status` document: the contract the operator reads.

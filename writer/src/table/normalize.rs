@@ -22,6 +22,7 @@
 use laredo_proto::replication::v1::ColumnDefinition;
 
 use super::key::KeySpec;
+use crate::pg_type::{ColumnType, Scalar};
 use laredo_wire::{StructEntries, ValueRef, WireError, encode_scalar, write_struct_entry};
 
 /// The kind a column is normalized to.
@@ -79,15 +80,17 @@ impl ColumnTypes {
 /// Maps a PostgreSQL type name (as `format_type` or the catalog spells it) to
 /// the kind its values normalize to.
 pub fn kind_of_type(data_type: &str) -> Option<ColumnKind> {
-    let lower = data_type.trim().to_ascii_lowercase();
-    let base = lower.split('(').next().unwrap_or(&lower).trim();
-    match base {
-        "smallint" | "integer" | "int" | "bigint" | "int2" | "int4" | "int8" | "smallserial"
-        | "serial" | "bigserial" | "serial2" | "serial4" | "serial8" | "real" | "float4"
-        | "float8" | "double precision" | "float" | "numeric" | "decimal" | "oid" => {
-            Some(ColumnKind::Number)
-        }
-        "boolean" | "bool" => Some(ColumnKind::Bool),
+    match ColumnType::of_postgres(data_type) {
+        ColumnType::Scalar(
+            Scalar::Int16
+            | Scalar::Int32
+            | Scalar::Int64
+            | Scalar::Float32
+            | Scalar::Float64
+            | Scalar::Decimal { .. }
+            | Scalar::NumericText,
+        ) => Some(ColumnKind::Number),
+        ColumnType::Scalar(Scalar::Bool) => Some(ColumnKind::Bool),
         _ => None,
     }
 }
@@ -187,6 +190,36 @@ mod tests {
             column_name: name.into(),
             data_type: data_type.into(),
             ..Default::default()
+        }
+    }
+
+    #[test]
+    fn numeric_and_boolean_types_are_known_by_every_name() {
+        for name in [
+            "integer",
+            "INT8",
+            "smallserial",
+            "oid",
+            "real",
+            "float(10)",
+            "double precision",
+            "numeric",
+            "numeric(12,2)",
+            "decimal(60,2)",
+        ] {
+            assert_eq!(kind_of_type(name), Some(ColumnKind::Number), "{name}");
+        }
+        assert_eq!(kind_of_type(" Boolean "), Some(ColumnKind::Bool));
+        for name in [
+            "text",
+            "integer[]",
+            "_int4",
+            "timestamptz",
+            "uuid",
+            "",
+            "interval",
+        ] {
+            assert_eq!(kind_of_type(name), None, "{name}");
         }
     }
 
