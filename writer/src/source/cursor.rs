@@ -6,16 +6,7 @@
 //! it, so a stream that dies mid-snapshot resumes from the previous state.
 
 use laredo_proto::replication::v1::{SyncHandshake, SyncMode};
-
-/// A position as laredo orders them (`internal/lsn`): `hi/lo` in hex, as a
-/// PostgreSQL LSN; `None` for anything else (empty, or a source whose
-/// positions are not LSNs), which is never compared.
-pub fn lsn(position: &str) -> Option<u64> {
-    let (hi, lo) = position.split_once('/')?;
-    let hi = u32::from_str_radix(hi, 16).ok()?;
-    let lo = u32::from_str_radix(lo, 16).ok()?;
-    Some((u64::from(hi) << 32) | u64::from(lo))
-}
+use laredo_wire::lsn::Lsn;
 
 /// Why a handshake shows that the server does not hold the history `cursor`
 /// describes, if it does: a delta resuming after a sequence the server has
@@ -40,22 +31,19 @@ pub fn diverged_at_handshake(cursor: &Cursor, handshake: &SyncHandshake) -> Opti
 
 /// Why a journal entry's position shows a different history, if it does:
 /// its position is an LSN before `floor`, the LSN the replica had already
-/// applied. In one history positions never go back (they may repeat or be
-/// empty, which is not checked).
-pub fn diverged_at_entry(floor: Option<u64>, position: &[u8]) -> Option<String> {
+/// applied (`None` when the applied position is not an LSN: a source whose
+/// positions are not LSNs is never compared). In one history positions
+/// never go back (they may repeat or be empty, which is not checked).
+pub fn diverged_at_entry(floor: Option<Lsn>, position: &[u8]) -> Option<String> {
     let floor = floor?;
     let text = std::str::from_utf8(position).ok()?;
-    let at = lsn(text)?;
+    let at = Lsn::parse(text)?;
     (at < floor).then(|| {
         format!(
             "an entry at position {text} arrived after position {} was applied",
-            format_lsn(floor)
+            floor.format()
         )
     })
-}
-
-fn format_lsn(lsn: u64) -> String {
-    format!("{:X}/{:08X}", lsn >> 32, lsn & 0xffff_ffff)
 }
 
 /// The resume point of a replica: the last applied journal entry (or
@@ -240,7 +228,7 @@ mod tests {
 
     #[test]
     fn only_an_lsn_before_the_applied_one_is_another_history() {
-        let floor = lsn("1/00000200");
+        let floor = Lsn::parse("1/00000200");
         assert!(diverged_at_entry(floor, b"1/000001FF").is_some());
         assert!(diverged_at_entry(floor, b"0/FFFFFFFF").is_some());
         for same_history in [&b"1/00000200"[..], b"1/200", b"2/0", b"", b"opaque-7"] {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use laredo_proto::replication::v1::SyncHandshake;
+use laredo_wire::lsn::Lsn;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, timeout, timeout_at};
 
@@ -178,7 +179,7 @@ impl Session {
         if let Some(reason) = cursor::diverged_at_handshake(cursor, &handshake) {
             return (End::Diverged(SourceError::Diverged(reason)), false, false);
         }
-        let floor = cursor::lsn(&cursor.position);
+        let floor = Lsn::parse(&cursor.position);
         self.state.streaming(handshake.mode());
         let mut catch_up = CatchUp::default();
         if catch_up.handshake(&handshake) {
@@ -267,7 +268,7 @@ impl Session {
         result: Result<Option<ServerMessage>, SourceError>,
         catch_up: &mut CatchUp,
         handoff: &mut bool,
-        floor: Option<u64>,
+        floor: Option<Lsn>,
     ) -> Step {
         let violation = |what: &str| Step::End(End::Failed(SourceError::Protocol(what.to_owned())));
         let message = match result {
