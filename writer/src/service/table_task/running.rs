@@ -8,22 +8,24 @@ use jiff::Timestamp;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::{STATUS_REFRESH, TableContext, publish, restore};
+use super::{STATUS_REFRESH, TableContext, restore};
 use crate::archive::{
-    ArchiveError, ArchiveWriter, ArtifactKind, ChangeBuffer, Committed, ManifestColumn, SourceMark,
-    TickOutcome, Trigger,
+    ArchiveError, ArchiveWriter, ChangeBuffer, Committed, ManifestColumn, SourceMark, TickOutcome,
+    Trigger,
 };
 use crate::dest::Destination;
-use crate::events::{Event, EventKind, EventPublisher, PublisherOptions};
+use crate::events::{EventPublisher, PublisherOptions};
 use crate::service::freshness::Freshness;
 use crate::service::handle::{SnapshotFailure, TableCommand};
-use crate::service::progress::{Progress, Snapshot};
+use crate::service::progress::Progress;
 use crate::service::wiring;
-use crate::source::{Backoff, ConnectionState, Cursor, Replica, Source, SourceState, Update};
+use crate::source::{Backoff, Cursor, Replica, Source, Update};
 use crate::status::{ErrorScope, TableState};
 use crate::table::{KeySpec, Table};
-use crate::telemetry::internal_events::{BufferChanged, FinalFlushFailed, TableReady, WriteFailed};
+use crate::telemetry::internal_events::{BufferChanged, FinalFlushFailed, TableReady};
 use crate::telemetry::with_causes;
+
+mod outcome;
 
 /// The table once its archive is open.
 pub(super) struct Running<'a> {
@@ -292,157 +294,6 @@ impl<'a> Running<'a> {
         }
         self.progress.ready = true;
         self.progress.state = TableState::Live;
-    }
-
-    fn on_committed(&mut self, committed: &Committed) {
-        self.retry.reset();
-        self.retry_at = None;
-        self.progress.clear_error(ErrorScope::Destination);
-        self.progress.clear_error(ErrorScope::Manifest);
-        if committed.kind == ArtifactKind::Snapshot {
-            self.pending = None;
-        }
-        if !committed.lagging.is_empty() {
-            self.progress.error(
-                ErrorScope::Destination,
-                format_args!(
-                    "manifest not yet stored on {} (retried with the next write)",
-                    committed.lagging.join(", ")
-                ),
-            );
-        }
-        if self.pending.is_none() && self.replica.is_synced() {
-            self.become_ready();
-        }
-        self.publisher.publish(self.event_for(committed));
-        self.publish();
-    }
-
-    fn on_failed(&mut self, error: &ArchiveError) {
-        if error.is_fenced() {
-            // The archive reported the fence (`Fenced`: metrics and the
-            // other writer); this says what the table does about it.
-            let error = with_causes(error);
-            tracing::error!(%error, "fenced: stopping all writes; remove the other writer, then restart this one");
-            self.progress.state = TableState::Fenced;
-            self.progress.ready = false;
-            self.progress.error(ErrorScope::Manifest, error);
-            self.source = None;
-        } else {
-            let delay = self.retry.next_delay();
-            self.ctx.metrics.emit(WriteFailed {
-                error,
-                retry_in: delay,
-                spool_label: &self.spool_label,
-            });
-            self.progress.state = TableState::Degraded;
-            self.progress
-                .error(ErrorScope::Destination, with_causes(error));
-            let at = Instant::now() + delay;
-            self.retry_at = Some(at);
-            self.next_tick = at;
-        }
-        self.publish();
-    }
-
-    fn event_for(&self, committed: &Committed) -> Event {
-        let manifest = self.archive.manifest();
-        let formats = manifest
-            .artifacts
-            .iter()
-            .rev()
-            .find(|a| a.id.as_deref() == Some(committed.id.as_str()))
-            .map(|a| {
-                a.formats
-                    .iter()
-                    .map(|(id, f)| (id.clone(), f.uri.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Event {
-            table: self.ctx.name(),
-            kind: match committed.kind {
-                ArtifactKind::Snapshot => EventKind::Snapshot,
-                ArtifactKind::Diff => EventKind::Diff,
-            },
-            epoch: committed.epoch,
-            from_position: committed.from_position.clone(),
-            to_position: committed.position.clone(),
-            head_position: manifest.head_position.clone(),
-            manifest_uri: self.manifest_uri.clone(),
-            formats,
-            created_at: committed
-                .created_at
-                .parse()
-                .unwrap_or_else(|_| Timestamp::now()),
-            id: committed.id.clone(),
-            writer: Some(self.ctx.identity.clone()),
-        }
-    }
-
-    fn publish(&mut self) {
-        let source = match &self.source {
-            Some(source) => {
-                let state = source.state();
-                self.reflect_source(&state);
-                state.to_status(self.replica.cursor())
-            }
-            None => crate::status::SourceStatus {
-                server: self.ctx.config.source.server.clone(),
-                ..Default::default()
-            },
-        };
-        let manifest = self.archive.manifest();
-        let now = Timestamp::now();
-        if let Some(last) = manifest.last_snapshot()
-            && let Ok(at) = last.created_at.parse::<Timestamp>()
-        {
-            let age = now.duration_since(at).as_secs().max(0);
-            self.ctx.metrics.snapshot_age_seconds.set(age);
-        }
-        let received = &self.replica.cursor().position;
-        let behind = self
-            .freshness
-            .of_head(manifest, received, self.buffer.depth(), now);
-        let lag = Freshness::seconds(behind.as_ref());
-        self.ctx.metrics.head_behind_seconds.set(lag);
-        let at = Snapshot {
-            archive: Some((manifest, self.archive.settings())),
-            manifest_uri: self.manifest_uri.clone(),
-            buffer_depth: self.buffer.depth(),
-            churn: self.buffer.churn(),
-            rows: self.replica.table().len() as u64,
-            source,
-            behind,
-        };
-        publish(self.ctx, &self.progress, &at);
-    }
-
-    /// Shows a source that cannot stream as this table's error (and the
-    /// table as degraded) until it streams again.
-    fn reflect_source(&mut self, state: &SourceState) {
-        let streaming = state.connection == ConnectionState::Streaming;
-        match &state.last_error {
-            Some(error) if !streaming => {
-                self.progress
-                    .error_at(ErrorScope::Source, &error.message, error.at);
-                if matches!(self.progress.state, TableState::Live | TableState::Syncing) {
-                    self.progress.state = TableState::Degraded;
-                }
-            }
-            _ if streaming => {
-                self.progress.clear_error(ErrorScope::Source);
-                if self.progress.state == TableState::Degraded && self.progress.last_error.is_none()
-                {
-                    self.progress.state = if self.progress.ready {
-                        TableState::Live
-                    } else {
-                        TableState::Syncing
-                    };
-                }
-            }
-            _ => {}
-        }
     }
 
     /// Flushes what is buffered within the grace period, then stops.
