@@ -271,6 +271,38 @@ impl ColumnCache {
         }
     }
 
+    /// Finds where each member's value is in `row` (a range of it), by the
+    /// remembered column ([`located`](Self::located)), learning the row's
+    /// layout when it is not the remembered one; `true` when the layout
+    /// changed. The Parquet encoder reads rows through this too.
+    pub fn locate(&mut self, row: &[u8]) -> Result<bool, WireError> {
+        if self.locate_values(row) {
+            return Ok(false);
+        }
+        let base = row.as_ptr().addr();
+        with_members(row, |members| {
+            let changed = !self.matches(members);
+            if changed {
+                self.learn(members)?;
+            }
+            for (slot, (_, value)) in self.values.iter_mut().zip(members.iter()) {
+                let start = value.as_ptr().addr() - base;
+                *slot = (start, start + value.len());
+            }
+            Ok(changed)
+        })
+    }
+
+    /// The remembered columns' names and where [`locate`](Self::locate)
+    /// found their values, in the remembered row's order (a name given
+    /// twice appears twice, the later one last).
+    pub fn located(&self) -> impl Iterator<Item = (&[u8], (usize, usize))> {
+        self.headers
+            .iter()
+            .map(|header| header.name(&self.header_bytes))
+            .zip(self.values.iter().copied())
+    }
+
     /// Appends the members of a top-level row as a JSON object with sorted
     /// names, `value` writing each member's encoded value.
     pub(super) fn write_row(

@@ -6,7 +6,8 @@ use arrow_schema::ArrowError;
 use super::builder::ColumnBuilder;
 use super::convert::{AppendError, ConvertError};
 use super::schema::ParquetSchema;
-use laredo_wire::{RawStructEntries, WireError, utf8};
+use crate::archive::format::jsonl::ColumnCache;
+use laredo_wire::{WireError, utf8};
 
 /// Why a row does not fit the schema.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,22 +39,17 @@ pub struct RowBatch<'s> {
     /// Where each column's value lies in each row being added (column by
     /// column): a range of the row.
     slots: Vec<Option<(usize, usize)>>,
-    /// The column of each entry of the row before, by position: rows of
-    /// one table mostly list their columns in one order, and a name
-    /// compared with the one expected costs less than a lookup.
-    layout: Vec<usize>,
+    /// The rows' member layout, as the JSONL encoder remembers it: one
+    /// comparison per member finds where its value is.
+    layout: ColumnCache,
+    /// The schema's index of each column of `layout`.
+    to_schema: Vec<Option<usize>>,
     scratch: Vec<u8>,
 }
 
 /// Rows located before they are converted: few enough that their bytes
 /// stay in cache between the two passes.
 const CHUNK_ROWS: usize = 256;
-
-/// Whether two short names are equal (a byte loop: a call to `memcmp`
-/// per value costs more than the comparison).
-fn same_name(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-}
 
 impl<'s> RowBatch<'s> {
     /// An empty batch for about `rows` rows.
@@ -66,7 +62,8 @@ impl<'s> RowBatch<'s> {
                 .map(|c| ColumnBuilder::new(c.ty, rows))
                 .collect(),
             slots: Vec::new(),
-            layout: Vec::new(),
+            layout: ColumnCache::default(),
+            to_schema: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -136,25 +133,19 @@ impl<'s> RowBatch<'s> {
     /// Finds where each column's value lies in `row`, the `at`th of a chunk
     /// of `rows`: `slots` holds the chunk column by column.
     fn locate(&mut self, row: &[u8], at: usize, rows: usize) -> Result<(), RowError> {
-        let base = row.as_ptr().addr();
-        let columns = self.schema.columns();
-        for (position, entry) in RawStructEntries::new(row).enumerate() {
-            let (name, value) = entry?;
-            let index = match self.layout.get(position) {
-                Some(&index) if same_name(columns[index].name.as_bytes(), name) => index,
-                _ => {
-                    let Some(index) = self.schema.index_of(name) else {
-                        return Err(RowError::UnknownColumn(utf8(name)?.to_owned()));
-                    };
-                    if position >= self.layout.len() {
-                        self.layout.resize(position + 1, index);
-                    }
-                    self.layout[position] = index;
-                    index
-                }
+        if self.layout.locate(row)? {
+            self.to_schema = self
+                .layout
+                .located()
+                .map(|(name, _)| self.schema.index_of(name))
+                .collect();
+        }
+        for ((name, (start, end)), index) in self.layout.located().zip(&self.to_schema) {
+            let Some(index) = index else {
+                return Err(RowError::UnknownColumn(utf8(name)?.to_owned()));
             };
             // Protobuf map semantics: a name given twice, the last wins.
-            self.slots[index * rows + at] = Some((value.as_ptr().addr() - base, value.len()));
+            self.slots[index * rows + at] = Some((start, end - start));
         }
         Ok(())
     }

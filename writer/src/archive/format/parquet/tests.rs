@@ -254,6 +254,63 @@ fn a_value_that_does_not_convert_names_table_key_and_column() {
     );
 }
 
+/// Rows of changing layouts (members reordered, missing, or a name given
+/// twice, where the later value wins as in a protobuf map) each keep their
+/// own values.
+#[test]
+fn rows_of_changing_layouts_keep_their_own_values() {
+    let (_, schema) = every_type();
+    let rows = [
+        row(&[
+            ("id", ValueRef::Number(1.0)),
+            ("name", ValueRef::String("a")),
+            ("n", ValueRef::Number(10.0)),
+        ]),
+        row(&[
+            ("n", ValueRef::Number(20.0)),
+            ("id", ValueRef::Number(2.0)),
+            ("name", ValueRef::String("b")),
+        ]),
+        row(&[
+            ("id", ValueRef::Number(3.0)),
+            ("name", ValueRef::String("c")),
+        ]),
+        row(&[
+            ("id", ValueRef::Number(4.0)),
+            ("n", ValueRef::Number(1.0)),
+            ("n", ValueRef::Number(40.0)),
+        ]),
+        row(&[
+            ("id", ValueRef::Number(5.0)),
+            ("name", ValueRef::String("e")),
+            ("n", ValueRef::Number(50.0)),
+        ]),
+    ];
+    let refs: Vec<&[u8]> = rows.iter().map(Vec::as_slice).collect();
+    let object = snapshot(&refs, &schema).unwrap();
+    let got = read_back(&object);
+    let has = |index: usize, member: &str| {
+        assert!(
+            got[index].contains(member),
+            "row {index}: {} lacks {member}",
+            got[index]
+        );
+    };
+    has(0, r#""n":10"#);
+    has(0, r#""name":"a""#);
+    has(1, r#""n":20"#);
+    has(1, r#""name":"b""#);
+    has(2, r#""name":"c""#);
+    assert!(
+        !got[2].contains(r#""n":"#) || got[2].contains(r#""n":null"#),
+        "row 2 has no n: {}",
+        got[2]
+    );
+    has(3, r#""n":40"#);
+    has(4, r#""n":50"#);
+    has(4, r#""name":"e""#);
+}
+
 /// Text that is not UTF-8 is refused, naming the row it is in, also where
 /// the bytes of neighbouring values would together be UTF-8 (text is
 /// checked a batch of rows at a time).

@@ -123,16 +123,29 @@ proptest! {
             .iter()
             .enumerate()
             .map(|(index, values)| {
+                let mut members: Vec<(&str, ValueRef<'_>)> = columns
+                    .iter()
+                    .zip(values)
+                    .map(|(column, value)| {
+                        let value = match value {
+                            _ if column.name == "id" => ValueRef::Number(index as f64),
+                            Value::Null => ValueRef::Null,
+                            Value::Number(n) => ValueRef::Number(*n),
+                            Value::Bool(b) => ValueRef::Bool(*b),
+                            Value::Text(t) => ValueRef::String(t),
+                        };
+                        (column.name.as_str(), value)
+                    })
+                    .collect();
+                // Members in an order of each row's own, as Go writes a
+                // map's entries: the remembered layout is searched.
+                members.rotate_left(index % columns.len());
+                if index % 2 == 1 {
+                    members.reverse();
+                }
                 let mut out = Vec::new();
-                for (column, value) in columns.iter().zip(values) {
-                    let value = match value {
-                        _ if column.name == "id" => ValueRef::Number(index as f64),
-                        Value::Null => ValueRef::Null,
-                        Value::Number(n) => ValueRef::Number(*n),
-                        Value::Bool(b) => ValueRef::Bool(*b),
-                        Value::Text(t) => ValueRef::String(t),
-                    };
-                    write_struct_entry(&mut out, &column.name, &encode_scalar(&value));
+                for (name, value) in members {
+                    write_struct_entry(&mut out, name, &encode_scalar(&value));
                 }
                 out
             })
