@@ -40,6 +40,23 @@ pub enum Scalar {
     Bytes,
 }
 
+impl Scalar {
+    /// Whether values of this type are numbers (the writer normalizes their
+    /// PostgreSQL text to JSON numbers).
+    pub fn is_number(self) -> bool {
+        matches!(
+            self,
+            Scalar::Int16
+                | Scalar::Int32
+                | Scalar::Int64
+                | Scalar::Float32
+                | Scalar::Float64
+                | Scalar::Decimal { .. }
+                | Scalar::NumericText
+        )
+    }
+}
+
 /// A column's type: a scalar, or a one-dimensional array of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {

@@ -81,15 +81,7 @@ impl ColumnTypes {
 /// the kind its values normalize to.
 pub fn kind_of_type(data_type: &str) -> Option<ColumnKind> {
     match ColumnType::of_postgres(data_type) {
-        ColumnType::Scalar(
-            Scalar::Int16
-            | Scalar::Int32
-            | Scalar::Int64
-            | Scalar::Float32
-            | Scalar::Float64
-            | Scalar::Decimal { .. }
-            | Scalar::NumericText,
-        ) => Some(ColumnKind::Number),
+        ColumnType::Scalar(scalar) if scalar.is_number() => Some(ColumnKind::Number),
         ColumnType::Scalar(Scalar::Bool) => Some(ColumnKind::Bool),
         _ => None,
     }

@@ -29,20 +29,12 @@ pub const LSN_COLUMN: &str = "_lsn";
 /// before they are keyed, and text is text; a timestamp, date, UUID or
 /// `bytea` has several text forms of one stored value, and a list is text.
 fn reads_back_exactly(ty: ColumnType) -> bool {
-    matches!(
-        ty,
-        ColumnType::Scalar(
-            Scalar::Int16
-                | Scalar::Int32
-                | Scalar::Int64
-                | Scalar::Float32
-                | Scalar::Float64
-                | Scalar::Decimal { .. }
-                | Scalar::NumericText
-                | Scalar::Bool
-                | Scalar::Text
-        )
-    )
+    match ty {
+        ColumnType::Scalar(scalar) => {
+            scalar.is_number() || matches!(scalar, Scalar::Bool | Scalar::Text)
+        }
+        ColumnType::List(_) => false,
+    }
 }
 
 /// One column of a Parquet schema.
