@@ -411,6 +411,33 @@ fn diffs_hold_op_position_and_the_new_row_or_the_key() {
     assert!(!rows.is_empty());
 }
 
+/// A Parquet file of a type the writer never writes (an unsigned column, a
+/// list of lists) is refused with the column named, not misread.
+#[test]
+fn columns_of_types_the_writer_never_writes_are_named_errors() {
+    use arrow_array::builder::{Int32Builder, ListBuilder};
+    use arrow_array::{ArrayRef, RecordBatch, UInt8Array};
+    use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+
+    let mut nested = ListBuilder::new(ListBuilder::new(Int32Builder::new()));
+    nested.values().values().append_value(1);
+    nested.values().append(true);
+    nested.append(true);
+    for (name, array) in [
+        ("flags", Arc::new(UInt8Array::from(vec![1u8])) as ArrayRef),
+        ("grid", Arc::new(nested.finish()) as ArrayRef),
+    ] {
+        let batch = RecordBatch::try_from_iter([(name, array)]).unwrap();
+        let mut out = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let error = snapshot_rows(&Bytes::from(out), 2).unwrap_err().to_string();
+        assert!(error.contains(&format!("column {name:?}")), "{error}");
+    }
+}
+
 #[test]
 fn hostile_bytes_are_errors() {
     let key = KeySpec::default();

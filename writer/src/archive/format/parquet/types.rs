@@ -64,6 +64,35 @@ impl Scalar {
     }
 }
 
+impl Scalar {
+    /// The scalar stored as Arrow's `data_type` (the inverse of
+    /// [`Scalar::arrow`]): Arrow text is `numeric` text when the column was
+    /// announced so (`numeric_text`). `None` for a type the writer does not
+    /// write.
+    pub fn of_arrow(data_type: &DataType, numeric_text: bool) -> Option<Scalar> {
+        Some(match data_type {
+            DataType::Int16 => Scalar::Int16,
+            DataType::Int32 => Scalar::Int32,
+            DataType::Int64 => Scalar::Int64,
+            DataType::Float32 => Scalar::Float32,
+            DataType::Float64 => Scalar::Float64,
+            DataType::Decimal128(precision, scale) => Scalar::Decimal {
+                precision: *precision,
+                scale: *scale,
+            },
+            DataType::Utf8 if numeric_text => Scalar::NumericText,
+            DataType::Utf8 => Scalar::Text,
+            DataType::Boolean => Scalar::Bool,
+            DataType::Timestamp(TimeUnit::Microsecond, None) => Scalar::Timestamp,
+            DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => Scalar::TimestampTz,
+            DataType::Date32 => Scalar::Date,
+            DataType::FixedSizeBinary(16) => Scalar::Uuid,
+            DataType::Binary => Scalar::Bytes,
+            _ => return None,
+        })
+    }
+}
+
 /// A field holding values of `scalar` named `name` (nullable); a `uuid`
 /// one carries Arrow's UUID extension type, which Parquet writes as its
 /// `UUID` logical type.

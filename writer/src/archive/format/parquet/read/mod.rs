@@ -15,7 +15,7 @@ use arrow_array::types::{
     TimestampMicrosecondType,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, TimeUnit};
+use arrow_schema::{DataType, Field};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -31,98 +31,39 @@ use laredo_wire::{ValueRef, write_scalar, write_struct_entry};
 /// Rows decoded per batch.
 const BATCH_ROWS: usize = 8192;
 
-/// How a column's values are read back.
-#[derive(Debug, Clone, Copy)]
-enum Reading {
-    /// Integers, as JSON numbers.
-    Int16,
-    Int32,
-    Int64,
-    /// Floats, as numbers (a `real` through its shortest text, so `0.1`
-    /// reads back as `0.1`); NaN and infinities as PostgreSQL's text.
-    Float32,
-    Float64,
-    /// Decimals, as numbers.
-    Decimal(i8),
-    /// Text; `numeric` text read back as numbers where it is one.
-    Text {
-        numeric: bool,
-    },
-    Bool,
-    /// Microseconds, printed as RFC 3339 (`true`: with a zone) or as
-    /// PostgreSQL prints a `timestamp`.
-    Timestamp(bool),
-    Date,
-    Uuid,
-    Bytes,
-    /// A list, printed as a PostgreSQL array literal.
-    List(Scalar),
-}
-
-/// How to read a column of `field`, or why it cannot be.
-fn reading_of(field: &Field) -> Result<Reading, String> {
+/// How a column of `field` is read back (its type, `numeric` text told
+/// by the type the column was announced with), or why it cannot be.
+fn reading_of(field: &Field) -> Result<ColumnType, String> {
     let announced = field
         .metadata()
         .get(TYPE_METADATA)
         .map(|t| ColumnType::of_postgres(t));
     let numeric_text = announced == Some(ColumnType::Scalar(Scalar::NumericText));
-    Ok(match field.data_type() {
-        DataType::List(element) => {
-            let scalar = match reading_of(element)? {
-                Reading::Int16 => Scalar::Int16,
-                Reading::Int32 => Scalar::Int32,
-                Reading::Int64 => Scalar::Int64,
-                Reading::Float32 => Scalar::Float32,
-                Reading::Float64 => Scalar::Float64,
-                Reading::Decimal(scale) => Scalar::Decimal {
-                    precision: 38,
-                    scale,
-                },
-                Reading::Text { .. } => Scalar::Text,
-                Reading::Bool => Scalar::Bool,
-                Reading::Timestamp(false) => Scalar::Timestamp,
-                Reading::Timestamp(true) => Scalar::TimestampTz,
-                Reading::Date => Scalar::Date,
-                Reading::Uuid => Scalar::Uuid,
-                Reading::Bytes => Scalar::Bytes,
-                Reading::List(_) => return Err(format!("column {:?}: nested lists", field.name())),
-            };
-            Reading::List(scalar)
-        }
-        other => scalar_reading(other, numeric_text).ok_or_else(|| {
-            format!(
-                "column {:?} has type {other}, which this reader does not read",
-                field.name()
-            )
-        })?,
-    })
-}
-
-fn scalar_reading(data_type: &DataType, numeric_text: bool) -> Option<Reading> {
-    Some(match data_type {
-        DataType::Int16 => Reading::Int16,
-        DataType::Int32 => Reading::Int32,
-        DataType::Int64 => Reading::Int64,
-        DataType::Float32 => Reading::Float32,
-        DataType::Float64 => Reading::Float64,
-        DataType::Decimal128(_, scale) => Reading::Decimal(*scale),
-        DataType::Utf8 => Reading::Text {
-            numeric: numeric_text,
+    let unreadable = |data_type: &DataType| {
+        format!(
+            "column {:?} has type {data_type}, which this reader does not read",
+            field.name()
+        )
+    };
+    match field.data_type() {
+        DataType::List(element) => match element.data_type() {
+            DataType::List(_) => Err(format!("column {:?}: nested lists", field.name())),
+            inner => Scalar::of_arrow(inner, false)
+                .map(ColumnType::List)
+                .ok_or_else(|| unreadable(inner)),
         },
-        DataType::Boolean => Reading::Bool,
-        DataType::Timestamp(TimeUnit::Microsecond, zone) => Reading::Timestamp(zone.is_some()),
-        DataType::Date32 => Reading::Date,
-        DataType::FixedSizeBinary(16) => Reading::Uuid,
-        DataType::Binary => Reading::Bytes,
-        _ => return None,
-    })
+        other => Scalar::of_arrow(other, numeric_text)
+            .map(ColumnType::Scalar)
+            .ok_or_else(|| unreadable(other)),
+    }
 }
 
 /// A column of one batch, ready to read row by row.
 struct Column<'a> {
     name: &'a str,
     array: &'a ArrayRef,
-    reading: Reading,
+    /// Its type: how its values are printed.
+    reading: ColumnType,
 }
 
 /// Appends the encoded `Value` of row `row` of `column` to `out`; `text`
@@ -134,10 +75,16 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut S
     }
     text.clear();
     let value = match column.reading {
-        Reading::Int16 => ValueRef::Number(f64::from(array.as_primitive::<Int16Type>().value(row))),
-        Reading::Int32 => ValueRef::Number(f64::from(array.as_primitive::<Int32Type>().value(row))),
-        Reading::Int64 => ValueRef::Number(array.as_primitive::<Int64Type>().value(row) as f64),
-        Reading::Float32 => {
+        ColumnType::Scalar(Scalar::Int16) => {
+            ValueRef::Number(f64::from(array.as_primitive::<Int16Type>().value(row)))
+        }
+        ColumnType::Scalar(Scalar::Int32) => {
+            ValueRef::Number(f64::from(array.as_primitive::<Int32Type>().value(row)))
+        }
+        ColumnType::Scalar(Scalar::Int64) => {
+            ValueRef::Number(array.as_primitive::<Int64Type>().value(row) as f64)
+        }
+        ColumnType::Scalar(Scalar::Float32) => {
             let value = array.as_primitive::<Float32Type>().value(row);
             float_value(
                 f64::from(value),
@@ -150,46 +97,45 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut S
                 text,
             )
         }
-        Reading::Float64 => {
+        ColumnType::Scalar(Scalar::Float64) => {
             let value = array.as_primitive::<Float64Type>().value(row);
             float_value(value, || value, text)
         }
-        Reading::Decimal(scale) => {
+        ColumnType::Scalar(Scalar::Decimal { scale, .. }) => {
             let value = array.as_primitive::<Decimal128Type>().value(row);
             ValueRef::Number(decimal_value(value, scale, text))
         }
-        Reading::Text { numeric } => {
+        ColumnType::Scalar(scalar @ (Scalar::Text | Scalar::NumericText)) => {
             let value = array.as_string::<i32>().value(row);
-            match numeric.then(|| value.parse::<f64>()) {
+            match (scalar == Scalar::NumericText).then(|| value.parse::<f64>()) {
                 Some(Ok(number)) if number.is_finite() => ValueRef::Number(number),
                 _ => ValueRef::String(value),
             }
         }
-        Reading::Bool => ValueRef::Bool(array.as_boolean().value(row)),
-        Reading::Timestamp(zone) => {
+        ColumnType::Scalar(Scalar::Bool) => ValueRef::Bool(array.as_boolean().value(row)),
+        ColumnType::Scalar(scalar @ (Scalar::Timestamp | Scalar::TimestampTz)) => {
             let micros = array.as_primitive::<TimestampMicrosecondType>().value(row);
-            text::format_timestamp(text, micros, zone);
+            text::format_timestamp(text, micros, scalar == Scalar::TimestampTz);
             ValueRef::String(text)
         }
-        Reading::Date => {
+        ColumnType::Scalar(Scalar::Date) => {
             text::format_date(text, array.as_primitive::<Date32Type>().value(row));
             ValueRef::String(text)
         }
-        Reading::Uuid => {
+        ColumnType::Scalar(Scalar::Uuid) => {
             text::format_uuid(text, array.as_fixed_size_binary().value(row));
             ValueRef::String(text)
         }
-        Reading::Bytes => {
+        ColumnType::Scalar(Scalar::Bytes) => {
             text::format_bytea(text, array.as_binary::<i32>().value(row));
             ValueRef::String(text)
         }
-        Reading::List(scalar) => {
+        ColumnType::List(scalar) => {
             let items = array.as_list::<i32>().value(row);
             let element = Column {
                 name: column.name,
                 array: &items,
-                reading: scalar_reading(&scalar.arrow(), false)
-                    .unwrap_or(Reading::Text { numeric: false }),
+                reading: ColumnType::Scalar(scalar),
             };
             let elements: Vec<Option<String>> = (0..items.len())
                 .map(|index| element_text(&element, index))
