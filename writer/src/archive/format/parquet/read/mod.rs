@@ -69,12 +69,18 @@ struct Column<'a> {
 /// Appends the encoded `Value` of row `row` of `column` to `out`; `text`
 /// is scratch space.
 fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut String) {
+    write_scalar(out, &value_of(column, row, text));
+}
+
+/// The value of row `row` of `column`, in the form `read` prints; `text`
+/// holds it where it is text made here.
+fn value_of<'v>(column: &Column<'v>, row: usize, text: &'v mut String) -> ValueRef<'v> {
     let array = column.array;
     if array.is_null(row) {
-        return write_scalar(out, &ValueRef::Null);
+        return ValueRef::Null;
     }
     text.clear();
-    let value = match column.reading {
+    match column.reading {
         ColumnType::Scalar(Scalar::Int16) => {
             ValueRef::Number(f64::from(array.as_primitive::<Int16Type>().value(row)))
         }
@@ -143,8 +149,7 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>, text: &mut S
             text::format_array(text, &elements);
             ValueRef::String(text)
         }
-    };
-    write_scalar(out, &value);
+    }
 }
 
 /// Powers of ten that are exact as `f64`.
@@ -184,21 +189,17 @@ fn float_value(value: f64, exact: impl FnOnce() -> f64, text: &mut String) -> Va
 
 /// The text of an array element, as PostgreSQL prints it inside `{…}`.
 fn element_text(element: &Column<'_>, index: usize) -> Option<String> {
-    if element.array.is_null(index) {
-        return None;
-    }
-    let mut encoded = Vec::new();
     let mut text = String::new();
-    encode_value(element, index, &mut encoded, &mut text);
-    Some(match ValueRef::parse(&encoded) {
-        Ok(ValueRef::String(s)) => s.to_owned(),
-        Ok(ValueRef::Number(n)) => {
+    Some(match value_of(element, index, &mut text) {
+        ValueRef::Null => return None,
+        ValueRef::String(s) => s.to_owned(),
+        ValueRef::Number(n) => {
             let mut out = Vec::new();
             crate::archive::format::jsonl::write_go_float(&mut out, n);
             String::from_utf8(out).unwrap_or_default()
         }
-        Ok(ValueRef::Bool(b)) => if b { "t" } else { "f" }.to_owned(),
-        _ => String::new(),
+        ValueRef::Bool(b) => if b { "t" } else { "f" }.to_owned(),
+        ValueRef::Struct(_) | ValueRef::List(_) => String::new(),
     })
 }
 
