@@ -130,6 +130,12 @@ impl<'a> KeyedRows<'a> {
         self.raw.is_empty()
     }
 
+    /// The bytes the rows take, with their keys (read from the row list,
+    /// not from the rows).
+    pub fn bytes(&self) -> usize {
+        self.raw.iter().map(|raw| raw.len()).sum()
+    }
+
     /// The columns the keys are made of.
     pub fn key_spec(&self) -> &'a super::KeySpec {
         self.key

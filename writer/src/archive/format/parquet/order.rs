@@ -28,6 +28,8 @@ const SAMPLES_PER_BUCKET: usize = 1024;
 pub trait SnapshotRows<'a>: Sync {
     /// How many rows.
     fn len(&self) -> usize;
+    /// The rows' bytes in all (an upper bound: the table's counts its keys).
+    fn bytes(&self) -> usize;
     /// Whether there is no row.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -46,6 +48,10 @@ impl<'a> SnapshotRows<'a> for KeyedRows<'a> {
         KeyedRows::len(self)
     }
 
+    fn bytes(&self) -> usize {
+        KeyedRows::bytes(self)
+    }
+
     fn row(&self, index: usize) -> (Option<&'a [u8]>, &'a [u8]) {
         self.get(index)
             .map_or((None, &[][..]), |(key, row)| (Some(key), row))
@@ -60,6 +66,10 @@ impl<'a> SnapshotRows<'a> for KeyedRows<'a> {
 impl<'a> SnapshotRows<'a> for [&'a [u8]] {
     fn len(&self) -> usize {
         <[&[u8]]>::len(self)
+    }
+
+    fn bytes(&self) -> usize {
+        self.iter().map(|row| row.len()).sum()
     }
 
     fn row(&self, index: usize) -> (Option<&'a [u8]>, &'a [u8]) {

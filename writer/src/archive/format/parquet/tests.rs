@@ -35,11 +35,28 @@ fn json(row: &[u8]) -> String {
 
 fn snapshot(rows: &[&[u8]], schema: &ParquetSchema) -> Result<Bytes, ParquetError> {
     let key = KeySpec::default();
-    let naming = Naming {
+    write_snapshot(Vec::new(), rows, schema, naming(&key), 2).map(Bytes::from)
+}
+
+/// Inserts of `rows` under `keys`, as a diff's net changes.
+fn inserts<'r>(rows: &'r [Vec<u8>], keys: &'r [String]) -> Vec<DiffEntry<'r>> {
+    rows.iter()
+        .zip(keys)
+        .map(|(row, key)| DiffEntry {
+            action: Action::Insert,
+            key,
+            old: None,
+            new: Some(row),
+        })
+        .collect()
+}
+
+/// What failing rows are named by in these tests.
+fn naming(key: &KeySpec) -> Naming<'_> {
+    Naming {
         table: "public.t",
-        key: &key,
-    };
-    write_snapshot(Vec::new(), rows, schema, naming, 2).map(Bytes::from)
+        key,
+    }
 }
 
 /// The rows of a snapshot object as `read` prints them.
@@ -255,73 +272,6 @@ fn a_value_that_does_not_convert_names_table_key_and_column() {
 }
 
 #[test]
-fn row_groups_make_whole_rounds_of_workers_within_guidance() {
-    assert_eq!(write::group_count(1_000_000, ROW_GROUP_ROWS, 2), 10);
-    assert_eq!(write::group_count(1_000_000, ROW_GROUP_ROWS, 1), 9);
-    assert_eq!(write::group_count(200_000, ROW_GROUP_ROWS, 2), 2);
-    // Four groups would hold 75,000 rows each: below DuckDB's guidance.
-    assert_eq!(write::group_count(300_000, ROW_GROUP_ROWS, 2), 3);
-    assert_eq!(write::group_count(0, ROW_GROUP_ROWS, 2), 1);
-}
-
-#[test]
-fn snapshots_are_sorted_by_key_with_statistics_per_row_group() {
-    let columns = [column("id", "bigint"), column("name", "text")];
-    let schema = ParquetSchema::new(&columns, &["id".into()]).unwrap();
-    let count = 2010;
-    let rows: Vec<Vec<u8>> = (0..count)
-        .map(|i| {
-            // Scrambled ids: the snapshot must sort them.
-            let id = (i * 7919) % count;
-            row(&[
-                ("id", ValueRef::Number(id as f64)),
-                ("name", ValueRef::String(&format!("n{id}"))),
-            ])
-        })
-        .collect();
-    let refs: Vec<&[u8]> = rows.iter().map(Vec::as_slice).collect();
-    let key = KeySpec::default();
-    let naming = Naming {
-        table: "public.t",
-        key: &key,
-    };
-    let object =
-        write::write_snapshot_in_groups(Vec::new(), refs.as_slice(), &schema, naming, 2, 1000)
-            .unwrap();
-    let object = Bytes::from(object);
-    let metadata =
-        parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&object, Default::default())
-            .unwrap();
-    let metadata = metadata.metadata();
-    assert_eq!(metadata.num_row_groups(), 3);
-    let mut expected_min = 0i64;
-    for group in metadata.row_groups() {
-        let Some(Statistics::Int64(stats)) = group.column(0).statistics() else {
-            panic!("no Int64 statistics on the key column");
-        };
-        assert_eq!(*stats.min_opt().unwrap(), expected_min);
-        assert_eq!(
-            *stats.max_opt().unwrap(),
-            expected_min + group.num_rows() - 1
-        );
-        expected_min += group.num_rows();
-        assert!(matches!(
-            group.column(0).compression(),
-            parquet::basic::Compression::ZSTD(_)
-        ));
-    }
-    let sorting = metadata.row_group(0).sorting_columns().unwrap();
-    assert_eq!(sorting[0].column_idx, 0);
-    // Read back in key order, every row.
-    let back = read_back(&object);
-    assert_eq!(back.len(), count);
-    assert_eq!(
-        back[count - 1],
-        format!(r#"{{"id":{},"name":"n{}"}}"#, count - 1, count - 1)
-    );
-}
-
-#[test]
 fn diffs_hold_op_position_and_the_new_row_or_the_key() {
     use ValueRef::{Number as N, String as S};
     let columns = [column("id", "bigint"), column("name", "text")];
@@ -352,10 +302,7 @@ fn diffs_hold_op_position_and_the_new_row_or_the_key() {
         },
     ];
     let key = KeySpec::default();
-    let naming = Naming {
-        table: "public.t",
-        key: &key,
-    };
+    let naming = naming(&key);
     let object =
         Bytes::from(write_diff(Vec::new(), &entries, "0/1A0002", &schema, naming).unwrap());
     let batches = read::batches(&object);
@@ -453,5 +400,6 @@ fn hostile_bytes_are_errors() {
     }
 }
 
+mod groups;
 mod property;
 mod rows;

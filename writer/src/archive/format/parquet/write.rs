@@ -35,17 +35,68 @@ pub const ROW_GROUP_ROWS: usize = 122_880;
 /// end of DuckDB's guidance.
 const ROW_GROUP_MIN_ROWS: usize = 100_000;
 
-/// How many row groups a snapshot of `rows` rows is cut into: groups of
-/// `group_rows`, or more of them to make whole rounds of `workers` (so the
-/// last round leaves no core idle) while each keeps
-/// [`ROW_GROUP_MIN_ROWS`].
-pub(super) fn group_count(rows: usize, group_rows: usize, workers: usize) -> usize {
-    let groups = rows.div_ceil(group_rows.max(1)).max(1);
+/// The most bytes of encoded rows in a row group. Arrow's text and binary
+/// columns address their bytes with 32-bit offsets (2 GiB, and Arrow
+/// panics past them); a value's text is at most about three times its
+/// encoding (a number as `numeric` text), so rows of wide values are cut
+/// into more, smaller groups, with room for a group the sampled key cuts
+/// leave twice the average.
+const ROW_GROUP_BYTES: usize = 256 * 1024 * 1024;
+
+/// The most a row group holds.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct GroupSize {
+    /// Rows.
+    pub rows: usize,
+    /// Bytes of encoded rows.
+    pub bytes: usize,
+}
+
+/// The row groups of every snapshot and diff.
+pub(super) const GROUP_SIZE: GroupSize = GroupSize {
+    rows: ROW_GROUP_ROWS,
+    bytes: ROW_GROUP_BYTES,
+};
+
+/// How many row groups a snapshot of `rows` rows of `bytes` encoded bytes
+/// is cut into: groups within `size`, or more of them to make whole
+/// rounds of `workers` (so the last round leaves no core idle) while each
+/// keeps [`ROW_GROUP_MIN_ROWS`].
+pub(super) fn group_count(rows: usize, bytes: usize, size: GroupSize, workers: usize) -> usize {
+    let groups = rows
+        .div_ceil(size.rows.max(1))
+        .max(bytes.div_ceil(size.bytes.max(1)))
+        .max(1);
     let rounded = groups.next_multiple_of(workers.max(1));
     match rows / rounded >= ROW_GROUP_MIN_ROWS {
         true => rounded,
         false => groups,
     }
+}
+
+/// `entries` cut into row groups within `size`, in order.
+fn diff_groups<'e, 'r>(
+    entries: &'e [DiffEntry<'r>],
+    size: GroupSize,
+) -> impl Iterator<Item = &'e [DiffEntry<'r>]> {
+    let mut rest = entries;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let end = rest
+            .iter()
+            .take(size.rows.max(1))
+            .position(|entry| {
+                bytes += entry.new.map_or(0, <[u8]>::len) + entry.old.map_or(0, <[u8]>::len);
+                bytes > size.bytes
+            })
+            .map_or(rest.len().min(size.rows.max(1)), |at| at.max(1));
+        let (group, after) = rest.split_at(end);
+        rest = after;
+        Some(group)
+    })
 }
 
 /// The zstd level: the fastest, which already compresses the typed columns
@@ -169,20 +220,23 @@ pub fn write_snapshot<'a, W: Write + Send>(
     naming: Naming<'_>,
     workers: usize,
 ) -> Result<W, ParquetError> {
-    write_snapshot_in_groups(out, rows, schema, naming, workers, ROW_GROUP_ROWS)
+    write_snapshot_in_groups(out, rows, schema, naming, workers, GROUP_SIZE)
 }
 
-/// [`write_snapshot`] in row groups of about `group_rows` (tests use small
-/// ones).
+/// [`write_snapshot`] in row groups within `size` (tests use small ones).
 pub(super) fn write_snapshot_in_groups<'a, W: Write + Send>(
     out: W,
     rows: &(impl SnapshotRows<'a> + ?Sized),
     schema: &ParquetSchema,
     naming: Naming<'_>,
     workers: usize,
-    group_rows: usize,
+    size: GroupSize,
 ) -> Result<W, ParquetError> {
-    let groups = group_count(rows.len(), group_rows, workers);
+    let groups = group_count(rows.len(), rows.bytes(), size, workers);
+    // Builders sized up front for a group and an eighth: grown by
+    // doubling, they reallocate (and fault in) the text columns repeatedly.
+    let group_rows = rows.len().div_ceil(groups);
+    let capacity = group_rows + group_rows / 8;
     let order =
         KeyOrder::new(rows, schema, workers, groups).map_err(|error| ParquetError::Row {
             table: naming.table.to_owned(),
@@ -216,7 +270,7 @@ pub(super) fn write_snapshot_in_groups<'a, W: Write + Send>(
                 (sender.clone(), &order, &next, &factory, &arrow);
             scope.spawn(move || {
                 let (mut scratch, mut sorted) = (SortScratch::default(), Vec::new());
-                let mut batch = RowBatch::new(schema, group_rows + group_rows / 8);
+                let mut batch = RowBatch::new(schema, capacity);
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     if index >= groups {
@@ -231,9 +285,7 @@ pub(super) fn write_snapshot_in_groups<'a, W: Write + Send>(
                     if sender.send((index, encoded)).is_err() || failed {
                         break;
                     }
-                    // Builders sized up front: grown by doubling, they
-                    // reallocate (and fault in) the text columns repeatedly.
-                    batch = RowBatch::new(schema, group_rows + group_rows / 8);
+                    batch = RowBatch::new(schema, capacity);
                 }
             });
         }
@@ -271,10 +323,22 @@ pub fn write_diff<W: Write + Send>(
     schema: &ParquetSchema,
     naming: Naming<'_>,
 ) -> Result<W, ParquetError> {
+    write_diff_in_groups(out, entries, position, schema, naming, GROUP_SIZE)
+}
+
+/// [`write_diff`] in row groups within `size` (tests use small ones).
+pub(super) fn write_diff_in_groups<W: Write + Send>(
+    out: W,
+    entries: &[DiffEntry<'_>],
+    position: &str,
+    schema: &ParquetSchema,
+    naming: Naming<'_>,
+    size: GroupSize,
+) -> Result<W, ParquetError> {
     let arrow = schema.diff_schema();
     let (mut writer, factory) = file_writer(out, &arrow, properties(&arrow, naming.table, None)?)?;
     let lsn = Lsn::parse(position).map_or(0, |lsn| lsn.0 as i64);
-    for (index, group) in entries.chunks(ROW_GROUP_ROWS).enumerate() {
+    for (index, group) in diff_groups(entries, size).enumerate() {
         let mut batch = RowBatch::new(schema, group.len());
         let mut ops = Vec::with_capacity(group.len());
         for entry in group {

@@ -157,19 +157,10 @@ proptest! {
         prop_assert_eq!(read_back(&object), expected.clone());
 
         let keys: Vec<String> = (0..encoded.len()).map(|i| i.to_string()).collect();
-        let entries: Vec<DiffEntry<'_>> = encoded
-            .iter()
-            .zip(&keys)
-            .map(|(row, key)| DiffEntry {
-                action: Action::Insert,
-                key,
-                old: None,
-                new: Some(row),
-            })
-            .collect();
+        let entries = inserts(&encoded, &keys);
         let key = KeySpec::default();
-        let naming = Naming { table: "public.t", key: &key };
-        let diff = Bytes::from(write_diff(Vec::new(), &entries, "0/1", &schema, naming).unwrap());
+        let diff =
+            Bytes::from(write_diff(Vec::new(), &entries, "0/1", &schema, naming(&key)).unwrap());
         let (_, records) = diff_records(&diff, &key).unwrap();
         let read: Vec<String> = records
             .iter()
