@@ -51,23 +51,11 @@ impl Row {
         })
     }
 
-    /// Where the key ends and the row starts, and the key's length.
-    #[inline]
-    fn split(&self) -> (usize, usize) {
-        let mut pos = 0;
-        // The prefix is ours: it always reads; the fallback is never taken.
-        let len = read_varint(&self.0, &mut pos).unwrap_or(0) as usize;
-        (pos, len)
-    }
-
     /// The key a table holds this row under (empty for a row outside a
     /// table), as bytes: keys are UTF-8 text ([`key_str`](Self::key_str)).
     #[inline]
     pub fn key(&self) -> &[u8] {
-        let (start, len) = self.split();
-        self.0
-            .get(start..start.saturating_add(len))
-            .unwrap_or_default()
+        key_and_row(&self.0).0
     }
 
     /// [`key`](Self::key) as text (keys are formatted as UTF-8 text).
