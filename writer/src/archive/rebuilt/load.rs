@@ -220,8 +220,11 @@ fn write_decoded_key(
             .ok_or_else(|| json_scan::missing_key_column(field))?;
         ValueRef::parse(encoded).map_err(|e| e.to_string())
     };
+    // One key column, the usual case: no vector per row.
     if let [field] = spec.fields() {
-        return push_go_value(out, &value(field)?).map_err(|e| e.to_string());
+        return spec
+            .write_values(&[value(field)?], out)
+            .map_err(|e| e.to_string());
     }
     let values = spec
         .fields()
